@@ -1,0 +1,1 @@
+"""The application core: importers, the session engine, protocols, history and exports."""

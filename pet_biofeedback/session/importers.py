@@ -1,0 +1,262 @@
+"""Importers: turn other people's files into arrays the signal core understands.
+
+* RR text files as Kubios reads them: one interval per line, seconds or milliseconds.
+* LSL/XDF recordings (``.xdf``): the stream of type ECG and, when present, the chest
+  accelerometer and markers (e.g. a Polar H10 recorded through an LSL bridge).
+
+Every problem with a file becomes an `InputFileError` whose message names the file and
+the problem in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from pet_biofeedback.errors import InputFileError
+from pet_biofeedback.signal._typing import FloatArray
+
+__all__ = [
+    "RR_SECONDS_BELOW",
+    "EcgRecording",
+    "RrFile",
+    "read_rr_text",
+    "read_xdf",
+]
+
+logger = logging.getLogger(__name__)
+
+RR_SECONDS_BELOW: Final = 10.0  # a file whose values are all below this holds seconds
+_COMMENT_PREFIXES: Final = ("#", "%", ";", "//")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RrFile:
+    """RR intervals read from a text file.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    rr_ms : ndarray, shape (n_beats,)
+        Intervals in ms.
+    unit : {"s", "ms"}
+        Unit the file was written in (decided for the whole file).
+    n_skipped_lines : int
+        Header, comment and other non-numeric lines that were skipped.
+    """
+
+    path: str
+    rr_ms: FloatArray
+    unit: str
+    n_skipped_lines: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EcgRecording:
+    """ECG (and optionally chest acceleration) read from an XDF file.
+
+    Attributes
+    ----------
+    path : str
+    ecg_uv : ndarray, shape (n_samples,)
+        ECG in µV as stored by the stream.
+    ecg_t_s : ndarray, shape (n_samples,)
+        Sample times in s from the first ECG sample (dejittered LSL clock).
+    ecg_fs_hz : float
+        Effective sampling rate measured from the time stamps.
+    acc_mg : ndarray, shape (n_acc, 3) or None
+    acc_t_s : ndarray, shape (n_acc,) or None
+        Accelerometer samples (mG) and their times on the ECG's time axis.
+    acc_fs_hz : float
+    markers : tuple of (float, str)
+        Marker time (s, ECG time axis) and text.
+    stream_name : str
+    """
+
+    path: str
+    ecg_uv: FloatArray
+    ecg_t_s: FloatArray
+    ecg_fs_hz: float
+    acc_mg: FloatArray | None = None
+    acc_t_s: FloatArray | None = None
+    acc_fs_hz: float = math.nan
+    markers: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+    stream_name: str = ""
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise InputFileError(str(path), "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputFileError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
+    if not raw.strip():
+        raise InputFileError(str(path), "is empty")
+    if b"\x00" in raw[:4096]:
+        raise InputFileError(str(path), "is a binary file, not RR text (one interval per line)")
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_rr_text(path: str | Path) -> RrFile:
+    """Read an RR text file: one interval per line, seconds or milliseconds.
+
+    Lines that are not a single number (headers, comments, blank lines) are skipped and
+    counted. A first column followed by a separator (tab, comma, semicolon, space) is
+    accepted when the rest of the line is empty. The unit is decided once per file: if
+    every value is below 10 the file holds seconds, otherwise milliseconds.
+
+    Raises
+    ------
+    InputFileError
+        Missing, empty, binary or non-numeric file, or a file with negative or zero
+        intervals, or one that mixes seconds and milliseconds.
+    """
+    p = Path(path)
+    text = _read_text(p)
+    lines = text.splitlines()
+    values: list[float] = []
+    skipped = 0
+    for line in lines:
+        s = line.strip()
+        if not s:
+            continue
+        if s.startswith(_COMMENT_PREFIXES):
+            skipped += 1
+            continue
+        token = s.replace(",", " ").replace(";", " ").split()
+        try:
+            if len(token) != 1:
+                raise ValueError
+            v = float(token[0])
+        except ValueError:
+            skipped += 1
+            continue
+        values.append(v)
+    if not values:
+        raise InputFileError(str(p), "contains no numbers (expected one RR interval per line)")
+    rr = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(rr)):
+        raise InputFileError(str(p), "contains non-finite values (nan or inf)")
+    if np.any(rr <= 0):
+        n_bad = int(np.count_nonzero(rr <= 0))
+        raise InputFileError(str(p), f"contains {n_bad} zero or negative intervals")
+    if np.max(rr) < RR_SECONDS_BELOW:
+        unit = "s"
+        rr = rr * 1000.0
+    else:
+        unit = "ms"
+        n_small = int(np.count_nonzero(rr < RR_SECONDS_BELOW))
+        if n_small:
+            raise InputFileError(
+                str(p),
+                f"mixes units: {n_small} values below {RR_SECONDS_BELOW:g} look like seconds "
+                "but the rest are milliseconds",
+            )
+    if skipped:
+        logger.info("%s: skipped %d non-numeric lines", p, skipped)
+    return RrFile(path=str(p), rr_ms=rr, unit=unit, n_skipped_lines=skipped)
+
+
+def _stream_type(stream: dict[str, Any]) -> str:
+    try:
+        return str(stream["info"]["type"][0]).strip().lower()
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _stream_name(stream: dict[str, Any]) -> str:
+    try:
+        return str(stream["info"]["name"][0])
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _effective_fs_hz(t_s: FloatArray, nominal: float) -> float:
+    if t_s.size >= 2 and t_s[-1] > t_s[0]:
+        return float((t_s.size - 1) / (t_s[-1] - t_s[0]))
+    return nominal
+
+
+def read_xdf(path: str | Path) -> EcgRecording:
+    """Read the ECG stream (type ``ECG``) and, if present, accelerometer and markers.
+
+    Times come from the XDF's dejittered time stamps, so ECG and ACC are aligned by time,
+    never by nominal rates (their clocks differ from nominal by up to 2 %).
+
+    Raises
+    ------
+    InputFileError
+        Missing or unreadable file, not XDF, or no ECG stream in it.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(str(p), "no such file")
+    if p.is_dir():
+        raise InputFileError(str(p), "is a directory, not a file")
+    if p.stat().st_size == 0:
+        raise InputFileError(str(p), "is empty")
+    with p.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"XDF:" and magic[:2] != b"\x1f\x8b":  # plain or gzip-compressed XDF
+        raise InputFileError(str(p), "is not a readable XDF file (no XDF signature)")
+    import pyxdf  # imported here: only XDF input pays for it
+
+    try:
+        streams, _header = pyxdf.load_xdf(str(p), dejitter_timestamps=True)
+    except Exception as exc:  # pyxdf raises bare Exceptions/struct errors for bad files
+        raise InputFileError(str(p), f"is not a readable XDF file ({exc})") from exc
+    ecg = [s for s in streams if _stream_type(s) == "ecg"]
+    if not ecg:
+        types = ", ".join(sorted({_stream_type(s) or "?" for s in streams})) or "none"
+        raise InputFileError(str(p), f"has no stream of type ECG (stream types: {types})")
+    e = ecg[0]
+    ts = np.asarray(e.get("time_series"), dtype=np.float64)
+    t = np.asarray(e.get("time_stamps"), dtype=np.float64)
+    if ts.ndim == 2:
+        ts = ts[:, 0]
+    if ts.size == 0:
+        raise InputFileError(str(p), "its ECG stream holds no samples")
+    t0 = float(t[0])
+    ecg_t = t - t0
+    try:
+        nominal = float(e["info"]["nominal_srate"][0])
+    except (KeyError, IndexError, TypeError, ValueError):
+        nominal = math.nan
+    acc_mg = acc_t = None
+    acc_fs = math.nan
+    acc = [s for s in streams if _stream_type(s) in ("accelerometer", "acc", "accelerometry")]
+    if acc:
+        a = np.asarray(acc[0].get("time_series"), dtype=np.float64)
+        at = np.asarray(acc[0].get("time_stamps"), dtype=np.float64)
+        if a.ndim == 2 and a.shape[1] >= 3 and a.shape[0] == at.size and a.shape[0] > 1:
+            acc_mg = a[:, :3].copy()
+            acc_t = at - t0
+            acc_fs = _effective_fs_hz(at, math.nan)
+    markers: list[tuple[float, str]] = []
+    for s in streams:
+        if _stream_type(s) in ("markers", "marker") or s.get("info", {}).get("channel_format", [""])[
+            0
+        ] == "string":
+            for stamp, value in zip(s.get("time_stamps", []), s.get("time_series", []), strict=False):
+                text = value[0] if isinstance(value, list | tuple) and value else str(value)
+                markers.append((float(stamp) - t0, str(text)))
+    return EcgRecording(
+        path=str(p),
+        ecg_uv=ts,
+        ecg_t_s=ecg_t,
+        ecg_fs_hz=_effective_fs_hz(t, nominal),
+        acc_mg=acc_mg,
+        acc_t_s=acc_t,
+        acc_fs_hz=acc_fs,
+        markers=tuple(sorted(markers)),
+        stream_name=_stream_name(e),
+    )

@@ -1,0 +1,350 @@
+"""Whole-recording analysis: artifact correction, then every HRV measure for the whole series
+and, optionally, for sliding windows — each measure computed for all windows in one call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from pet_biofeedback.errors import ConfigError
+from pet_biofeedback.signal import artifacts, nonlinear, spectral, timedomain
+from pet_biofeedback.signal._typing import FloatArray, IntArray
+from pet_biofeedback.signal._validate import as_1d_float
+
+__all__ = [
+    "COHERENCE_STEP_S",
+    "SAMPEN_MAX_BEATS",
+    "AnalysisSettings",
+    "BatchAnalysis",
+    "HrvTable",
+    "analyze_rr",
+    "window_bounds",
+]
+
+COHERENCE_STEP_S: Final = 5.0  # coherence is re-evaluated every 5 s (hrv-methods.md §6.1)
+# Sample entropy costs O(N²) pairs; above this many beats the whole-series value is not
+# computed (windows still are). 20 000 beats ≈ 5 h at 67 bpm.
+SAMPEN_MAX_BEATS: Final = 20_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnalysisSettings:
+    """How a recording is analysed.
+
+    Attributes
+    ----------
+    correction : bool
+        Apply the physiological gate and Lipponen–Tarvainen correction (default True).
+    window_s, step_s : float or None
+        Sliding windows of ``window_s`` seconds every ``step_s`` seconds (default: no
+        windows; ``step_s`` defaults to ``window_s``).
+    spectral_method : {"welch", "lomb"}
+    """
+
+    correction: bool = True
+    window_s: float | None = None
+    step_s: float | None = None
+    spectral_method: str = "welch"
+
+    def __post_init__(self) -> None:
+        if self.window_s is not None and not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ConfigError(f"window must be a positive number of seconds, got {self.window_s}")
+        if self.step_s is not None:
+            if self.window_s is None:
+                raise ConfigError("a step needs a window")
+            if not (math.isfinite(self.step_s) and self.step_s > 0):
+                raise ConfigError(f"step must be a positive number of seconds, got {self.step_s}")
+        if self.spectral_method not in ("welch", "lomb"):
+            raise ConfigError(f"unknown spectral method {self.spectral_method!r}; valid: welch, lomb")
+
+    @property
+    def effective_step_s(self) -> float | None:
+        """The step actually used (the window length when no step was given)."""
+        return self.step_s if self.step_s is not None else self.window_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HrvTable:
+    """Every measure for a set of windows; each field has shape (n_windows,).
+
+    Units are in the names; ``breathing_rate_breaths_per_min`` is NaN without a breathing
+    signal, and every value is NaN where a window is too short for the measure.
+    """
+
+    start_s: FloatArray
+    end_s: FloatArray
+    n_beats: IntArray
+    duration_s: FloatArray
+    n_ectopic: IntArray
+    n_long_short: IntArray
+    n_missed: IntArray
+    n_extra: IntArray
+    corrected_pct: FloatArray
+    mean_rr_ms: FloatArray
+    sdnn_ms: FloatArray
+    rmssd_ms: FloatArray
+    sdsd_ms: FloatArray
+    pnn50_pct: FloatArray
+    mean_hr_bpm: FloatArray
+    min_hr_bpm: FloatArray
+    max_hr_bpm: FloatArray
+    vlf_ms2: FloatArray
+    lf_ms2: FloatArray
+    hf_ms2: FloatArray
+    total_power_ms2: FloatArray
+    lf_hf: FloatArray
+    lf_nu: FloatArray
+    hf_nu: FloatArray
+    lf_peak_hz: FloatArray
+    hf_peak_hz: FloatArray
+    sd1_ms: FloatArray
+    sd2_ms: FloatArray
+    dfa_alpha1: FloatArray
+    sampen: FloatArray
+    coherence_ratio: FloatArray
+    breathing_rate_breaths_per_min: FloatArray
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            getattr(self, f.name).flags.writeable = False
+
+    def __len__(self) -> int:
+        return int(self.start_s.size)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchAnalysis:
+    """Result of `analyze_rr`: the whole series (`summary`, one row) and the windows."""
+
+    summary: HrvTable
+    windows: HrvTable
+    settings: AnalysisSettings
+    nn_ms: FloatArray
+    beat_t_s: FloatArray
+    n_input_beats: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def window_bounds(
+    beat_t_s: FloatArray, t_start_s: float, t_end_s: float, window_s: float, step_s: float
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Full windows ``[start, start + window_s)`` every ``step_s`` from ``t_start_s``.
+
+    A beat belongs to a window when its interval ends inside it. Returns start and end
+    times and the half-open beat-index ranges.
+    """
+    n_win = int(np.floor((t_end_s - t_start_s - window_s) / step_s + 1e-9)) + 1
+    starts = t_start_s + step_s * np.arange(max(n_win, 0))
+    ends = starts + window_s
+    lo = np.searchsorted(beat_t_s, starts, side="left").astype(np.intp)
+    hi = np.searchsorted(beat_t_s, ends, side="left").astype(np.intp)
+    return starts, ends, lo, hi
+
+
+def _class_counts(labels: npt.NDArray[np.int8], lo: IntArray, hi: IntArray, code: int) -> IntArray:
+    cum = np.concatenate(([0], np.cumsum(labels == code)))
+    return (cum[hi] - cum[lo]).astype(np.intp)
+
+
+def _table(
+    nn: FloatArray,
+    beat_t_s: FloatArray,
+    labels: npt.NDArray[np.int8],
+    corrected: npt.NDArray[np.bool_],
+    starts: FloatArray,
+    ends: FloatArray,
+    lo: IntArray,
+    hi: IntArray,
+    settings: AnalysisSettings,
+    breath_start_s: FloatArray | None,
+    whole_breathing_rate: float | None,
+    sampen_max_beats: int | None,
+) -> HrvTable:
+    td = timedomain.time_metrics_windows(nn, lo, hi)
+    fd = spectral.frequency_metrics_windows(nn, lo, hi, method=settings.spectral_method)
+    # SD1/SD2 from SDSD and SDNN (hrv-methods.md §3): no second pass over the data.
+    sd1 = np.sqrt(0.5) * td.sdsd_ms
+    sd2 = np.sqrt(np.maximum(2.0 * td.sdnn_ms**2 - 0.5 * td.sdsd_ms**2, 0.0))
+    sampen_lo, sampen_hi = lo, hi
+    if sampen_max_beats is not None:
+        too_long = (hi - lo) > sampen_max_beats
+        sampen_hi = np.where(too_long, lo, hi)
+    sampen = nonlinear.sample_entropy_windows(nn, sampen_lo, sampen_hi)
+    dfa = nonlinear.dfa_alpha1_windows(nn, lo, hi)
+    coh = _coherence_means(nn, beat_t_s, starts, ends)
+    n = hi - lo
+    ccum = np.concatenate(([0], np.cumsum(corrected)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corrected_pct = np.where(n > 0, 100.0 * (ccum[hi] - ccum[lo]) / n, np.nan)
+    tcum = np.concatenate(([0.0], np.cumsum(nn)))
+    if breath_start_s is not None and whole_breathing_rate is None:
+        breathing = _breathing_rates(breath_start_s, starts, ends)
+    elif whole_breathing_rate is not None:
+        breathing = np.full(starts.shape, whole_breathing_rate)
+    else:
+        breathing = np.full(starts.shape, np.nan)
+    return HrvTable(
+        start_s=np.asarray(starts, dtype=np.float64),
+        end_s=np.asarray(ends, dtype=np.float64),
+        n_beats=n.astype(np.intp),
+        duration_s=(tcum[hi] - tcum[lo]) / 1000.0,
+        n_ectopic=_class_counts(labels, lo, hi, artifacts.LABEL_ECTOPIC),
+        n_long_short=_class_counts(labels, lo, hi, artifacts.LABEL_LONG_SHORT),
+        n_missed=_class_counts(labels, lo, hi, artifacts.LABEL_MISSED),
+        n_extra=_class_counts(labels, lo, hi, artifacts.LABEL_EXTRA),
+        corrected_pct=corrected_pct,
+        mean_rr_ms=td.mean_rr_ms,
+        sdnn_ms=td.sdnn_ms,
+        rmssd_ms=td.rmssd_ms,
+        sdsd_ms=td.sdsd_ms,
+        pnn50_pct=td.pnn50_pct,
+        mean_hr_bpm=td.mean_hr_bpm,
+        min_hr_bpm=td.min_hr_bpm,
+        max_hr_bpm=td.max_hr_bpm,
+        vlf_ms2=fd.vlf_ms2,
+        lf_ms2=fd.lf_ms2,
+        hf_ms2=fd.hf_ms2,
+        total_power_ms2=fd.total_power_ms2,
+        lf_hf=fd.lf_hf,
+        lf_nu=fd.lf_nu,
+        hf_nu=fd.hf_nu,
+        lf_peak_hz=fd.lf_peak_hz,
+        hf_peak_hz=fd.hf_peak_hz,
+        sd1_ms=sd1,
+        sd2_ms=sd2,
+        dfa_alpha1=dfa,
+        sampen=sampen,
+        coherence_ratio=coh,
+        breathing_rate_breaths_per_min=breathing,
+    )
+
+
+def _coherence_means(
+    nn: FloatArray, beat_t_s: FloatArray, starts: FloatArray, ends: FloatArray
+) -> FloatArray:
+    """Mean coherence ratio of the 64-s windows ending every 5 s inside each window."""
+    out = np.full(starts.shape, np.nan)
+    if nn.size < 2 or starts.size == 0:
+        return out
+    t_first = float(beat_t_s[0]) - nn[0] / 1000.0
+    grid = np.arange(
+        t_first + spectral.COHERENCE_WINDOW_S, float(beat_t_s[-1]) + 1e-9, COHERENCE_STEP_S
+    )
+    if grid.size == 0:
+        return out
+    ratio = spectral.coherence_windows(nn, grid - t_first).ratio
+    finite = np.isfinite(ratio)
+    csum = np.concatenate(([0.0], np.cumsum(np.where(finite, ratio, 0.0))))
+    ccount = np.concatenate(([0], np.cumsum(finite)))
+    lo = np.searchsorted(grid, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
+    hi = np.searchsorted(grid, ends + 1e-9, side="right")
+    hi = np.maximum(hi, lo)
+    count = ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(count > 0, (csum[hi] - csum[lo]) / count, np.nan)
+    return out
+
+
+def _breathing_rates(breath_start_s: FloatArray, starts: FloatArray, ends: FloatArray) -> FloatArray:
+    """Breaths/min from the breath onsets inside each window (complete breaths only)."""
+    lo = np.searchsorted(breath_start_s, starts, side="left")
+    hi = np.searchsorted(breath_start_s, ends, side="left")
+    n_breaths = hi - lo - 1
+    ok = n_breaths >= 1
+    first = breath_start_s[np.minimum(lo, breath_start_s.size - 1)] if breath_start_s.size else starts
+    last = breath_start_s[np.maximum(hi - 1, 0)] if breath_start_s.size else ends
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = 60.0 * n_breaths / (last - first)
+    return np.where(ok & (last > first), rate, np.nan)
+
+
+def analyze_rr(
+    rr_ms: npt.ArrayLike,
+    settings: AnalysisSettings | None = None,
+    *,
+    t_first_beat_s: float = 0.0,
+    breath_start_s: npt.ArrayLike | None = None,
+    breathing_rate_breaths_per_min: float | None = None,
+) -> BatchAnalysis:
+    """Analyse a whole RR series, and sliding windows of it if the settings ask for them.
+
+    Parameters
+    ----------
+    rr_ms : array_like, shape (n_beats,)
+        RR intervals in ms, in order.
+    settings : AnalysisSettings, optional
+    t_first_beat_s : float
+        Time of the beat that *starts* the first interval, on the caller's time axis (0 for
+        RR files; the first R peak's time for ECG). Window times are on that axis.
+    breath_start_s : array_like, optional
+        Breath onsets (s, same axis) from a breathing signal; gives per-window breathing rates.
+    breathing_rate_breaths_per_min : float, optional
+        The whole recording's breathing rate (from a spectral estimate), used in the summary.
+
+    Returns
+    -------
+    BatchAnalysis
+    """
+    settings = settings or AnalysisSettings()
+    rr = as_1d_float(rr_ms, "rr_ms", positive=True)
+    notes: list[str] = []
+    if settings.correction:
+        corr = artifacts.correct_rr(rr)
+        nn = np.asarray(corr.nn_ms, dtype=np.float64)
+        labels = corr.labels
+        corrected = np.asarray(corr.corrected_mask)
+    else:
+        nn = rr
+        labels = np.zeros(rr.size, dtype=np.int8)
+        corrected = np.zeros(rr.size, dtype=bool)
+    beat_t = t_first_beat_s + np.cumsum(nn) / 1000.0
+    breaths = None if breath_start_s is None else as_1d_float(breath_start_s, "breath_start_s")
+    t_end = float(beat_t[-1]) if beat_t.size else t_first_beat_s
+    whole_lo = np.array([0], dtype=np.intp)
+    whole_hi = np.array([nn.size], dtype=np.intp)
+    if nn.size > SAMPEN_MAX_BEATS:
+        notes.append(
+            f"sample entropy of the whole recording is not computed above {SAMPEN_MAX_BEATS} "
+            "beats (use --window)"
+        )
+    summary = _table(
+        nn, beat_t, labels, corrected,
+        np.array([t_first_beat_s]), np.array([t_end]), whole_lo, whole_hi,
+        settings, breaths,
+        breathing_rate_breaths_per_min
+        if breathing_rate_breaths_per_min is not None and math.isfinite(breathing_rate_breaths_per_min)
+        else None,
+        SAMPEN_MAX_BEATS,
+    )  # fmt: skip
+    if settings.window_s is not None:
+        step = settings.effective_step_s
+        assert step is not None
+        starts, ends, lo, hi = window_bounds(beat_t, t_first_beat_s, t_end, settings.window_s, step)
+        if starts.size == 0:
+            notes.append(
+                f"the recording ({t_end - t_first_beat_s:.0f} s) is shorter than one "
+                f"{settings.window_s:g}-s window"
+            )
+        windows = _table(
+            nn, beat_t, labels, corrected, starts, ends, lo, hi, settings, breaths, None, None
+        )
+    else:
+        empty = np.empty(0)
+        empty_i = np.empty(0, dtype=np.intp)
+        windows = _table(
+            nn, beat_t, labels, corrected, empty, empty, empty_i, empty_i, settings, None, None, None
+        )
+    return BatchAnalysis(
+        summary=summary,
+        windows=windows,
+        settings=settings,
+        nn_ms=nn,
+        beat_t_s=beat_t,
+        n_input_beats=int(rr.size),
+        notes=tuple(notes),
+    )

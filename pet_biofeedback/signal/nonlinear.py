@@ -1,0 +1,327 @@
+"""Nonlinear HRV: Poincaré SD1/SD2, DFA α1 and sample entropy (hrv-methods.md §3).
+
+Each measure has a one-window function and a ``_windows`` twin that computes many beat-index
+windows ``[start, stop)`` of one series in a single vectorised pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal._typing import FloatArray, IntArray
+from pet_biofeedback.signal._validate import as_1d_float
+
+__all__ = [
+    "DFA_ALPHA1_SCALES_BEATS",
+    "SAMPEN_M",
+    "SAMPEN_R_SD",
+    "PoincareMetrics",
+    "dfa_alpha1",
+    "dfa_alpha1_windows",
+    "poincare_metrics",
+    "sample_entropy",
+    "sample_entropy_windows",
+]
+
+DFA_ALPHA1_SCALES_BEATS: Final = tuple(range(4, 17))  # Kubios α1: boxes of 4–16 beats (§3)
+SAMPEN_M: Final = 2  # Richman & Moorman 2000 (§3)
+SAMPEN_R_SD: Final = 0.2  # r = 0.2 · SD(NN, ddof 1) (§3)
+# Candidate pairs handled per vectorised chunk of sample-entropy windows (memory bound, ≈ 200 MB).
+_SAMPEN_PAIRS_PER_CHUNK: Final = 4_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoincareMetrics:
+    """Poincaré plot descriptors (Brennan et al. 2001), NaN below 3 beats.
+
+    Attributes
+    ----------
+    sd1_ms : float
+        SD perpendicular to the identity line: sqrt(½·Var(ΔNN)), ddof 1.
+    sd2_ms : float
+        SD along the identity line: sqrt(2·Var(NN) − ½·Var(ΔNN)), ddof 1.
+    sd1_sd2 : float
+        Their ratio.
+    n_beats : int
+        NN intervals used.
+    """
+
+    sd1_ms: float
+    sd2_ms: float
+    sd1_sd2: float
+    n_beats: int
+
+
+def poincare_metrics(nn_ms: npt.ArrayLike) -> PoincareMetrics:
+    """SD1 and SD2 of the Poincaré plot of NN intervals.
+
+    Parameters
+    ----------
+    nn_ms : array_like, shape (n_beats,)
+        NN intervals in ms.
+
+    Returns
+    -------
+    PoincareMetrics
+
+    Notes
+    -----
+    SD1² = ½·SDSD², SD2² = 2·SDNN² − ½·SDSD² (hrv-methods.md §3), both with ddof = 1.
+
+    Examples
+    --------
+    >>> p = poincare_metrics([800.0, 810.0, 790.0, 860.0, 820.0])
+    >>> round(p.sd1_ms, 2), round(p.sd2_ms, 2)
+    (33.79, 20.47)
+    """
+    nn = as_1d_float(nn_ms, "nn_ms", positive=True)
+    nan = float("nan")
+    if nn.size < 3:
+        return PoincareMetrics(sd1_ms=nan, sd2_ms=nan, sd1_sd2=nan, n_beats=int(nn.size))
+    var_d = float(np.var(np.diff(nn), ddof=1))
+    var_nn = float(np.var(nn, ddof=1))
+    sd1 = float(np.sqrt(0.5 * var_d))
+    sd2 = float(np.sqrt(max(2.0 * var_nn - 0.5 * var_d, 0.0)))
+    return PoincareMetrics(
+        sd1_ms=sd1, sd2_ms=sd2, sd1_sd2=sd1 / sd2 if sd2 > 0 else nan, n_beats=int(nn.size)
+    )
+
+
+def _windows(start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int) -> tuple[IntArray, IntArray]:
+    start = np.asarray(start_idx, dtype=np.intp).ravel()
+    stop = np.asarray(stop_idx, dtype=np.intp).ravel()
+    if start.shape != stop.shape:
+        raise SignalInputError("start_idx and stop_idx must have equal length")
+    if start.size and (np.min(start) < 0 or np.max(stop) > n or np.any(stop < start)):
+        raise SignalInputError(f"windows must satisfy 0 <= start <= stop <= {n}")
+    return start, stop
+
+
+def _ragged_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
+    """Flatten ranges ``starts[k] + arange(counts[k])``; return (owner k, value) per element."""
+    total = int(np.sum(counts))
+    owner = np.repeat(np.arange(counts.size), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, np.repeat(starts, counts) + offsets
+
+
+def dfa_alpha1_windows(
+    nn_ms: npt.ArrayLike,
+    start_idx: npt.ArrayLike,
+    stop_idx: npt.ArrayLike,
+    *,
+    scales_beats: tuple[int, ...] = DFA_ALPHA1_SCALES_BEATS,
+    overlap: bool = True,
+) -> FloatArray:
+    """DFA short-term scaling exponent α1 for many windows in one call.
+
+    Parameters
+    ----------
+    nn_ms : array_like, shape (n_beats,)
+        NN intervals in ms.
+    start_idx, stop_idx : array_like of int, shape (n_windows,)
+        Half-open beat-index windows.
+    scales_beats : tuple of int
+        Box sizes in beats (default 4–16, Kubios α1).
+    overlap : bool
+        Boxes advance by half their size (True, as NeuroKit2's ``fractal_dfa``) or tile the
+        window without overlap (False, Peng et al. 1995).
+
+    Returns
+    -------
+    ndarray, shape (n_windows,)
+        α1, NaN when a window has fewer than ``2 · max(scales_beats)`` beats.
+
+    Notes
+    -----
+    The profile of a window is the cumulative sum of its mean-removed NN intervals. Because
+    that profile differs from the cumulative sum of the whole series only by a straight line
+    in the beat index, and each box removes its own least-squares line, all windows can share
+    one global cumulative sum: the residuals are identical. Every box of every window at one
+    scale is then gathered into one (boxes × scale) block and fitted at once; the slope of
+    log2 F(n) on log2 n is a fixed linear combination over the scales.
+    """
+    nn = as_1d_float(nn_ms, "nn_ms", positive=True)
+    start, stop = _windows(start_idx, stop_idx, nn.size)
+    scales = np.asarray(scales_beats, dtype=np.intp)
+    if scales.size < 2 or np.min(scales) < 3:
+        raise SignalInputError("scales_beats needs at least two box sizes of 3 beats or more")
+    n_win = start.size
+    out = np.full(n_win, np.nan)
+    if n_win == 0 or nn.size == 0:
+        return out
+    profile = np.concatenate(([0.0], np.cumsum(nn - np.mean(nn))))[1:]
+    length = stop - start
+    valid = length >= 2 * int(np.max(scales))
+    log_f = np.full((scales.size, n_win), np.nan)
+    for si, n in enumerate(scales):  # a fixed handful of scales, not beats
+        step = max(int(n) // 2, 1) if overlap else int(n)
+        # NeuroKit2: boxes start at 0, step, … while start < length − n (strict).
+        counts = np.where(valid, np.maximum((length - n + step - 1) // step, 0), 0)
+        if not overlap:
+            counts = np.where(valid, length // n, 0)
+        owner, box_no = _ragged_ranges(np.zeros(n_win, dtype=np.intp), counts)
+        box_start = start[owner] + box_no * step
+        block = profile[box_start[:, None] + np.arange(n)]
+        block = block - block.mean(axis=1, keepdims=True)
+        xc = np.arange(n) - (n - 1) / 2.0
+        slope = block @ xc / np.dot(xc, xc)
+        resid = block - slope[:, None] * xc
+        box_var = np.mean(resid * resid, axis=1)
+        sum_var = np.bincount(owner, weights=box_var, minlength=n_win)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f2 = sum_var / counts
+            log_f[si] = 0.5 * np.log2(f2)
+    lx = np.log2(scales.astype(np.float64))
+    lxc = lx - lx.mean()
+    alpha = (lxc @ (log_f - log_f.mean(axis=0))) / np.dot(lxc, lxc)
+    out[valid] = alpha[valid]
+    return out
+
+
+def dfa_alpha1(
+    nn_ms: npt.ArrayLike,
+    *,
+    scales_beats: tuple[int, ...] = DFA_ALPHA1_SCALES_BEATS,
+    overlap: bool = True,
+) -> float:
+    """DFA α1 (Peng et al. 1995) of one NN series; NaN below 2 · max(scales) beats.
+
+    See `dfa_alpha1_windows` for the parameters and method.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> a = dfa_alpha1(800.0 + 30.0 * rng.standard_normal(2000))
+    >>> 0.4 < a < 0.6  # white noise has α ≈ 0.5
+    True
+    """
+    nn = as_1d_float(nn_ms, "nn_ms", positive=True)
+    return float(
+        dfa_alpha1_windows(nn, [0], [nn.size], scales_beats=scales_beats, overlap=overlap)[0]
+    )
+
+
+def sample_entropy_windows(
+    nn_ms: npt.ArrayLike,
+    start_idx: npt.ArrayLike,
+    stop_idx: npt.ArrayLike,
+    *,
+    r_sd: float = SAMPEN_R_SD,
+) -> FloatArray:
+    """Sample entropy (m = 2, r = ``r_sd`` · SD) of many windows in one call.
+
+    Parameters
+    ----------
+    nn_ms : array_like, shape (n_beats,)
+        NN intervals in ms.
+    start_idx, stop_idx : array_like of int, shape (n_windows,)
+        Half-open beat-index windows.
+    r_sd : float
+        Tolerance as a multiple of the window's SD (ddof 1).
+
+    Returns
+    -------
+    ndarray, shape (n_windows,)
+        SampEn = −ln(A/B); NaN when A or B is zero or the window has fewer than 4 beats.
+
+    Notes
+    -----
+    Richman & Moorman (2000), as NeuroKit2's ``entropy_sample``: the N − m templates of
+    length m and of length m + 1 start at the same indices; B and A count template pairs
+    (self-matches excluded) whose Chebyshev distance is ≤ r. Instead of all N² pairs,
+    the values of every window are sorted once (all windows together) and only pairs whose
+    first elements lie within r are expanded (about 10 % of all pairs for r = 0.2·SD),
+    then checked on the remaining template elements.
+    """
+    x = as_1d_float(nn_ms, "nn_ms", positive=True)
+    if r_sd <= 0:
+        raise SignalInputError("r_sd must be positive")
+    start, stop = _windows(start_idx, stop_idx, x.size)
+    m = SAMPEN_M
+    n_win = start.size
+    out = np.full(n_win, np.nan)
+    n_templates = np.maximum(stop - start - m, 0)
+    valid = n_templates >= 2
+    if not np.any(valid):
+        return out
+    c = x - np.mean(x)
+    s1 = np.concatenate(([0.0], np.cumsum(c)))
+    s2 = np.concatenate(([0.0], np.cumsum(c * c)))
+    ln = (stop - start).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w1 = s1[stop] - s1[start]
+        var = np.maximum(s2[stop] - s2[start] - w1 * w1 / ln, 0.0) / (ln - 1)
+    r = r_sd * np.sqrt(var)
+    valid &= r > 0
+    idx_valid = np.flatnonzero(valid)
+    counts_b = np.zeros(n_win)
+    counts_a = np.zeros(n_win)
+    # Chunks of windows keep the expanded candidate pairs within a memory bound; the
+    # number of chunks grows with the data only through that bound.
+    est_pairs = 0.15 * n_templates.astype(np.float64) ** 2
+    chunk_id = np.cumsum(est_pairs[idx_valid]) // _SAMPEN_PAIRS_PER_CHUNK
+    for cid in np.unique(chunk_id):
+        wins = idx_valid[chunk_id == cid]
+        b, a = _sampen_counts(x, start[wins], n_templates[wins], r[wins])
+        counts_b[wins] = b
+        counts_a[wins] = a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = -np.log(counts_a / counts_b)
+    ok = valid & (counts_a > 0) & (counts_b > 0)
+    out[ok] = se[ok]
+    return out
+
+
+def _sampen_counts(
+    x: FloatArray, start: IntArray, n_templates: IntArray, r: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Pair counts B (length 2) and A (length 3) per window; inputs validated, r > 0."""
+    n_win = start.size
+    owner, pos = _ragged_ranges(start, n_templates)
+    vals = x[pos]
+    # Sort by window, then value; a margin absorbs the rounding of the combined key and
+    # every candidate is re-checked exactly below.
+    span = float(np.max(x) - np.min(x)) + 2.0 * float(np.max(r)) + 1.0
+    key = owner * span + (vals - np.min(x))
+    order = np.lexsort((vals, owner))
+    key_sorted = key[order]
+    margin = 1e-9 * span * max(n_win, 1)
+    # Work in sorted order: candidates j of i are the next few positions, so the gathers
+    # below stay cache-local.
+    own_s = owner[order]
+    r_s = r[own_s]
+    v0 = vals[order]
+    v1 = x[pos[order] + 1]
+    v2 = x[pos[order] + 2]
+    hi = np.searchsorted(key_sorted, key_sorted + r_s + margin, side="right")
+    n_cand = hi - np.arange(order.size) - 1
+    ii, jj = _ragged_ranges(np.arange(1, order.size + 1), n_cand)
+    rr = r_s[ii]
+    keep = (v0[jj] - v0[ii] <= rr) & (np.abs(v1[ii] - v1[jj]) <= rr)
+    ii = ii[keep]
+    jj = jj[keep]
+    b = np.bincount(own_s[ii], minlength=n_win).astype(np.float64)
+    match3 = np.abs(v2[ii] - v2[jj]) <= r_s[ii]
+    a = np.bincount(own_s[ii[match3]], minlength=n_win).astype(np.float64)
+    return b, a
+
+
+def sample_entropy(nn_ms: npt.ArrayLike, *, r_sd: float = SAMPEN_R_SD) -> float:
+    """Sample entropy (m = 2, r = ``r_sd`` · SD(NN, ddof 1)) of one NN series.
+
+    See `sample_entropy_windows` for the method. NaN when undefined (no matches).
+
+    Examples
+    --------
+    >>> t = np.arange(300)
+    >>> sample_entropy(800.0 + 50.0 * np.sin(2 * np.pi * t / 10)) < 0.3  # regular
+    True
+    """
+    x = as_1d_float(nn_ms, "nn_ms", positive=True)
+    return float(sample_entropy_windows(x, [0], [x.size], r_sd=r_sd)[0])
