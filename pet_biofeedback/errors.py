@@ -13,7 +13,9 @@ __all__ = [
     "DeviceError",
     "InputFileError",
     "PetBiofeedbackError",
+    "PmdCommandError",
     "RecordingError",
+    "RecordingFileError",
     "RecordingFormatError",
     "SignalInputError",
     "SignalQualityWarning",
@@ -84,3 +86,34 @@ class RecordingFormatError(RecordingError):
 
 class UnsupportedVersionError(RecordingError):
     """A recording has a major format version this program does not understand."""
+
+
+class PmdCommandError(DeviceError):
+    """A Polar strap answered a PMD control-point command with an error status.
+
+    Attributes
+    ----------
+    status : int
+        The response status code (ble-protocol.md §4.4), e.g. 10 = INVALID_MTU.
+    """
+
+    def __init__(self, message: str, *, status: int, user_message: str | None = None) -> None:
+        super().__init__(message, user_message=user_message)
+        self.status = status
+
+
+class RecordingFileError(RecordingError):
+    """A recording file is missing, unreadable, empty, or not a recording at all.
+
+    Attributes
+    ----------
+    path : str
+        The file that was rejected.
+    problem : str
+        What was wrong with it, in plain words.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}", user_message=f"{path}: {problem}")
+        self.path = path
+        self.problem = problem

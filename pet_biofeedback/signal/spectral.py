@@ -79,7 +79,9 @@ VLF_BAND_HZ: Final = (0.0033, 0.04)  # hrv-methods.md §2.1 (Task Force 1996)
 LF_BAND_HZ: Final = (0.04, 0.15)  # §2.1
 HF_BAND_HZ: Final = (0.15, 0.40)  # §2.1
 RESAMPLE_FS_HZ: Final = 4.0  # §2.2 step 1: cubic spline at 4 Hz (Task Force / Kubios ‡)
-SMOOTHNESS_PRIORS_LAMBDA: Final = 500.0  # §2.2 step 2 (Tarvainen 2002), ≈ 0.035 Hz high-pass at 4 Hz
+SMOOTHNESS_PRIORS_LAMBDA: Final = (
+    500.0  # §2.2 step 2 (Tarvainen 2002), ≈ 0.035 Hz high-pass at 4 Hz
+)
 WELCH_SEGMENT_S: Final = 256.0  # §2.2 step 3 (Kubios default ‡)
 WELCH_OVERLAP: Final = 0.5  # §2.2 step 3
 WELCH_NFFT_MIN: Final = 4096  # §2.2 step 3: zero padding to ≥ 4096 points
@@ -106,6 +108,10 @@ _MS_PER_S: Final = 1000.0
 _GRID_EPS_SAMPLES: Final = 1e-6  # a grid point this close past the last beat still counts
 _LOMB_CHUNK_ELEMS: Final = 1 << 20  # complex elements per Lomb work array (16 MiB)
 _LOMB_UNIFORM_RTOL: Final = 1e-9  # frequency grids this uniform use the exp recurrence
+# Below this a power (ms²) or PSD (ms²/Hz) is rounding noise (constant RR): ratios and peaks
+# become NaN. 1-ms RR quantisation alone contributes ≈ 0.08 ms².
+_POWER_FLOOR: Final = 1e-20
+_COHERENCE_CHUNK: Final = 4096  # windows per batch: bounds the (windows × nfft) spectra
 
 
 # --- Results ---------------------------------------------------------------------------------
@@ -520,7 +526,9 @@ def _welch_blocks(
         pxx[:, 1:hi] *= 2.0
         first = np.cumsum(gnseg) - gnseg
         psd = np.add.reduceat(pxx, first, axis=0) / gnseg[:, None]
-        out.append((blocks, freqs[:keep], psd))
+        out.append(
+            (blocks, np.asarray(freqs[:keep], dtype=np.float64), np.asarray(psd, dtype=np.float64))
+        )
     return out
 
 
@@ -564,7 +572,9 @@ def _exp_iwt(t_s: FloatArray, plan: _FreqPlan) -> npt.NDArray[np.complex128]:
             if filled < nf:
                 step = step * step
         return out
-    return np.exp(2j * np.pi * plan.freqs_hz[:, None] * t_s[None, :])
+    return np.asarray(
+        np.exp(2j * np.pi * plan.freqs_hz[:, None] * t_s[None, :]), dtype=np.complex128
+    )
 
 
 def _lomb_from_sums(
@@ -648,7 +658,9 @@ def _peak_rows(
         return nan, nan.copy()
     sub = psd[..., mask]
     k = np.argmax(sub, axis=-1)
-    return freqs_hz[mask][k], np.take_along_axis(sub, k[..., None], axis=-1)[..., 0]
+    value = np.take_along_axis(sub, k[..., None], axis=-1)[..., 0]
+    # A band without power (constant RR) has no peak.
+    return np.where(value > _POWER_FLOOR, freqs_hz[mask][k], np.nan), value
 
 
 def _band_metrics(
@@ -665,9 +677,9 @@ def _band_metrics(
     tp = vlf + lf + hf
     lfhf_sum = lf + hf
     with np.errstate(divide="ignore", invalid="ignore"):
-        lf_hf = np.where(hf > 0, lf / hf, np.nan)
-        lf_nu = np.where(lfhf_sum > 0, 100.0 * lf / lfhf_sum, np.nan)
-        hf_nu = np.where(lfhf_sum > 0, 100.0 * hf / lfhf_sum, np.nan)
+        lf_hf = np.where(hf > _POWER_FLOOR, lf / hf, np.nan)
+        lf_nu = np.where(lfhf_sum > _POWER_FLOOR, 100.0 * lf / lfhf_sum, np.nan)
+        hf_nu = np.where(lfhf_sum > _POWER_FLOOR, 100.0 * hf / lfhf_sum, np.nan)
     return {
         "vlf_ms2": vlf,
         "lf_ms2": lf,
@@ -693,7 +705,8 @@ def _window_knots(
     """Concatenated knots of the windows: time since each window's first beat (s), RR (ms).
 
     Times are differences of the cumulative sum in ms, so that a window and the same slice
-    passed alone get bit-identical knots whenever the sums are exact (integer or 1/1024-s ms).
+    passed alone get bit-identical knots whenever the sums are exact (integer ms, or multiples
+    of 1000/1024 ms).
     """
     g = _ranges(start, klen)
     first = np.repeat(start, klen)
@@ -710,7 +723,9 @@ def _frequency_windows_core(
     has = klen_all >= 1
     s_i = np.where(has, start, 0)
     e_i = np.where(has, stop - 1, 0)
-    dur = np.where(has, (cum_ms[e_i] - cum_ms[s_i]) / _MS_PER_S, 0.0) if rr.size else np.zeros(n_win)
+    dur = (
+        np.where(has, (cum_ms[e_i] - cum_ms[s_i]) / _MS_PER_S, 0.0) if rr.size else np.zeros(n_win)
+    )
     ok = (klen_all >= max(settings.min_beats, 3)) & (dur >= settings.min_duration_s)
     out = {name: np.full(n_win, np.nan) for name in _METRIC_FIELDS}
     out["duration_s"] = np.where(has, dur, np.nan)
@@ -732,7 +747,7 @@ def _frequency_windows_core(
             z = _linear_detrend_blocks(q, z, qlen)
         else:
             z = _mean_detrend_blocks(z, qlen)
-        nperseg = max(int(round(settings.segment_s * fs)), 1)
+        nperseg = max(round(settings.segment_s * fs), 1)
         groups = _welch_blocks(
             z, qlen, fs, nperseg, settings.overlap, settings.nfft_min, settings.hf_band_hz[1]
         )
@@ -759,7 +774,9 @@ def _frequency_windows_core(
     return out
 
 
-def _check_windows(start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int) -> tuple[IntArray, IntArray]:
+def _check_windows(
+    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
+) -> tuple[IntArray, IntArray]:
     """Validate beat-index windows [start, stop) against a series of ``n`` beats."""
     try:
         start = np.asarray(start_idx, dtype=np.intp)
@@ -841,7 +858,7 @@ def resample_rr(
     --------
     >>> t, rr = resample_rr([1.0, 2.0, 3.0], [800.0, 900.0, 800.0], fs_hz=2.0)
     >>> t.tolist(), rr.round(1).tolist()
-    ([1.0, 1.5, 2.0, 2.5, 3.0], [800.0, 859.4, 900.0, 859.4, 800.0])
+    ([1.0, 1.5, 2.0, 2.5, 3.0], [800.0, 868.8, 900.0, 868.8, 800.0])
     """
     t = as_1d_float(t_s, "t_s")
     y = as_1d_float(rr_ms, "rr_ms")
@@ -985,9 +1002,9 @@ def welch_psd(
     if not 0.0 <= overlap < 1.0:
         raise SignalInputError(f"overlap must be in [0, 1), got {overlap!r}")
     n = arr.shape[-1]
-    nperseg = max(int(round(segment_s * fs_hz)), 1)
+    nperseg = max(round(segment_s * fs_hz), 1)
     nfft = int(_nfft_for(np.array([min(max(n, 1), nperseg)]), int(nfft_min))[0])
-    freqs = np.fft.rfftfreq(nfft, 1.0 / fs_hz)
+    freqs = np.asarray(np.fft.rfftfreq(nfft, 1.0 / fs_hz), dtype=np.float64)
     lead = arr.shape[:-1]
     if n < 2 or arr.size == 0:
         return freqs, np.full((*lead, freqs.size), np.nan)
@@ -996,7 +1013,7 @@ def welch_psd(
     ((_, f, psd),) = _welch_blocks(
         rows.reshape(-1), zlen, fs_hz, nperseg, overlap, int(nfft_min), np.inf
     )
-    return f, psd.reshape(*lead, f.size)
+    return f, np.asarray(psd.reshape(*lead, f.size), dtype=np.float64)
 
 
 def default_lomb_freqs_hz(
@@ -1010,7 +1027,7 @@ def default_lomb_freqs_hz(
     >>> f.size, float(f[0]), float(f[-1])
     (400, 0.001, 0.4)
     """
-    k = np.arange(1, int(math.floor(f_max_hz / step_hz + 1e-9)) + 1, dtype=np.float64)
+    k = np.arange(1, math.floor(f_max_hz / step_hz + 1e-9) + 1, dtype=np.float64)
     f = k * step_hz
     f.flags.writeable = False
     return f
@@ -1064,7 +1081,7 @@ def lomb_psd(t_s: npt.ArrayLike, x_ms: npt.ArrayLike, freqs_hz: npt.ArrayLike) -
         raise SignalInputError("t_s must be strictly increasing")
     if t.size < 2:
         return np.full(f.size, np.nan)
-    return _lomb_blocks(t, x, np.array([t.size]), _freq_plan(f))[0]
+    return np.asarray(_lomb_blocks(t, x, np.array([t.size]), _freq_plan(f))[0], dtype=np.float64)
 
 
 def band_power_ms2(
@@ -1339,8 +1356,11 @@ class IncrementalLomb:
         self._window_s = float(window_s) if window_s is not None else math.inf
         self._plan = _freq_plan(f)
         # Capacity: the beat window, or window_s at 300 bpm; grown by doubling if exceeded.
-        cap = window_beats if window_beats is not None else int(math.ceil(float(window_s) / 0.2)) + 2
-        self._cap = max(int(cap), 2)
+        if window_beats is not None:
+            cap = int(window_beats)
+        else:
+            cap = math.ceil(self._window_s / 0.2) + 2
+        self._cap = max(cap, 2)
         self._t = np.zeros(2 * self._cap)
         self._x = np.zeros(2 * self._cap)
         self._head = 0
@@ -1376,7 +1396,7 @@ class IncrementalLomb:
         else:
             self._s1 += sign * e.sum(axis=1)
             self._s2 += sign * (e * e).sum(axis=1)
-            self._sx += sign * (e @ (x - self._ref))
+            self._sx += sign * (e @ (x - self._ref).astype(np.complex128))  # zgemv, no mixed loop
         self._sum_x += sign * float(np.sum(x - self._ref))
 
     def _rebuild(self) -> None:
@@ -1453,12 +1473,58 @@ class IncrementalLomb:
         dmean = self._sum_x / n
         sx = self._sx - dmean * self._s1
         span = self._t[self._tail - 1] - self._t[self._head]
-        return _lomb_from_sums(
+        psd = _lomb_from_sums(
             np.array([float(n)]), np.array([span]), self._s2[None, :], sx[None, :]
-        )[0]
+        )
+        return np.asarray(psd[0], dtype=np.float64)
 
 
 # --- Coherence ratio -------------------------------------------------------------------------
+def _coherence_block(
+    cum_ms: FloatArray, rr: FloatArray, st: IntArray, kl: IntArray, last: IntArray, n_samp: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(ratio, peak Hz, peak ms², total ms²) of windows with knots rr[st : st + kl] (valid).
+
+    One block spline solve, one matrix detrend and one rfft for all the windows given.
+    """
+    fs = COHERENCE_FS_HZ
+    n = st.size
+    tk, yk = _window_knots(cum_ms, rr, st, kl)
+    rel_end = (cum_ms[last] - cum_ms[st]) / _MS_PER_S
+    j = np.arange(n_samp)
+    q = (rel_end[:, None] - (n_samp - 1 - j) / fs).reshape(-1)
+    y = _spline_blocks(tk, yk, kl, q, np.full(n, n_samp, dtype=np.intp)).reshape(n, n_samp)
+    # Least-squares line removal with one orthonormal basis for all rows.
+    basis = np.linalg.qr(np.stack([np.ones(n_samp), j - (n_samp - 1) / 2.0], axis=1))[0]
+    y = y - (y @ basis) @ basis.T
+    win = 0.5 - 0.5 * np.cos(2.0 * np.pi * j / n_samp)
+    n_fft = int(_nfft_for(np.array([n_samp]), COHERENCE_NFFT)[0])
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
+    keep = int(np.searchsorted(freqs, COHERENCE_TOTAL_BAND_HZ[1], side="right"))
+    spec = np.fft.rfft(y * win, n=n_fft, axis=-1)[:, :keep]
+    freqs = freqs[:keep]
+    psd = (spec.real**2 + spec.imag**2) * (2.0 / (fs * np.sum(win * win)))
+    psd[:, 0] *= 0.5  # DC is not doubled (the Nyquist bin lies above 0.4 Hz, cut)
+    df = freqs[1]
+    lo, hi = COHERENCE_SEARCH_BAND_HZ
+    search = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    k_pk = search[np.argmax(psd[:, search], axis=-1)]
+    half = math.floor(COHERENCE_PEAK_HALF_WIDTH_HZ / df + 1e-9)
+    band = np.take_along_axis(psd, k_pk[:, None] + np.arange(-half, half + 1), axis=-1)
+    pk = df * (band.sum(axis=-1) - 0.5 * (band[:, 0] + band[:, -1]))
+    tot_mask = freqs >= COHERENCE_TOTAL_BAND_HZ[0]
+    tot = np.trapezoid(psd[:, tot_mask], freqs[tot_mask], axis=-1)
+    power = tot > _POWER_FLOOR
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(power & (tot > pk), pk / (tot - pk), np.nan)
+    return (
+        np.asarray(ratio, dtype=np.float64),
+        np.asarray(np.where(power, freqs[k_pk], np.nan), dtype=np.float64),
+        np.asarray(pk, dtype=np.float64),
+        np.asarray(tot, dtype=np.float64),
+    )
+
+
 def coherence_windows(
     rr_ms: npt.ArrayLike, end_t_s: npt.ArrayLike, *, window_s: float = COHERENCE_WINDOW_S
 ) -> CoherenceWindows:
@@ -1509,7 +1575,7 @@ def coherence_windows(
     if not (math.isfinite(window_s) and window_s > 0):
         raise SignalInputError(f"window_s must be positive, got {window_s!r}")
     fs = COHERENCE_FS_HZ
-    n_samp = max(int(round(window_s * fs)), 2)
+    n_samp = max(round(window_s * fs), 2)
     cum_ms = np.cumsum(rr)
     t = cum_ms / _MS_PER_S
     n_win = ends.size
@@ -1527,39 +1593,11 @@ def coherence_windows(
     total_p = np.full(n_win, np.nan)
     n_beats = np.where(ok, klen, 0).astype(np.intp)
     vs = np.flatnonzero(ok)
-    if vs.size:
-        st, kl = i0[vs], klen[vs]
-        tk, yk = _window_knots(cum_ms, rr, st, kl)
-        rel_end = (cum_ms[last_c[vs]] - cum_ms[st]) / _MS_PER_S
-        j = np.arange(n_samp)
-        q = (rel_end[:, None] - (n_samp - 1 - j) / fs).reshape(-1)
-        qlen = np.full(vs.size, n_samp, dtype=np.intp)
-        y = _spline_blocks(tk, yk, kl, q, qlen).reshape(vs.size, n_samp)
-        # Least-squares line removal with one orthonormal basis for all rows.
-        basis = np.linalg.qr(np.stack([np.ones(n_samp), j - (n_samp - 1) / 2.0], axis=1))[0]
-        y = y - (y @ basis) @ basis.T
-        win = 0.5 - 0.5 * np.cos(2.0 * np.pi * j / n_samp)
-        spec = np.fft.rfft(y * win, n=COHERENCE_NFFT, axis=-1)
-        freqs = np.fft.rfftfreq(COHERENCE_NFFT, 1.0 / fs)
-        psd = (spec.real**2 + spec.imag**2) * (2.0 / (fs * np.sum(win * win)))
-        psd[:, 0] *= 0.5
-        if COHERENCE_NFFT % 2 == 0:
-            psd[:, -1] *= 0.5
-        df = freqs[1]
-        lo, hi = COHERENCE_SEARCH_BAND_HZ
-        search = np.flatnonzero((freqs >= lo) & (freqs <= hi))
-        k_pk = search[np.argmax(psd[:, search], axis=-1)]
-        half = int(math.floor(COHERENCE_PEAK_HALF_WIDTH_HZ / df + 1e-9))
-        cols = k_pk[:, None] + np.arange(-half, half + 1)
-        band = np.take_along_axis(psd, cols, axis=-1)
-        pk = df * (band.sum(axis=-1) - 0.5 * (band[:, 0] + band[:, -1]))
-        tot_mask = (freqs >= COHERENCE_TOTAL_BAND_HZ[0]) & (freqs <= COHERENCE_TOTAL_BAND_HZ[1])
-        tot = np.trapezoid(psd[:, tot_mask], freqs[tot_mask], axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio[vs] = np.where(tot > pk, pk / (tot - pk), np.nan)
-        peak_hz[vs] = freqs[k_pk]
-        peak_p[vs] = pk
-        total_p[vs] = tot
+    for c0 in range(0, vs.size, _COHERENCE_CHUNK):  # bounded memory: chunks, not windows
+        w = vs[c0 : c0 + _COHERENCE_CHUNK]
+        ratio[w], peak_hz[w], peak_p[w], total_p[w] = _coherence_block(
+            cum_ms, rr, i0[w], klen[w], last_c[w], n_samp
+        )
     return CoherenceWindows(
         ratio=ratio,
         peak_hz=peak_hz,
@@ -1570,7 +1608,9 @@ def coherence_windows(
     )
 
 
-def coherence_ratio(rr_ms: npt.ArrayLike, *, window_s: float = COHERENCE_WINDOW_S) -> CoherenceResult:
+def coherence_ratio(
+    rr_ms: npt.ArrayLike, *, window_s: float = COHERENCE_WINDOW_S
+) -> CoherenceResult:
     """Coherence ratio of the last ``window_s`` seconds of the given beats.
 
     Parameters

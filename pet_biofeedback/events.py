@@ -1,0 +1,323 @@
+"""The event types every layer speaks (design.md §3).
+
+Every source — BLE strap, emulated strap, simulated strap, replay — produces these small
+frozen dataclasses, the engine consumes them, and the recorder writes them (the on-disk names
+live in `pet_biofeedback.recording` and nowhere else).
+
+The time stamp ``t``
+--------------------
+Every event has ``t``: **seconds since the start of the session on the host's monotonic
+clock** (``time.monotonic()`` minus its value at session start; never the wall clock). It is
+the one field whose name carries no unit suffix (style.md §2.2). For frames of samples
+(`EcgFrame`, `AccFrame`) ``t`` is the time of the **last** sample in the frame, as on the Polar
+PMD wire (ble-protocol.md §4.7); sample ``i`` of ``n`` lies at ``t - (n - 1 - i) / fs_hz``.
+
+Consumers ``match`` on `Event`; the recorder and replay end in ``assert_never``, everyone else
+in an explicit ``case _: pass`` (style.md §2.4). This module imports only the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+from typing import Protocol, Self, TypeAlias, runtime_checkable
+
+__all__ = [
+    "AccFrame",
+    "Battery",
+    "Contact",
+    "EcgFrame",
+    "Event",
+    "EventSource",
+    "Gap",
+    "HeartRate",
+    "Link",
+    "LinkState",
+    "Marker",
+    "PacerPhase",
+    "RRIntervals",
+    "Rating",
+    "RawNotification",
+]
+
+
+class LinkState(StrEnum):
+    """State of the link to a strap; the values are the recording's ``link.state`` strings."""
+
+    SCANNING = "scanning"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RRIntervals:
+    """RR intervals delivered together (one Heart Rate notification carries 0–9 of them).
+
+    Parameters
+    ----------
+    t : float
+        Arrival time, s since session start (module docstring).
+    rr_ms : tuple of float
+        Intervals between successive R peaks in ms, oldest first (full 1/1024 s precision).
+    """
+
+    t: float
+    rr_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeartRate:
+    """Heart rate as reported by the strap (its own averaging; 0 while it has no contact).
+
+    Parameters
+    ----------
+    t : float
+        Arrival time, s since session start.
+    hr_bpm : float
+        Heart rate in beats/min.
+    """
+
+    t: float
+    hr_bpm: float
+
+
+@dataclass(frozen=True, slots=True)
+class EcgFrame:
+    """A frame of single-lead ECG samples.
+
+    Parameters
+    ----------
+    t : float
+        Time of the **last** sample in the frame, s since session start.
+    fs_hz : float
+        Sampling frequency in Hz (130 on a Polar H10).
+    ecg_uv : tuple of float
+        Samples in µV, oldest first.
+    """
+
+    t: float
+    fs_hz: float
+    ecg_uv: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccFrame:
+    """A frame of 3-axis accelerometer samples.
+
+    Parameters
+    ----------
+    t : float
+        Time of the **last** sample in the frame, s since session start.
+    fs_hz : float
+        Sampling frequency in Hz (25/50/100/200 on a Polar H10).
+    acc_mg : tuple of (float, float, float)
+        Samples ``(x, y, z)`` in milli-g (mG), oldest first; at rest ``|acc| ≈ 1000`` mG.
+    """
+
+    t: float
+    fs_hz: float
+    acc_mg: tuple[tuple[float, float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Skin contact as reported by the strap.
+
+    Parameters
+    ----------
+    t : float
+        Arrival time, s since session start.
+    ok : bool
+        True when the electrodes touch the skin.
+    """
+
+    t: float
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A change of the link state.
+
+    Parameters
+    ----------
+    t : float
+        Time of the change, s since session start.
+    state : LinkState
+        The new state.
+    detail : str
+        Plain words for people ("strap out of range, retrying in 4 s"); may be empty.
+    """
+
+    t: float
+    state: LinkState
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Battery:
+    """Battery level of the strap.
+
+    Parameters
+    ----------
+    t : float
+        Time of the reading, s since session start.
+    battery_pct : int
+        Battery level in percent (0–100).
+    """
+
+    t: float
+    battery_pct: int
+
+
+@dataclass(frozen=True, slots=True)
+class PacerPhase:
+    """The pacer's breathing pattern from ``t`` on; ``t`` is the onset of an inhalation.
+
+    One breath cycle lasts ``60 / breaths_per_min`` s: ``inhale_s`` of inhalation, then
+    ``exhale_s`` of exhalation, then a pause for whatever remains of the cycle (usually 0 s).
+    The pacer's phase at a later time ``t2`` (until the next `PacerPhase`) is therefore
+    ``((t2 - t) * breaths_per_min / 60) % 1``, 0 at every inhalation onset.
+
+    Parameters
+    ----------
+    t : float
+        Onset of an inhalation, s since session start.
+    breaths_per_min : float
+        Breathing rate in breaths/min.
+    inhale_s : float
+        Inhalation time in s.
+    exhale_s : float
+        Exhalation time in s.
+    """
+
+    t: float
+    breaths_per_min: float
+    inhale_s: float
+    exhale_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A free-text marker set by a person or a protocol ("block 3: 5.5 breaths/min").
+
+    Parameters
+    ----------
+    t : float
+        Time of the marker, s since session start.
+    text : str
+        The marker text (may be personal: log it at DEBUG only).
+    """
+
+    t: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A rating given by the patient (pain, mood, …).
+
+    Parameters
+    ----------
+    t : float
+        Time of the rating, s since session start.
+    kind : str
+        What was rated, e.g. ``"pain"`` or ``"mood"``.
+    value : float
+        The rating on the scale the session protocol defines (e.g. 0–10).
+    """
+
+    t: float
+    kind: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class RawNotification:
+    """A raw GATT notification, kept so a recording can be replayed through the decoders.
+
+    Parameters
+    ----------
+    t : float
+        Arrival time, s since session start.
+    characteristic : str
+        The characteristic's UUID, lower case with dashes.
+    payload : bytes
+        The notification's bytes, unchanged.
+    """
+
+    t: float
+    characteristic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Data are missing: the interval ``(t - seconds, t]`` lost events (reconnect, overflow).
+
+    ``t`` is when the gap ended or was noticed, so gaps stay in time order with other events.
+
+    Parameters
+    ----------
+    t : float
+        End of the gap, s since session start.
+    seconds : float
+        Length of the gap in s (0 when only the fact of a loss is known).
+    reason : str
+        Why, in plain words ("link lost", "queue overflow: 12 notifications dropped").
+    """
+
+    t: float
+    seconds: float
+    reason: str
+
+
+Event: TypeAlias = (
+    RRIntervals
+    | HeartRate
+    | EcgFrame
+    | AccFrame
+    | Contact
+    | Link
+    | Battery
+    | PacerPhase
+    | Marker
+    | Rating
+    | RawNotification
+    | Gap
+)
+"""Any event; ``match`` on it (style.md §2.4)."""
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """The shape every source has (style.md §2.8).
+
+    ``async with source:`` opens it (connects, starts streams, opens files);
+    ``async for event in source:`` yields events in time order until the source ends;
+    leaving the ``async with`` block releases everything, on every exit path, also when the
+    consumer stops iterating early.
+    """
+
+    async def __aenter__(self) -> Self:
+        """Open the source."""
+        ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Release everything the source holds."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        """Iterate over the events in time order."""
+        ...

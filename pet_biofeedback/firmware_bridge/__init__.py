@@ -1,0 +1,1 @@
+"""The device side: bytes from straps in, events out."""

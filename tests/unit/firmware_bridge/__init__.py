@@ -1,0 +1,1 @@
+"""Unit tests for pet_biofeedback.firmware_bridge."""
