@@ -45,7 +45,7 @@ __all__ = [
 
 
 def _sig_uuid(short: int) -> str:
-    """Expand a 16-bit SIG UUID to the 128-bit string form bleak uses (ble-protocol.md conventions)."""
+    """Expand a 16-bit SIG UUID to the 128-bit form bleak uses (ble-protocol.md conventions)."""
     return f"0000{short:04x}-0000-1000-8000-00805f9b34fb"
 
 

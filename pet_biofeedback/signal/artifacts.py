@@ -22,6 +22,13 @@ __all__ = [
     "ALPHA",
     "C1",
     "C2",
+    "LABEL_ECTOPIC",
+    "LABEL_EXTRA",
+    "LABEL_GATED",
+    "LABEL_LONG_SHORT",
+    "LABEL_MISSED",
+    "LABEL_MISSED_SECOND",
+    "LABEL_NORMAL",
     "MALIK_FRACTION",
     "MAX_PASSES",
     "MEDFILT_ORDER",
@@ -48,6 +55,15 @@ WINDOW_BEATS: Final = 91
 MEDFILT_ORDER: Final = 11
 C1: Final = 0.13
 C2: Final = 0.17
+
+# Codes of `ArtifactCorrection.labels` (and of the live corrector's classes).
+LABEL_NORMAL: Final = 0
+LABEL_ECTOPIC: Final = 1
+LABEL_LONG_SHORT: Final = 2
+LABEL_MISSED: Final = 3
+LABEL_EXTRA: Final = 4
+LABEL_GATED: Final = 5
+LABEL_MISSED_SECOND: Final = 6
 # Figure 1 of L&T 2019: |mRR| above this many Th2 is long-or-short (hrv-methods.md §5.1 step 4).
 MRR_LIMIT: Final = 3.0
 # Detection + correction passes at most; like NeuroKit2 we stop when the count stops decreasing
@@ -135,6 +151,12 @@ class ArtifactCorrection:
         differs from ``n_input_beats`` by the extra beats merged and the missed beats inserted.
     corrected_mask : ndarray of bool, shape (n_nn,)
         True where the value was interpolated, split (both halves) or merged. Read-only.
+    labels : ndarray of int8, shape (n_nn,)
+        What the last correction of each NN value was: ``LABEL_NORMAL`` (untouched),
+        ``LABEL_ECTOPIC``, ``LABEL_LONG_SHORT``, ``LABEL_MISSED`` (first half of a split
+        interval; the second half is ``LABEL_MISSED_SECOND``), ``LABEL_EXTRA`` (merged) or
+        ``LABEL_GATED``. Counting one class over a range of NN values counts the corrections
+        visible in that range, one per event. Read-only.
     n_ectopic, n_long_short, n_missed, n_extra : int
         Beats detected in each class, summed over the applied passes (``n_extra`` also counts
         too-short fragments the gate merged). A beat flagged but absorbed into an extra
@@ -152,6 +174,7 @@ class ArtifactCorrection:
 
     nn_ms: FloatArray
     corrected_mask: BoolArray
+    labels: npt.NDArray[np.int8]
     n_ectopic: int
     n_long_short: int
     n_missed: int
@@ -164,6 +187,7 @@ class ArtifactCorrection:
     def __post_init__(self) -> None:
         _frozen_copy(self, "nn_ms", np.float64)
         _frozen_copy(self, "corrected_mask", np.bool_)
+        _frozen_copy(self, "labels", np.int8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,11 +586,14 @@ def _interpolate_bad(nn_ms: FloatArray, bad: BoolArray) -> FloatArray:
 class _Pass(NamedTuple):
     nn_ms: FloatArray
     corrected_mask: BoolArray
+    labels: npt.NDArray[np.int8]
     new_pos: IntArray  # position in the new series of each old beat; −1 when merged away
     changed: BoolArray  # new positions whose value this pass set
 
 
-def _apply_pass(nn_ms: FloatArray, mask: BoolArray, c: _Classes) -> _Pass:
+def _apply_pass(
+    nn_ms: FloatArray, mask: BoolArray, labels: npt.NDArray[np.int8], c: _Classes
+) -> _Pass:
     """One correction pass over validated ``nn_ms`` with classes ``c`` (same length).
 
     Extra ``e`` merges ``e`` with ``e + 1`` (runs of extras merge further); a beat absorbed into
@@ -580,6 +607,7 @@ def _apply_pass(nn_ms: FloatArray, mask: BoolArray, c: _Classes) -> _Pass:
     merged = np.add.reduceat(nn_ms, starts)
     merged_changed = np.diff(np.append(starts, n)) > 1
     merged_mask = mask[starts] | merged_changed
+    merged_labels = np.where(merged_changed, np.int8(LABEL_EXTRA), labels[starts]).astype(np.int8)
     new_of_old = np.cumsum(keep) - 1
 
     missed_new = new_of_old[c.missed & keep]
@@ -594,14 +622,19 @@ def _apply_pass(nn_ms: FloatArray, mask: BoolArray, c: _Classes) -> _Pass:
     split[first + 1] = half_ms
     changed[first] = True
     changed[first + 1] = True
+    new_labels = np.repeat(merged_labels, counts)
+    new_labels[first] = LABEL_MISSED
+    new_labels[first + 1] = LABEL_MISSED_SECOND
 
     bad = np.zeros(split.size, dtype=bool)
     bad[pos[new_of_old[(c.ectopic | c.long_short) & keep]]] = True
+    new_labels[pos[new_of_old[c.long_short & keep]]] = LABEL_LONG_SHORT
+    new_labels[pos[new_of_old[c.ectopic & keep]]] = LABEL_ECTOPIC
     if np.any(bad) and not np.all(bad):
         split[bad] = _interpolate_bad(split, bad)
         changed |= bad
     new_pos = np.where(keep, pos[new_of_old], -1)
-    return _Pass(split, np.repeat(merged_mask, counts) | changed, new_pos, changed)
+    return _Pass(split, np.repeat(merged_mask, counts) | changed, new_labels, new_pos, changed)
 
 
 def _move_stats(st: _Stats, new_pos: IntArray, n_new: int) -> _Stats:
@@ -623,6 +656,7 @@ def _move_stats(st: _Stats, new_pos: IntArray, n_new: int) -> _Stats:
 class _Gated(NamedTuple):
     nn_ms: FloatArray
     corrected_mask: BoolArray
+    labels: npt.NDArray[np.int8]
     n_gated: int  # input intervals outside the range
     n_merged: int  # too-short intervals merged as extra beats
 
@@ -640,7 +674,7 @@ def _gate(rr_ms: FloatArray) -> _Gated:
     short = rr_ms < RR_MIN_MS
     n_gated = int(np.count_nonzero(short | (rr_ms > RR_MAX_MS)))
     if n_gated == 0:
-        return _Gated(rr_ms.copy(), np.zeros(n, dtype=bool), 0, 0)
+        return _Gated(rr_ms.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8), 0, 0)
     keep = np.ones(n, dtype=bool)
     if np.any(short) and n > 1:
         med = ndimage.median_filter(rr_ms, size=MEDFILT_ORDER, mode="nearest")
@@ -657,14 +691,16 @@ def _gate(rr_ms: FloatArray) -> _Gated:
     starts = np.flatnonzero(keep)
     nn = np.add.reduceat(rr_ms, starts)
     mask = np.diff(np.append(starts, n)) > 1
+    labels = np.where(mask, np.int8(LABEL_EXTRA), np.int8(LABEL_NORMAL)).astype(np.int8)
     n_merged = n - nn.size
     out_of_range = (nn < RR_MIN_MS) | (nn > RR_MAX_MS)
     if np.any(out_of_range):
         mask |= out_of_range
+        labels[out_of_range] = LABEL_GATED
         nn = np.clip(nn, RR_MIN_MS, RR_MAX_MS)
         if not np.all(out_of_range):
             nn[out_of_range] = _interpolate_bad(nn, out_of_range)
-    return _Gated(nn, mask, n_gated, n_merged)
+    return _Gated(nn, mask, labels, n_gated, n_merged)
 
 
 def correct_rr(
@@ -721,12 +757,13 @@ def correct_rr(
     rr = as_1d_float(rr_ms, "rr_ms")
     n_input = int(rr.size)
     mask = np.zeros(n_input, dtype=bool)
+    labels = np.zeros(n_input, dtype=np.int8)
     nn = rr.copy()
     n_gated = 0
     counts = np.zeros(4, dtype=np.intp)  # ectopic, long/short, missed, extra
     if gate and n_input:
         gated = _gate(rr)
-        nn, mask, n_gated = gated.nn_ms, gated.corrected_mask, gated.n_gated
+        nn, mask, labels, n_gated = gated.nn_ms, gated.corrected_mask, gated.labels, gated.n_gated
         counts[3] = gated.n_merged
     n_passes = 0
     previous = -1
@@ -743,8 +780,8 @@ def correct_rr(
         total = int(found.sum())
         if total == 0 or (previous >= 0 and total >= previous):
             break
-        step = _apply_pass(nn, mask, c)
-        nn, mask = step.nn_ms, step.corrected_mask
+        step = _apply_pass(nn, mask, labels, c)
+        nn, mask, labels = step.nn_ms, step.corrected_mask, step.labels
         stats = _move_stats(st, step.new_pos, nn.size)
         # The placeholder (mean of all) and dRR[1] change whenever anything changes.
         changed = np.concatenate(([True], step.changed))
@@ -756,6 +793,7 @@ def correct_rr(
     return ArtifactCorrection(
         nn_ms=nn,
         corrected_mask=mask,
+        labels=labels,
         n_ectopic=int(counts[0]),
         n_long_short=int(counts[1]),
         n_missed=int(counts[2]),
@@ -777,11 +815,11 @@ _LOOKAHEAD_BEATS: Final = 2
 _Q1_POS: Final = _QUARTILES[0] * (WINDOW_BEATS - 1)
 _Q3_POS: Final = _QUARTILES[1] * (WINDOW_BEATS - 1)
 
-_NORMAL: Final = 0
-_ECTOPIC: Final = 1
-_LONG_SHORT: Final = 2
-_MISSED: Final = 3
-_EXTRA: Final = 4
+_NORMAL: Final = LABEL_NORMAL
+_ECTOPIC: Final = LABEL_ECTOPIC
+_LONG_SHORT: Final = LABEL_LONG_SHORT
+_MISSED: Final = LABEL_MISSED
+_EXTRA: Final = LABEL_EXTRA
 
 
 class FinalNN(NamedTuple):

@@ -291,6 +291,7 @@ class TestCorrectRR:
         rr_ms, _ = _inject(_synthetic_rr(3000, seed=22), seed=22, fraction=0.02)
         result = correct_rr(rr_ms)
         assert result.corrected_mask.shape == result.nn_ms.shape
+        assert_array_equal(result.labels != artifacts.LABEL_NORMAL, result.corrected_mask)
         assert result.corrected_mask.dtype == np.bool_
         assert_allclose(
             result.corrected_pct,
@@ -362,6 +363,7 @@ class TestCorrectRR:
         rr_ms, _ = _inject(_synthetic_rr(6000, seed=26), seed=26, fraction=0.03, spacing=5)
         nn = rr_ms.copy()
         mask = np.zeros(nn.size, dtype=bool)
+        labels = np.zeros(nn.size, dtype=np.int8)
         prev, changed = None, None
         for _ in range(4):  # a few passes
             rr_s = artifacts._with_placeholder(nn)
@@ -371,11 +373,26 @@ class TestCorrectRR:
             for inc, full in zip(st_inc, st_full, strict=True):
                 assert_array_equal(inc, full)
             c = artifacts._classes_ms(artifacts._classify(rr_s, drrs, st_inc))
-            step = artifacts._apply_pass(nn, mask, c)
-            nn, mask = step.nn_ms, step.corrected_mask
+            step = artifacts._apply_pass(nn, mask, labels, c)
+            nn, mask, labels = step.nn_ms, step.corrected_mask, step.labels
             prev = artifacts._move_stats(st_inc, step.new_pos, nn.size)
             changed = np.concatenate(([True], step.changed))
             changed[1] = True
+
+    def test_labels_mark_one_value_per_corrected_event(self) -> None:
+        rr = np.full(200, 800.0) + 5.0 * np.sin(np.arange(200))
+        rr[50] = 1600.0  # missed beat
+        rr[100], rr[101] = 560.0, 1040.0  # ectopic + compensatory pause
+        rr = np.concatenate((rr[:150], [300.0, 500.0], rr[151:]))  # extra beat splits 800
+        result = correct_rr(rr)
+        labels = result.labels
+        assert labels.shape == result.nn_ms.shape
+        assert np.count_nonzero(labels == artifacts.LABEL_MISSED) == 1
+        assert np.count_nonzero(labels == artifacts.LABEL_MISSED_SECOND) == 1
+        assert np.count_nonzero(labels == artifacts.LABEL_EXTRA) == 1
+        assert np.count_nonzero(labels == artifacts.LABEL_ECTOPIC) >= 1
+        # every labelled value is a corrected one and vice versa
+        assert_array_equal(labels != artifacts.LABEL_NORMAL, result.corrected_mask)
 
     @settings(max_examples=60, deadline=None)
     @given(rr_ms=rr_arrays)
