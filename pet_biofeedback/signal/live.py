@@ -294,7 +294,7 @@ class LiveAnalyzer:
         if self._n_total % self.settings.nonlinear_every_beats == 0:
             window = self._td.values_ms()
             self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
-        lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands()
+        lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands(td)
         var_d = td.sdsd_ms**2
         sd1 = math.sqrt(0.5 * var_d) if math.isfinite(var_d) else math.nan
         sd2_sq = 2.0 * td.sdnn_ms**2 - 0.5 * var_d
@@ -330,9 +330,13 @@ class LiveAnalyzer:
             corrected_pct=100.0 * float(np.mean(self._corrected.view())),
         )
 
-    def _lomb_bands(self) -> tuple[float, float, float, float, float]:
+    def _lomb_bands(self, td: TimeDomainMetrics) -> tuple[float, float, float, float, float]:
         nan = math.nan
-        if self._lomb.n_beats < spectral.FREQ_MIN_BEATS:
+        # The batch path's minimum (`spectral.frequency_metrics`): the span from the first to
+        # the last beat time of the window, which excludes the first interval.
+        first_ms = float(self._hist_nn.view()[-td.n_beats]) if td.n_beats else math.nan
+        duration_s = (td.mean_rr_ms * td.n_beats - first_ms) / 1000.0
+        if td.n_beats < spectral.FREQ_MIN_BEATS or not duration_s >= spectral.FREQ_MIN_DURATION_S:
             return nan, nan, nan, nan, nan
         psd = self._lomb.psd_ms2_per_hz()
         f = self._freqs_hz

@@ -1,0 +1,150 @@
+"""Tests for pet_biofeedback.signal.live: every live measure equals the batch function."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from pet_biofeedback.errors import ConfigError
+from pet_biofeedback.signal import nonlinear, rsa, spectral
+from pet_biofeedback.signal.live import LiveAnalyzer, LiveSettings, LiveUpdate
+from pet_biofeedback.signal.timedomain import time_metrics
+
+TIME_FIELDS = ("mean_rr_ms", "sdnn_ms", "rmssd_ms", "sdsd_ms", "pnn50_pct", "mean_hr_bpm",
+               "min_hr_bpm", "max_hr_bpm")  # fmt: skip
+
+
+def _paced_rr(n: int, seed: int = 0, breaths_per_min: float = 6.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rr = np.empty(n)
+    t = 0.0
+    for k in range(n):  # sequential in time: the modulation depends on when the beat starts
+        rr[k] = 900.0 + 60.0 * np.sin(2 * np.pi * breaths_per_min / 60.0 * t) + 12.0 * rng.standard_normal()
+        t += rr[k] / 1000.0
+    return rr
+
+
+def _run(rr: np.ndarray, live: LiveAnalyzer, breath_period_s: float | None = None) -> list[LiveUpdate]:
+    updates: list[LiveUpdate] = []
+    next_breath = 0.0
+    for value in rr:
+        updates.extend(live.push(float(value)))
+        if breath_period_s is not None and updates and updates[-1].t_s >= next_breath:
+            live.push_breath_start(next_breath, inhale_s=0.4 * breath_period_s)
+            next_breath += breath_period_s
+    updates.extend(live.flush())
+    return updates
+
+
+class TestLiveAnalyzer:
+    def test_time_domain_and_poincare_equal_batch_on_the_same_window(self) -> None:
+        updates = _run(_paced_rr(900), LiveAnalyzer())
+        nn = np.array([u.nn_ms for u in updates])
+        for k in (5, 150, 299, 300, 650, len(updates) - 1):
+            u = updates[k]
+            window = nn[max(0, k - 299) : k + 1]
+            ref = time_metrics(window)
+            for f in TIME_FIELDS:
+                assert_allclose(getattr(u.time, f), getattr(ref, f), rtol=1e-9, err_msg=f)
+            p = nonlinear.poincare_metrics(window)
+            assert_allclose(u.sd1_ms, p.sd1_ms, rtol=1e-9)
+            assert_allclose(u.sd2_ms, p.sd2_ms, rtol=1e-9)
+
+    def test_lomb_bands_equal_batch_lomb(self) -> None:
+        updates = _run(_paced_rr(700, seed=1), LiveAnalyzer())
+        nn = np.array([u.nn_ms for u in updates])
+        for k in (40, 299, 500, len(updates) - 1):
+            window = nn[max(0, k - 299) : k + 1]
+            ref = spectral.frequency_metrics(window, method="lomb", detrend="none")
+            u = updates[k]
+            assert_allclose(u.lf_ms2, ref.lf_ms2, rtol=1e-9)
+            assert_allclose(u.hf_ms2, ref.hf_ms2, rtol=1e-9)
+            assert_allclose(u.lf_peak_hz, ref.lf_peak_hz, rtol=1e-12)
+            assert_allclose(u.lf_peak_psd_ms2_per_hz, ref.lf_peak_psd_ms2_per_hz, rtol=1e-9)
+        assert abs(updates[-1].lf_peak_hz - 0.1) <= 0.005
+
+    def test_coherence_equals_batch_at_each_refresh(self) -> None:
+        updates = _run(_paced_rr(400, seed=2), LiveAnalyzer())
+        nn = np.array([u.nn_ms for u in updates])
+        refreshed = [k for k, u in enumerate(updates) if u.coherence_t_s == u.t_s]
+        assert len(refreshed) > 30
+        # refreshed roughly every 5 s of beat time
+        gaps = np.diff([updates[k].t_s for k in refreshed])
+        assert np.all(gaps >= 5.0) and np.all(gaps < 5.0 + 1.5)
+        for k in refreshed[::7]:
+            hist = nn[max(0, k - 511) : k + 1]
+            ref = spectral.coherence_ratio(hist)
+            assert_allclose(updates[k].coherence_ratio, ref.ratio, rtol=1e-12)
+        assert updates[-1].coherence_ratio > 1.0  # paced breathing at 6/min is coherent
+
+    def test_nonlinear_refreshed_and_equal_batch(self) -> None:
+        live = LiveAnalyzer(LiveSettings(nonlinear_every_beats=25))
+        updates = _run(_paced_rr(500, seed=3), live)
+        nn = np.array([u.nn_ms for u in updates])
+        for k in (99, 299, 449):  # n_total_beats = k + 1 is a multiple of 25
+            window = nn[max(0, k - 299) : k + 1]
+            assert_allclose(updates[k].dfa_alpha1, nonlinear.dfa_alpha1(window), rtol=1e-12)
+            assert_allclose(updates[k].sampen, nonlinear.sample_entropy(window), rtol=1e-12)
+
+    def test_rsa_and_phase_follow_the_breaths(self) -> None:
+        live = LiveAnalyzer()
+        updates = _run(_paced_rr(400, seed=4), live, breath_period_s=10.0)
+        last = updates[-1]
+        # HR swings with the 6/min breathing: 60000/840 − 60000/960 ≈ 8.9 bpm peak to trough
+        assert 6.0 < last.rsa_last_breath_bpm < 12.0
+        assert 6.0 < last.rsa_mean_bpm < 12.0
+        assert last.phase_plv > 0.8
+        beat_t = np.array([u.t_s for u in updates])
+        nn = np.array([u.nn_ms for u in updates])
+        # the last breath's value equals the batch function on the same beats
+        starts = np.arange(0.0, beat_t[-1], 10.0)
+        pt = rsa.rsa_peak_to_trough_bpm(beat_t, nn, starts)
+        completed = pt[: starts.size - 1]
+        assert_allclose(last.rsa_last_breath_bpm, completed[-1], rtol=1e-12)
+
+    def test_correction_off_passes_rr_through(self) -> None:
+        rr = _paced_rr(50)
+        updates = _run(rr, LiveAnalyzer(LiveSettings(correction=False)))
+        assert_allclose([u.nn_ms for u in updates], rr, rtol=0)
+        assert not any(u.corrected for u in updates)
+
+    def test_artifacts_are_corrected_and_counted(self) -> None:
+        rr = _paced_rr(300, seed=5)
+        rr[150] = rr[150] + rr[151]
+        rr = np.delete(rr, 151)  # a missed beat
+        updates = _run(rr, LiveAnalyzer())
+        assert updates[-1].n_missed == 1
+        assert len(updates) == rr.size + 1
+        assert updates[-1].corrected_pct > 0
+
+    def test_beat_times_follow_the_rr_clock_and_gaps(self) -> None:
+        live = LiveAnalyzer(LiveSettings(correction=False), t_first_s=10.0)
+        (u1,) = live.push(1000.0)
+        live.note_gap(5.0)
+        (u2,) = live.push(800.0)
+        assert u1.t_s == 11.0
+        assert math.isclose(u2.t_s, 16.8)
+
+    def test_nan_until_enough_data(self) -> None:
+        (u,) = LiveAnalyzer(LiveSettings(correction=False)).push(900.0)
+        assert math.isnan(u.lf_ms2) and math.isnan(u.coherence_ratio) and math.isnan(u.dfa_alpha1)
+
+    def test_settings_are_validated(self) -> None:
+        with pytest.raises(ConfigError):
+            LiveSettings(window_beats=2)
+        with pytest.raises(ConfigError):
+            LiveSettings(coherence_every_s=0.0)
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.lists(st.floats(-100.0, 4000.0) | st.just(math.nan) | st.just(math.inf), max_size=120))
+    def test_never_raises_on_any_stream(self, values: list[float]) -> None:
+        live = LiveAnalyzer()
+        for v in values:
+            for u in live.push(v):
+                assert math.isfinite(u.nn_ms) and u.nn_ms > 0
+        live.flush()
