@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from pet_biofeedback import __version__
 from pet_biofeedback.errors import PetBiofeedbackError
@@ -36,9 +36,16 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit code 2, like every other expected problem."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pet-biofeedback",
         description="HRV-biofeedback breathing coach: analyse heartbeat recordings.",
     )
@@ -72,11 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging() -> None:
-    level = logging.DEBUG if os.environ.get("PET_BIOFEEDBACK_LOG", "").lower() == "debug" else logging.WARNING
+    level = (
+        logging.DEBUG
+        if os.environ.get("PET_BIOFEEDBACK_LOG", "").lower() == "debug"
+        else logging.WARNING
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
+    # pyxdf logs damaged-file details (with tracebacks) through logging; we report the file
+    # as one line ourselves, so its records only show when debugging.
+    quiet = level != logging.DEBUG
+    logging.getLogger("pyxdf").setLevel(logging.CRITICAL if quiet else logging.DEBUG)
 
 
 def _format_number(value: float | int | None, digits: int) -> str:
@@ -193,8 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "analyze":
             return _cmd_analyze(args, parser)
-        parser.print_help()
-        return EXIT_USAGE
+        parser.error("no command given; try: pet-biofeedback analyze PATH")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,7 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own PET_BIOFEEDBACK_HOME; nothing touches the real home."""
     home = tmp_path_factory.mktemp("pet_home")
     monkeypatch.setenv("PET_BIOFEEDBACK_HOME", str(home))

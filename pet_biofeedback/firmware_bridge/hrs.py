@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final
+from typing import Final, TypeAlias
 
 from pet_biofeedback.errors import DecodeError
 
@@ -35,6 +35,7 @@ __all__ = [
     "SYSTEM_ID_UUID",
     "BodySensorLocation",
     "HeartRateMeasurement",
+    "Payload",
     "PnpId",
     "decode_battery_level",
     "decode_body_sensor_location",
@@ -42,6 +43,10 @@ __all__ = [
     "decode_heart_rate_measurement",
     "decode_pnp_id",
 ]
+
+
+#: What the decoders accept: bleak hands notification callbacks a ``bytearray``.
+Payload: TypeAlias = bytes | bytearray | memoryview
 
 
 def _sig_uuid(short: int) -> str:
@@ -157,13 +162,13 @@ def _rr_raw_to_ms(raw: int) -> float:
     return raw * 1000 / RR_UNITS_PER_S
 
 
-def decode_heart_rate_measurement(payload: bytes) -> HeartRateMeasurement:
+def decode_heart_rate_measurement(payload: Payload) -> HeartRateMeasurement:
     """Decode a Heart Rate Measurement notification.
 
     Parameters
     ----------
     payload : bytes
-        The characteristic value as notified (``bytes`` or ``bytearray``).
+        The characteristic value as notified (``bytes``, ``bytearray`` or ``memoryview``).
 
     Returns
     -------
@@ -253,7 +258,7 @@ def decode_heart_rate_measurement(payload: bytes) -> HeartRateMeasurement:
     )
 
 
-def _expect_one_byte(payload: bytes, what: str) -> int:
+def _expect_one_byte(payload: Payload, what: str) -> int:
     """The single uint8 of a one-byte characteristic, or DecodeError naming `what`."""
     data = bytes(payload)
     if len(data) != 1:
@@ -261,7 +266,7 @@ def _expect_one_byte(payload: bytes, what: str) -> int:
     return data[0]
 
 
-def decode_battery_level(payload: bytes) -> int:
+def decode_battery_level(payload: Payload) -> int:
     """Decode a Battery Level value (``0x2A19``).
 
     Parameters
@@ -288,7 +293,7 @@ def decode_battery_level(payload: bytes) -> int:
     return battery_pct
 
 
-def decode_body_sensor_location(payload: bytes) -> BodySensorLocation:
+def decode_body_sensor_location(payload: Payload) -> BodySensorLocation:
     """Decode a Body Sensor Location value (``0x2A38``; informational only, §3).
 
     Parameters
@@ -315,7 +320,7 @@ def decode_body_sensor_location(payload: bytes) -> BodySensorLocation:
         ) from None
 
 
-def decode_device_information_string(payload: bytes) -> str:
+def decode_device_information_string(payload: Payload) -> str:
     """Decode a Device Information string (manufacturer, model, serial, revisions).
 
     Parameters
@@ -350,7 +355,7 @@ def decode_device_information_string(payload: bytes) -> str:
     return text.rstrip()
 
 
-def decode_pnp_id(payload: bytes) -> PnpId:
+def decode_pnp_id(payload: Payload) -> PnpId:
     """Decode a Device Information PnP ID (``0x2A50``): u8 source, then three uint16 LE.
 
     Parameters

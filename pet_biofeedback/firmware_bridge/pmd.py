@@ -32,6 +32,7 @@ from pet_biofeedback.errors import ConfigError, DecodeError, PmdCommandError
 __all__ = [
     "COMPRESSED_FRAME_BIT",
     "CONTROL_POINT_RESPONSE_CODE",
+    "DRIFT_FIT_MIN_S",
     "ENVELOPE_WINDOW_S",
     "FEATURE_READ_CODE",
     "FRAME_HEADER_BYTES",
@@ -54,6 +55,7 @@ __all__ = [
     "MeasurementStopped",
     "MeasurementType",
     "OpCode",
+    "Payload",
     "PmdAccFrame",
     "PmdClock",
     "PmdEcgFrame",
@@ -75,6 +77,8 @@ __all__ = [
 ]
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
+#: What the decoders accept: bleak hands notification callbacks a ``bytearray``.
+Payload: TypeAlias = bytes | bytearray | memoryview
 _Int64Array: TypeAlias = npt.NDArray[np.int64]
 
 # --- GATT and protocol constants (ble-protocol.md §1, §4.3–§4.8) --------------------------------
@@ -449,7 +453,7 @@ class MeasurementSettings:
         return self.get(SettingType.RANGE)
 
 
-def parse_settings(parameters: bytes) -> MeasurementSettings:
+def parse_settings(parameters: Payload) -> MeasurementSettings:
     """Parse a settings TLV: repeated ``[setting_type u8][count u8][count × value]``.
 
     Parameters
@@ -540,10 +544,7 @@ class ControlPointResponse:
         and parameters only when status = 0).
     parameters : bytes
         Bytes from byte 5 on (empty on error: anything after an error status is ignored).
-    settings : MeasurementSettings or None
-        Parsed parameters of a complete (``more`` false) successful GET_MEASUREMENT_SETTINGS,
-        GET_SDK_MODE_MEASUREMENT_SETTINGS or START response; ``None`` otherwise. Join the parts
-        of a continued response with `join_control_point_responses`.
+        For a continued response these are one part's; see `join_control_point_responses`.
     """
 
     op_code: int
@@ -552,7 +553,27 @@ class ControlPointResponse:
     status: int
     more: bool = False
     parameters: bytes = b""
-    settings: MeasurementSettings | None = None
+
+    @property
+    def settings(self) -> MeasurementSettings | None:
+        """The parameters as a settings map, for complete settings and START responses.
+
+        Returns
+        -------
+        MeasurementSettings or None
+            For a successful GET_MEASUREMENT_SETTINGS, GET_SDK_MODE_MEASUREMENT_SETTINGS or
+            REQUEST_MEASUREMENT_START response with ``more`` false (H10 START: empty settings;
+            Verity START: FACTOR). ``None`` for errors, other op codes, and parts announcing
+            more (join them first: a TLV may be split anywhere).
+
+        Raises
+        ------
+        DecodeError
+            If the parameters are not a valid settings TLV (see `parse_settings`).
+        """
+        if not self.ok or self.more or self.op_code not in _SETTINGS_OPS:
+            return None
+        return parse_settings(self.parameters)
 
     @property
     def ok(self) -> bool:
@@ -623,7 +644,7 @@ class FeatureReadEcho:
 ControlPointMessage: TypeAlias = ControlPointResponse | MeasurementStopped | FeatureReadEcho
 
 
-def parse_features(payload: bytes) -> frozenset[MeasurementType]:
+def parse_features(payload: Payload) -> frozenset[MeasurementType]:
     """Parse the feature read of the PMD control point: ``0F <b1> <b2> …`` (§4.2).
 
     Parameters
@@ -661,7 +682,7 @@ def parse_features(payload: bytes) -> frozenset[MeasurementType]:
     return frozenset(m for m in MeasurementType if bitmap >> int(m) & 1)
 
 
-def parse_control_point_response(payload: bytes) -> ControlPointResponse:
+def parse_control_point_response(payload: Payload) -> ControlPointResponse:
     """Parse one control-point response indication ``F0 <op> <type> <status> [<more> <params…>]``.
 
     Parameters
@@ -672,13 +693,14 @@ def parse_control_point_response(payload: bytes) -> ControlPointResponse:
     Returns
     -------
     ControlPointResponse
-        With ``settings`` parsed for complete successful settings/START responses.
+        Its ``settings`` property parses the parameters of settings/START responses.
 
     Raises
     ------
     DecodeError
-        If the payload is shorter than 4 bytes, does not start with ``F0``, or (for a complete
-        settings response) carries a malformed settings TLV.
+        If the payload is shorter than 4 bytes or does not start with ``F0``. (A malformed
+        settings TLV is reported when ``settings`` is read: the last part of a continued
+        response cannot be parsed on its own.)
 
     Notes
     -----
@@ -710,12 +732,9 @@ def parse_control_point_response(payload: bytes) -> ControlPointResponse:
     status = _known_or_int(ResponseStatus, data[3])
     more = False
     parameters = b""
-    settings: MeasurementSettings | None = None
     if status == ResponseStatus.SUCCESS:
         more = len(data) > _RESPONSE_MIN_BYTES and data[4] != 0
         parameters = data[_RESPONSE_HEADER_BYTES:]
-        if not more and op_code in _SETTINGS_OPS:
-            settings = parse_settings(parameters)
     return ControlPointResponse(
         op_code=op_code,
         measurement_type=measurement_type,
@@ -723,7 +742,6 @@ def parse_control_point_response(payload: bytes) -> ControlPointResponse:
         status=status,
         more=more,
         parameters=parameters,
-        settings=settings,
     )
 
 
@@ -738,8 +756,8 @@ def join_control_point_responses(parts: Sequence[ControlPointResponse]) -> Contr
     Returns
     -------
     ControlPointResponse
-        One response with the parameters concatenated, ``more`` false, and ``settings`` parsed
-        for settings/START responses.
+        One response with the parameters concatenated and ``more`` false; for settings/START
+        responses the joined settings TLV has been checked, so ``settings`` will not raise.
 
     Raises
     ------
@@ -762,7 +780,7 @@ def join_control_point_responses(parts: Sequence[ControlPointResponse]) -> Contr
                 f"{int(part.measurement_type)}, part 0 answers op {int(first.op_code)} type "
                 f"{int(first.measurement_type)}"
             )
-        if part is not last and not (part.ok and part.more):
+        if i < len(parts) - 1 and not (part.ok and part.more):
             raise DecodeError(
                 f"PMD control-point response: part {i} of {len(parts)} does not announce more "
                 "parts (or failed), yet parts follow it"
@@ -773,20 +791,19 @@ def join_control_point_responses(parts: Sequence[ControlPointResponse]) -> Contr
         )
     if not last.ok:
         return last
-    parameters = b"".join(p.parameters for p in parts)
-    settings = parse_settings(parameters) if first.op_code in _SETTINGS_OPS else None
-    return ControlPointResponse(
+    joined = ControlPointResponse(
         op_code=first.op_code,
         measurement_type=first.measurement_type,
         offline=first.offline,
         status=last.status,
         more=False,
-        parameters=parameters,
-        settings=settings,
+        parameters=b"".join(p.parameters for p in parts),
     )
+    _ = joined.settings  # validate the joined TLV now (DecodeError), not at the caller's read
+    return joined
 
 
-def parse_control_point_message(payload: bytes) -> ControlPointMessage:
+def parse_control_point_message(payload: Payload) -> ControlPointMessage:
     """Dispatch anything that arrives on the control point by its first byte (§4.5).
 
     Parameters
@@ -1151,7 +1168,7 @@ def _decode_ppi(content: bytes) -> tuple[PpiSample, ...]:
 
 
 def decode_frame(
-    payload: bytes,
+    payload: Payload,
     *,
     fs_hz: float | None = None,
     resolution_bits: int | None = None,
@@ -1268,15 +1285,17 @@ def decode_frame(
 #: actual rate: H10 ECG is 130 Hz ± 5 % over temperature (H10_ECG_Explained.docx, §4.8), doubled.
 RATE_TOLERANCE: Final = 0.10
 #: Largest rate at which the host offset may be slewed, as a fraction of elapsed device time:
-#: above the ±5 % spec worst case of the sensor clock, small enough to keep sample spacing sane.
-MAX_SLEW: Final = 0.05
+#: twice the ±5 % worst case of the sensor, small enough to keep sample spacing sane.
+MAX_SLEW: Final = 0.10
 #: A host/device disagreement larger than this is a discontinuity (clock reset or jump, host
 #: stall, buffered burst): re-anchor instead of slewing. Cf. the 2 s RR bound of §2.4.
 MAX_STEP_S: Final = 1.0
-#: Window of the lower envelope of (arrival − device time): long enough to contain a promptly
-#: delivered frame (~2 ECG frames/s), short enough that drift (≈ 0.2 % on a public H10
-#: recording, §4.8) biases it by only ~20 ms.
+#: Window of the lower envelope of (arrival − device time): long enough to contain promptly
+#: delivered frames (an H10 sends ~2 ECG frames/s, §4.9), short enough to follow the host.
 ENVELOPE_WINDOW_S: Final = 10.0
+#: Host time over which the drift between sensor and host clocks is fitted before it is used
+#: to project the envelope forward (≈ 0.2 % drift on a public H10 recording, §4.8).
+DRIFT_FIT_MIN_S: Final = 30.0
 
 
 class PmdClock:
@@ -1290,7 +1309,7 @@ class PmdClock:
     rate_tolerance : float, optional
         See `RATE_TOLERANCE` (default 0.10).
     max_slew : float, optional
-        See `MAX_SLEW` (default 0.05).
+        See `MAX_SLEW` (default 0.10).
     max_step_s : float, optional
         See `MAX_STEP_S` (default 1.0 s).
     envelope_window_s : float, optional
@@ -1299,7 +1318,8 @@ class PmdClock:
     Raises
     ------
     ConfigError
-        If a parameter is not finite and positive (or `max_slew` not below 1).
+        If a parameter is not finite and positive, or `max_slew` / `rate_tolerance` is not
+        below 1.
 
     Notes
     -----
@@ -1311,22 +1331,26 @@ class PmdClock:
       timestamp that does not increase is treated as a restart anyway.
     * **Per-sample device times** as ``PmdTimeStampUtils.getTimeStamps``: the frame timestamp
       is the last sample's; samples are spaced ``Δ = (ts − prev_ts)/n`` (the actual rate). For
-      the first frame, Δ = 1/fs_hz and samples are back-dated from ``ts``. When the span is
+      the first frame (no previous timestamp), Δ = 1/fs_hz back from ``ts``. When the span is
       more than `rate_tolerance` longer than ``n/fs_hz``, frames were lost: the samples are
       back-dated from ``ts`` at the nominal rate so the gap stays a gap (the SDK would stretch
       them over it). A span more than `rate_tolerance` *shorter* is a clock discontinuity.
-    * **Anchoring to the host.** Host time = device time + offset, where the offset follows
-      the lower envelope of ``arrival − device time of the frame's last sample`` over the last
+    * **Anchoring to the host.** Host time = device time + offset. The offset follows the
+      lower envelope of ``e = arrival − device time of the frame's last sample`` over the last
       `envelope_window_s`: a sample cannot arrive before it was taken, and the fastest frame
       in the window is taken to have negligible latency (one BLE connection interval,
-      7.5–50 ms). This fixes the first frame's timestamp caveats (its arrival may be late:
-      ECG start latency, buffering) and tracks drift between the sensor clock and the host
-      (≈ 0.2 % on a public H10 recording, §4.8), which would otherwise add up to seconds per
-      hour against the RR beat times.
+      7.5–50 ms). This undoes the first frame's caveat (its arrival may be late: ECG start
+      latency, buffering). The drift between sensor and host clocks (≈ 0.2 % on a public H10
+      recording, §4.8; seconds per hour against the RR beat times) is fitted as the slope of
+      ``e`` over host time (least squares since the anchor, used after `DRIFT_FIT_MIN_S`); when
+      the sensor clock is slow (``e`` rising), older envelope points are projected forward with
+      it so that the window minimum does not lag behind. Given latency ≥ 0 and drift below
+      `max_slew`, host times are then never earlier than the samples were taken.
     * **Smoothness.** Offset changes are slewed at most `max_slew` × elapsed device time and
-      spread linearly over the frame, so host times are strictly increasing and the spacing
-      stays within ±`max_slew` of the device's. A disagreement above `max_step_s` re-anchors
-      at once (counted in `n_reanchors`), still never going back in time.
+      spread linearly over the frame, so host times are strictly increasing and the sample
+      spacing stays within ±`max_slew` of the device's. A disagreement above `max_step_s`
+      re-anchors at once (counted in `n_reanchors`), but never back before a time already
+      returned: being late is then corrected by slewing.
     * Not for PPI: its frame timestamp may be 0 (§4.11); time PP intervals like RR (§2.4).
     """
 
@@ -1363,6 +1387,11 @@ class PmdClock:
         self._offset_s = 0.0
         self._last_t_s: float | None = None
         self._envelope: deque[tuple[float, float]] = deque()
+        # Running least-squares sums of e over host time since the anchor: n, Σx, Σy, Σxx, Σxy.
+        self._fit_x0 = 0.0
+        self._fit_y0 = 0.0
+        self._fit_last_x = 0.0
+        self._fit = [0.0, 0.0, 0.0, 0.0, 0.0]
 
     @property
     def fs_hz(self) -> float:
@@ -1371,7 +1400,7 @@ class PmdClock:
 
     @property
     def n_reanchors(self) -> int:
-        """Discontinuities handled by re-anchoring (clock went back, jump, host stall)."""
+        """Discontinuities handled by re-anchoring (clock went back or jumped, host stall)."""
         return self._n_reanchors
 
     @property
@@ -1381,14 +1410,25 @@ class PmdClock:
 
     @property
     def offset_s(self) -> float | None:
-        """Current host − device offset in s (relative to the anchor), None before a frame."""
+        """Current host − device offset in s (device time relative to the anchor frame)."""
         return None if self._prev_ns is None else self._offset_s
+
+    @property
+    def drift(self) -> float:
+        """Fitted drift of the offset, s per host s (> 0: sensor clock slow); 0 until fitted."""
+        n, sx, sy, sxx, sxy = self._fit
+        denominator = n * sxx - sx * sx
+        if n < 3 or denominator <= 0 or self._fit_span_s() < DRIFT_FIT_MIN_S:
+            return 0.0
+        slope = (n * sxy - sx * sy) / denominator
+        return min(max(slope, -self._max_slew), self._max_slew)
 
     def reset(self) -> None:
         """Forget the anchor: call after STOP/START or a reconnect (§4.8)."""
         self._prev_ns = None
         self._last_t_s = None
         self._envelope.clear()
+        self._fit = [0.0, 0.0, 0.0, 0.0, 0.0]
 
     def sample_times_s(
         self, sensor_timestamp_ns: int, n_samples: int, host_arrival_s: float
@@ -1436,23 +1476,41 @@ class PmdClock:
         else:
             self._n_gaps += 1  # lost frames: keep the gap, nominal spacing back from ts
             dev_ns = (ts - self._origin_ns) - self._nominal_ns * (n - 1 - idx)
-        dev_s = dev_ns / _NS_PER_S
+        dev_s: FloatArray = dev_ns / _NS_PER_S
         prev_s = (prev - self._origin_ns) / _NS_PER_S
         last_s = (ts - self._origin_ns) / _NS_PER_S
+        e = arrival - last_s
+        self._prev_ns = ts
 
-        self._envelope.append((arrival, arrival - last_s))
+        self._envelope.append((arrival, e))
         while self._envelope[0][0] < arrival - self._window_s:
             self._envelope.popleft()
-        target = min(e for _, e in self._envelope)
+        self._fit_add(arrival, e)
+        # Project only a slow sensor clock (e rising): with a fast one the newest point is the
+        # minimum anyway, and projecting a slope estimate downwards could date samples before
+        # they were taken.
+        drift = max(self.drift, 0.0)
+        target = min(e_j + drift * (arrival - a_j) for a_j, e_j in self._envelope)
         diff = target - self._offset_s
         if abs(diff) > self._max_step_s:
-            self._n_reanchors += 1
-            return self._anchor(ts, idx, arrival)
+            # Discontinuity (host stall, burst, clock jump within tolerance): this frame's own
+            # offset, but never back before a time already returned.
+            last_t = -math.inf if self._last_t_s is None else self._last_t_s
+            floor = last_t + self._nominal_ns / _NS_PER_S - float(dev_s[0])
+            offset = max(e, floor)
+            if abs(offset - self._offset_s) > self._max_step_s:
+                self._n_reanchors += 1
+                self._offset_s = offset
+                self._envelope.clear()
+                self._envelope.append((arrival, e))
+                self._fit_restart(arrival, e)
+                times: FloatArray = dev_s + offset
+                self._last_t_s = float(times[-1])
+                return times
         span_s = last_s - prev_s
         step = min(max(diff, -self._max_slew * span_s), self._max_slew * span_s)
         times = dev_s + self._offset_s + step * ((dev_s - prev_s) / span_s)
         self._offset_s += step
-        self._prev_ns = ts
         self._last_t_s = float(times[-1])
         return times
 
@@ -1460,6 +1518,7 @@ class PmdClock:
         """Start a timeline here: nominal spacing back from `ts`, last sample at `arrival`."""
         n = int(idx.shape[0])
         self._origin_ns = ts
+        self._prev_ns = ts
         dev_s: FloatArray = -self._nominal_ns * (n - 1 - idx) / _NS_PER_S
         offset = arrival
         if self._last_t_s is not None:
@@ -1468,7 +1527,29 @@ class PmdClock:
         self._offset_s = offset
         self._envelope.clear()
         self._envelope.append((arrival, arrival))
-        self._prev_ns = ts
+        self._fit_restart(arrival, arrival)
         times: FloatArray = dev_s + offset
         self._last_t_s = float(times[-1])
         return times
+
+    def _fit_restart(self, arrival: float, e: float) -> None:
+        """Restart the drift fit at this frame."""
+        self._fit_x0 = arrival
+        self._fit_y0 = e
+        self._fit = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self._fit_add(arrival, e)
+
+    def _fit_add(self, arrival: float, e: float) -> None:
+        """Add one (host time, e) point to the drift fit (both relative to the fit start)."""
+        x = arrival - self._fit_x0
+        e -= self._fit_y0
+        self._fit[0] += 1.0
+        self._fit[1] += x
+        self._fit[2] += e
+        self._fit[3] += x * x
+        self._fit[4] += x * e
+        self._fit_last_x = x
+
+    def _fit_span_s(self) -> float:
+        """Host time covered by the drift fit."""
+        return self._fit_last_x if self._fit[0] else 0.0

@@ -33,7 +33,9 @@ class FileAnalysis:
 def _analyze_rr_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
     rr = read_rr_text(path)
     if rr.rr_ms.size < MIN_BEATS:
-        raise InputFileError(str(path), f"holds only {rr.rr_ms.size} intervals; at least {MIN_BEATS} are needed")
+        raise InputFileError(
+            str(path), f"holds only {rr.rr_ms.size} intervals; at least {MIN_BEATS} are needed"
+        )
     try:
         result = analyze_rr(rr.rr_ms, settings)
     except SignalInputError as exc:
@@ -57,7 +59,9 @@ def _analyze_xdf_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
         raise InputFileError(str(path), f"ECG stream {rec.stream_name!r}: {exc}") from exc
     rr_ms = peaks.rr_ms
     if rr_ms.size < MIN_BEATS:
-        raise InputFileError(str(path), f"ECG holds only {peaks.n_beats} beats; too short for analysis")
+        raise InputFileError(
+            str(path), f"ECG holds only {peaks.n_beats} beats; too short for analysis"
+        )
     breath_starts = None
     breathing_rate = None
     details: dict[str, Any] = {

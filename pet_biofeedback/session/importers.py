@@ -243,10 +243,13 @@ def read_xdf(path: str | Path) -> EcgRecording:
             acc_fs = _effective_fs_hz(at, math.nan)
     markers: list[tuple[float, str]] = []
     for s in streams:
-        if _stream_type(s) in ("markers", "marker") or s.get("info", {}).get("channel_format", [""])[
-            0
-        ] == "string":
-            for stamp, value in zip(s.get("time_stamps", []), s.get("time_series", []), strict=False):
+        if (
+            _stream_type(s) in ("markers", "marker")
+            or s.get("info", {}).get("channel_format", [""])[0] == "string"
+        ):
+            for stamp, value in zip(
+                s.get("time_stamps", []), s.get("time_series", []), strict=False
+            ):
                 text = value[0] if isinstance(value, list | tuple) and value else str(value)
                 markers.append((float(stamp) - t0, str(text)))
     return EcgRecording(

@@ -49,7 +49,7 @@ class AnalysisSettings:
     correction: bool = True
     window_s: float | None = None
     step_s: float | None = None
-    spectral_method: str = "welch"
+    spectral_method: spectral.SpectralMethod = "welch"
 
     def __post_init__(self) -> None:
         if self.window_s is not None and not (math.isfinite(self.window_s) and self.window_s > 0):
@@ -60,7 +60,9 @@ class AnalysisSettings:
             if not (math.isfinite(self.step_s) and self.step_s > 0):
                 raise ConfigError(f"step must be a positive number of seconds, got {self.step_s}")
         if self.spectral_method not in ("welch", "lomb"):
-            raise ConfigError(f"unknown spectral method {self.spectral_method!r}; valid: welch, lomb")
+            raise ConfigError(
+                f"unknown spectral method {self.spectral_method!r}; valid: welch, lomb"
+            )
 
     @property
     def effective_step_s(self) -> float | None:
@@ -139,8 +141,8 @@ def window_bounds(
     times and the half-open beat-index ranges.
     """
     n_win = int(np.floor((t_end_s - t_start_s - window_s) / step_s + 1e-9)) + 1
-    starts = t_start_s + step_s * np.arange(max(n_win, 0))
-    ends = starts + window_s
+    starts = t_start_s + step_s * np.arange(max(n_win, 0), dtype=np.float64)
+    ends = np.asarray(starts + window_s, dtype=np.float64)
     lo = np.searchsorted(beat_t_s, starts, side="left").astype(np.intp)
     hi = np.searchsorted(beat_t_s, ends, side="left").astype(np.intp)
     return starts, ends, lo, hi
@@ -161,6 +163,7 @@ def _table(
     lo: IntArray,
     hi: IntArray,
     settings: AnalysisSettings,
+    coherence: tuple[FloatArray, FloatArray],
     breath_start_s: FloatArray | None,
     whole_breathing_rate: float | None,
     sampen_max_beats: int | None,
@@ -176,7 +179,7 @@ def _table(
         sampen_hi = np.where(too_long, lo, hi)
     sampen = nonlinear.sample_entropy_windows(nn, sampen_lo, sampen_hi)
     dfa = nonlinear.dfa_alpha1_windows(nn, lo, hi)
-    coh = _coherence_means(nn, beat_t_s, starts, ends)
+    coh = _coherence_means(coherence[0], coherence[1], starts, ends)
     n = hi - lo
     ccum = np.concatenate(([0], np.cumsum(corrected)))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -225,38 +228,30 @@ def _table(
 
 
 def _coherence_means(
-    nn: FloatArray, beat_t_s: FloatArray, starts: FloatArray, ends: FloatArray
+    grid_t_s: FloatArray, ratio: FloatArray, starts: FloatArray, ends: FloatArray
 ) -> FloatArray:
-    """Mean coherence ratio of the 64-s windows ending every 5 s inside each window."""
-    out = np.full(starts.shape, np.nan)
-    if nn.size < 2 or starts.size == 0:
-        return out
-    t_first = float(beat_t_s[0]) - nn[0] / 1000.0
-    grid = np.arange(
-        t_first + spectral.COHERENCE_WINDOW_S, float(beat_t_s[-1]) + 1e-9, COHERENCE_STEP_S
-    )
-    if grid.size == 0:
-        return out
-    ratio = spectral.coherence_windows(nn, grid - t_first).ratio
+    """Mean coherence ratio of the 64-s windows that lie inside each [start, end] window."""
     finite = np.isfinite(ratio)
     csum = np.concatenate(([0.0], np.cumsum(np.where(finite, ratio, 0.0))))
     ccount = np.concatenate(([0], np.cumsum(finite)))
-    lo = np.searchsorted(grid, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
-    hi = np.searchsorted(grid, ends + 1e-9, side="right")
-    hi = np.maximum(hi, lo)
+    lo = np.searchsorted(grid_t_s, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
+    hi = np.maximum(np.searchsorted(grid_t_s, ends + 1e-9, side="right"), lo)
     count = ccount[hi] - ccount[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(count > 0, (csum[hi] - csum[lo]) / count, np.nan)
-    return out
+        return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
 
 
-def _breathing_rates(breath_start_s: FloatArray, starts: FloatArray, ends: FloatArray) -> FloatArray:
+def _breathing_rates(
+    breath_start_s: FloatArray, starts: FloatArray, ends: FloatArray
+) -> FloatArray:
     """Breaths/min from the breath onsets inside each window (complete breaths only)."""
     lo = np.searchsorted(breath_start_s, starts, side="left")
     hi = np.searchsorted(breath_start_s, ends, side="left")
     n_breaths = hi - lo - 1
     ok = n_breaths >= 1
-    first = breath_start_s[np.minimum(lo, breath_start_s.size - 1)] if breath_start_s.size else starts
+    first = (
+        breath_start_s[np.minimum(lo, breath_start_s.size - 1)] if breath_start_s.size else starts
+    )
     last = breath_start_s[np.maximum(hi - 1, 0)] if breath_start_s.size else ends
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = 60.0 * n_breaths / (last - first)
@@ -312,14 +307,16 @@ def analyze_rr(
             f"sample entropy of the whole recording is not computed above {SAMPEN_MAX_BEATS} "
             "beats (use --window)"
         )
+    # Coherence every 5 s over the recording, once, shared by the summary and the windows.
+    cs = spectral.coherence_series(nn, step_s=COHERENCE_STEP_S)
+    coherence = (t_first_beat_s + cs.t_end_s, np.asarray(cs.ratio))
+    whole_rate = breathing_rate_breaths_per_min
+    if whole_rate is not None and not math.isfinite(whole_rate):
+        whole_rate = None
     summary = _table(
         nn, beat_t, labels, corrected,
         np.array([t_first_beat_s]), np.array([t_end]), whole_lo, whole_hi,
-        settings, breaths,
-        breathing_rate_breaths_per_min
-        if breathing_rate_breaths_per_min is not None and math.isfinite(breathing_rate_breaths_per_min)
-        else None,
-        SAMPEN_MAX_BEATS,
+        settings, coherence, breaths, whole_rate, SAMPEN_MAX_BEATS,
     )  # fmt: skip
     if settings.window_s is not None:
         step = settings.effective_step_s
@@ -331,14 +328,16 @@ def analyze_rr(
                 f"{settings.window_s:g}-s window"
             )
         windows = _table(
-            nn, beat_t, labels, corrected, starts, ends, lo, hi, settings, breaths, None, None
-        )
+            nn, beat_t, labels, corrected, starts, ends, lo, hi, settings, coherence, breaths,
+            None, None,
+        )  # fmt: skip
     else:
         empty = np.empty(0)
         empty_i = np.empty(0, dtype=np.intp)
         windows = _table(
-            nn, beat_t, labels, corrected, empty, empty, empty_i, empty_i, settings, None, None, None
-        )
+            nn, beat_t, labels, corrected, empty, empty, empty_i, empty_i, settings, coherence,
+            None, None, None,
+        )  # fmt: skip
     return BatchAnalysis(
         summary=summary,
         windows=windows,

@@ -386,7 +386,9 @@ class LiveAnalyzer:
         sel = (beat_t >= t_start - 5.0) & (beat_t <= t_end + 5.0)
         if np.count_nonzero(ok) < 4 or np.count_nonzero(sel) < 4:
             return
-        res = rsa.phase_synchrony(beat_t[sel], nn[sel], ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz)
+        res = rsa.phase_synchrony(
+            beat_t[sel], nn[sel], ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
+        )
         self._phase = (res.lag_deg, res.plv)
 
     def _rsa_mean(self, t: float) -> float:

@@ -92,7 +92,9 @@ def poincare_metrics(nn_ms: npt.ArrayLike) -> PoincareMetrics:
     )
 
 
-def _windows(start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int) -> tuple[IntArray, IntArray]:
+def _windows(
+    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
+) -> tuple[IntArray, IntArray]:
     start = np.asarray(start_idx, dtype=np.intp).ravel()
     stop = np.asarray(stop_idx, dtype=np.intp).ravel()
     if start.shape != stop.shape:
@@ -179,7 +181,8 @@ def dfa_alpha1_windows(
             log_f[si] = 0.5 * np.log2(f2)
     lx = np.log2(scales.astype(np.float64))
     lxc = lx - lx.mean()
-    alpha = (lxc @ (log_f - log_f.mean(axis=0))) / np.dot(lxc, lxc)
+    with np.errstate(invalid="ignore"):  # a window with no fluctuation (log F = −inf) → NaN
+        alpha = (lxc @ (log_f - log_f.mean(axis=0))) / np.dot(lxc, lxc)
     out[valid] = alpha[valid]
     return out
 

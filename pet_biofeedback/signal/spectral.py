@@ -64,6 +64,7 @@ __all__ = [
     "band_power_ms2",
     "beat_times_s",
     "coherence_ratio",
+    "coherence_series",
     "coherence_windows",
     "default_lomb_freqs_hz",
     "detrend_smoothness_priors",
@@ -1494,6 +1495,14 @@ def _coherence_block(
     j = np.arange(n_samp)
     q = (rel_end[:, None] - (n_samp - 1 - j) / fs).reshape(-1)
     y = _spline_blocks(tk, yk, kl, q, np.full(n, n_samp, dtype=np.intp)).reshape(n, n_samp)
+    return _coherence_spectra(y)
+
+
+def _coherence_spectra(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(ratio, peak Hz, peak ms², total ms²) of rows of 2-Hz samples (n_windows, S); valid."""
+    fs = COHERENCE_FS_HZ
+    n_samp = y.shape[-1]
+    j = np.arange(n_samp)
     # Least-squares line removal with one orthonormal basis for all rows.
     basis = np.linalg.qr(np.stack([np.ones(n_samp), j - (n_samp - 1) / 2.0], axis=1))[0]
     y = y - (y @ basis) @ basis.T
@@ -1605,6 +1614,91 @@ def coherence_windows(
         total_power_ms2=total_p,
         n_beats=n_beats,
         t_end_s=np.asarray(t_end, dtype=np.float64),
+    )
+
+
+def coherence_series(
+    rr_ms: npt.ArrayLike,
+    *,
+    step_s: float = 5.0,
+    window_s: float = COHERENCE_WINDOW_S,
+) -> CoherenceWindows:
+    """Coherence ratio every ``step_s`` over a whole recording, from one 2-Hz beat series.
+
+    Parameters
+    ----------
+    rr_ms : array_like, shape (n_beats,)
+        RR/NN intervals in ms of the whole recording.
+    step_s : float, default 5
+        Spacing of the window ends in s; rounded to whole 2-Hz samples (0.5 s).
+    window_s : float, default 64
+        Window length in s.
+
+    Returns
+    -------
+    CoherenceWindows
+        One entry per window end ``t_end_s = t_0 + window_s + k · step_s`` up to the last beat,
+        on the `beat_times_s` axis (t_0 = first beat); ``n_beats`` counts the beats inside.
+
+    Notes
+    -----
+    The post-session counterpart of `coherence_windows`: HeartMath describes the IBIs as
+    "accumulated in an interpolated form every 500 ms" (hrv-methods.md §6.1), so here one
+    natural cubic spline runs through all beats, sampled at 2 Hz once, and each window is the
+    last ``window_s · 2`` samples before its end. The spectrum of each window is computed
+    exactly as in `coherence_windows`; values differ from per-window splines only by the
+    spline's end effects (`coherence_windows` re-fits a spline to each window's beats, as the
+    live display must). Cost: one spline over the recording plus one FFT per window.
+
+    Examples
+    --------
+    >>> t = np.arange(600) * 0.85
+    >>> cs = coherence_series(850.0 + 50.0 * np.sin(2 * np.pi * 0.1 * t))
+    >>> bool(np.all(cs.ratio > 1.0)), float(cs.t_end_s[1] - cs.t_end_s[0])
+    (True, 5.0)
+    """
+    rr = as_1d_float(rr_ms, "rr_ms", positive=True)
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise SignalInputError(f"window_s must be positive, got {window_s!r}")
+    if not (math.isfinite(step_s) and step_s > 0):
+        raise SignalInputError(f"step_s must be positive, got {step_s!r}")
+    fs = COHERENCE_FS_HZ
+    n_samp = max(round(window_s * fs), 2)
+    step = max(round(step_s * fs), 1)
+    t = np.cumsum(rr) / _MS_PER_S
+    empty = CoherenceWindows(
+        ratio=np.empty(0), peak_hz=np.empty(0), peak_power_ms2=np.empty(0),
+        total_power_ms2=np.empty(0), n_beats=np.empty(0, dtype=np.intp), t_end_s=np.empty(0),
+    )  # fmt: skip
+    if rr.size < 4:
+        return empty
+    first_q = t[0] + window_s - (n_samp - 1) / fs
+    n_q = int(np.floor((t[-1] - first_q) * fs + 1e-9)) + 1
+    if n_q < n_samp:
+        return empty
+    q = first_q + np.arange(n_q) / fs
+    y = _spline_blocks(t, rr, np.array([rr.size]), q, np.array([n_q]))
+    starts = np.arange(0, n_q - n_samp + 1, step)
+    ends_t = q[starts + n_samp - 1]
+    ratio = np.empty(starts.size)
+    peak_hz = np.empty(starts.size)
+    peak_p = np.empty(starts.size)
+    total_p = np.empty(starts.size)
+    view = np.lib.stride_tricks.sliding_window_view(y, n_samp)
+    for c0 in range(0, starts.size, _COHERENCE_CHUNK):  # bounded memory: chunks, not windows
+        rows = starts[c0 : c0 + _COHERENCE_CHUNK]
+        out = _coherence_spectra(np.ascontiguousarray(view[rows]))
+        sl = slice(c0, c0 + rows.size)
+        ratio[sl], peak_hz[sl], peak_p[sl], total_p[sl] = out
+    lo = np.searchsorted(t, ends_t - window_s, side="right")
+    hi = np.searchsorted(t, ends_t, side="right")
+    return CoherenceWindows(
+        ratio=ratio,
+        peak_hz=peak_hz,
+        peak_power_ms2=peak_p,
+        total_power_ms2=total_p,
+        n_beats=(hi - lo).astype(np.intp),
+        t_end_s=ends_t,
     )
 
 

@@ -85,7 +85,9 @@ class TimeDomainWindows:
 
     def window(self, k: int) -> TimeDomainMetrics:
         """Return window ``k`` as a `TimeDomainMetrics`."""
-        floats = {f.name: float(getattr(self, f.name)[k]) for f in fields(self) if f.name != "n_beats"}
+        floats = {
+            f.name: float(getattr(self, f.name)[k]) for f in fields(self) if f.name != "n_beats"
+        }
         return TimeDomainMetrics(n_beats=int(self.n_beats[k]), **floats)
 
 
@@ -144,7 +146,9 @@ def time_metrics(nn_ms: npt.ArrayLike) -> TimeDomainMetrics:
     )
 
 
-def _window_bounds(start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int) -> tuple[IntArray, IntArray]:
+def _window_bounds(
+    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
+) -> tuple[IntArray, IntArray]:
     """Validate beat-index windows [start, stop) against a series of length n."""
     start = np.asarray(start_idx, dtype=np.intp)
     stop = np.asarray(stop_idx, dtype=np.intp)

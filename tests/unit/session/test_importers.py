@@ -54,7 +54,9 @@ class TestReadRrText:
             ("800\n0.8\n810\n", "mixes units"),
         ],
     )
-    def test_bad_files_name_the_problem(self, tmp_path: Path, content: str | bytes, message: str) -> None:
+    def test_bad_files_name_the_problem(
+        self, tmp_path: Path, content: str | bytes, message: str
+    ) -> None:
         p = _write(tmp_path, content)
         with pytest.raises(InputFileError, match=message) as info:
             read_rr_text(p)

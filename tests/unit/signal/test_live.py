@@ -24,12 +24,18 @@ def _paced_rr(n: int, seed: int = 0, breaths_per_min: float = 6.0) -> np.ndarray
     rr = np.empty(n)
     t = 0.0
     for k in range(n):  # sequential in time: the modulation depends on when the beat starts
-        rr[k] = 900.0 + 60.0 * np.sin(2 * np.pi * breaths_per_min / 60.0 * t) + 12.0 * rng.standard_normal()
+        rr[k] = (
+            900.0
+            + 60.0 * np.sin(2 * np.pi * breaths_per_min / 60.0 * t)
+            + 12.0 * rng.standard_normal()
+        )
         t += rr[k] / 1000.0
     return rr
 
 
-def _run(rr: np.ndarray, live: LiveAnalyzer, breath_period_s: float | None = None) -> list[LiveUpdate]:
+def _run(
+    rr: np.ndarray, live: LiveAnalyzer, breath_period_s: float | None = None
+) -> list[LiveUpdate]:
     updates: list[LiveUpdate] = []
     next_breath = 0.0
     for value in rr:
@@ -141,7 +147,9 @@ class TestLiveAnalyzer:
             LiveSettings(coherence_every_s=0.0)
 
     @settings(max_examples=25, deadline=None)
-    @given(st.lists(st.floats(-100.0, 4000.0) | st.just(math.nan) | st.just(math.inf), max_size=120))
+    @given(
+        st.lists(st.floats(-100.0, 4000.0) | st.just(math.nan) | st.just(math.inf), max_size=120)
+    )
     def test_never_raises_on_any_stream(self, values: list[float]) -> None:
         live = LiveAnalyzer()
         for v in values:

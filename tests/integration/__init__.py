@@ -1,0 +1,1 @@
+"""Integration tests: several parts together, real processes and files."""
