@@ -127,9 +127,7 @@ class TestAnalyzeJson:
         assert settings["input_beats"] == 402
         assert s["n_beats"] == 403  # the missed beat was split
 
-    def test_no_correction_reports_zero_artifacts(
-        self, capsys: pytest.CaptureFixture[str]
-    ) -> None:
+    def test_no_correction_reports_zero_artifacts(self, capsys: pytest.CaptureFixture[str]) -> None:
         code, out, _ = run(["analyze", "--json", "--no-correction", str(SAMPLE)], capsys)
         assert code == 0
         (report,) = parse_json_lines(out)
@@ -166,9 +164,7 @@ class TestAnalyzeJson:
         as_s = tmp_path / "rr_s.txt"
         as_ms.write_text("\n".join(f"{v:.0f}" for v in rr_ms) + "\n")
         as_s.write_text("\n".join(f"{v / 1000:.3f}" for v in rr_ms) + "\n")
-        code, out, _ = run(
-            ["analyze", "--json", "--window", "120", str(as_ms), str(as_s)], capsys
-        )
+        code, out, _ = run(["analyze", "--json", "--window", "120", str(as_ms), str(as_s)], capsys)
         assert code == 0
         ms_report, s_report = parse_json_lines(out)
         assert ms_report["settings"]["unit"] == "ms" and s_report["settings"]["unit"] == "s"
