@@ -111,7 +111,13 @@ _ECG_SAMPLE_BYTES: Final = 3  # signed 24-bit µV (§4.9)
 _ACC_AXES: Final = 3
 _ACC_DEFAULT_RESOLUTION_BITS: Final = 16  # the SDK's compressed ACC parsers assume 16 (§4.12)
 _MG_PER_G: Final = 1000.0
+# ACC plain frame type → bytes per axis: int8 / int16 (H10) / int24 (§4.10, AccData.kt).
+_ACC_PLAIN_AXIS_BYTES: Final[Mapping[int, int]] = MappingProxyType({0: 1, 1: 2, 2: 3})
+_ACC_COMPRESSED_TYPES: Final = (0, 1)  # AccData.kt parses compressed types 0 and 1 only
 _PPI_SAMPLE_BYTES: Final = 6  # hr u8 | ppi u16 | error u16 | flags u8 (§4.11)
+_PPI_BLOCKER_BIT: Final = 0x01
+_PPI_SKIN_CONTACT_BIT: Final = 0x02
+_PPI_SKIN_CONTACT_SUPPORTED_BIT: Final = 0x04  # as PpiData.kt reads it; the PDF disagrees
 _MAX_DELTA_BIT_WIDTH: Final = 32  # the SDK decodes deltas into 32-bit Ints (§4.12)
 _MAX_RESOLUTION_BITS: Final = 32
 
@@ -1125,15 +1131,19 @@ def _decode_acc(
 ) -> FloatArray:
     """ACC payload → mG, shape (n, 3) (``AccData.kt``; §4.10, §4.12)."""
     if not compressed:
-        axis_bytes = {0: 1, 1: 2, 2: 3}.get(frame_type)  # int8 / int16 (H10) / int24 axes
+        axis_bytes = _ACC_PLAIN_AXIS_BYTES.get(frame_type)
         if axis_bytes is None:
-            raise DecodeError(f"ACC frame: unsupported frame type {frame_type} (known: 0, 1, 2)")
+            raise DecodeError(
+                f"ACC frame: unsupported frame type {frame_type} "
+                f"(known: {', '.join(map(str, _ACC_PLAIN_AXIS_BYTES))})"
+            )
         _check_sample_bytes(f"ACC frame type {frame_type}", len(content), _ACC_AXES * axis_bytes)
         # Plain frames are mG as sent; the SDK applies no FACTOR to them.
         return _signed_le(content, axis_bytes).reshape(-1, _ACC_AXES).astype(np.float64)
-    if frame_type not in (0, 1):
+    if frame_type not in _ACC_COMPRESSED_TYPES:
         raise DecodeError(
-            f"ACC frame: unsupported compressed frame type {frame_type} (known: 0, 1)"
+            f"ACC frame: unsupported compressed frame type {frame_type} "
+            f"(known: {', '.join(map(str, _ACC_COMPRESSED_TYPES))})"
         )
     resolution = _ACC_DEFAULT_RESOLUTION_BITS if resolution_bits is None else int(resolution_bits)
     raw = _decode_delta_samples(content, _ACC_AXES, resolution).astype(np.float64)
@@ -1159,9 +1169,9 @@ def _decode_ppi(content: bytes) -> tuple[PpiSample, ...]:
                 hr_bpm=content[i],
                 ppi_ms=int.from_bytes(content[i + 1 : i + 3], "little"),
                 error_estimate_ms=int.from_bytes(content[i + 3 : i + 5], "little"),
-                blocker=bool(flags & 0x01),
-                skin_contact=bool(flags & 0x02),
-                skin_contact_supported=bool(flags & 0x04),
+                blocker=bool(flags & _PPI_BLOCKER_BIT),
+                skin_contact=bool(flags & _PPI_SKIN_CONTACT_BIT),
+                skin_contact_supported=bool(flags & _PPI_SKIN_CONTACT_SUPPORTED_BIT),
             )
         )
     return tuple(samples)

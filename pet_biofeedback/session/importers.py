@@ -122,28 +122,13 @@ def read_rr_text(path: str | Path) -> RrFile:
     """
     p = Path(path)
     text = _read_text(p)
-    lines = text.splitlines()
-    values: list[float] = []
-    skipped = 0
-    for line in lines:
-        s = line.strip()
-        if not s:
-            continue
-        if s.startswith(_COMMENT_PREFIXES):
-            skipped += 1
-            continue
-        token = s.replace(",", " ").replace(";", " ").split()
-        try:
-            if len(token) != 1:
-                raise ValueError
-            v = float(token[0])
-        except ValueError:
-            skipped += 1
-            continue
-        values.append(v)
-    if not values:
+    lines = text.strip().splitlines()
+    rr, skipped = _parse_fast(lines)
+    if rr is None:
+        values, skipped = _parse_lines(lines)
+        rr = np.asarray(values, dtype=np.float64)
+    if rr.size == 0:
         raise InputFileError(str(p), "contains no numbers (expected one RR interval per line)")
-    rr = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(rr)):
         raise InputFileError(str(p), "contains non-finite values (nan or inf)")
     if np.any(rr <= 0):
@@ -164,6 +149,47 @@ def read_rr_text(path: str | Path) -> RrFile:
     if skipped:
         logger.info("%s: skipped %d non-numeric lines", p, skipped)
     return RrFile(path=str(p), rr_ms=rr, unit=unit, n_skipped_lines=skipped)
+
+
+def _parse_line(line: str) -> float | None:
+    s = line.strip()
+    if not s or s.startswith(_COMMENT_PREFIXES):
+        return None
+    token = s.replace(",", " ").replace(";", " ").split()
+    if len(token) != 1:
+        return None
+    try:
+        return float(token[0])
+    except ValueError:
+        return None
+
+
+def _parse_lines(lines: list[str]) -> tuple[list[float], int]:
+    """Line by line: every non-blank line that is not one number is skipped and counted."""
+    values: list[float] = []
+    skipped = 0
+    for line in lines:
+        v = _parse_line(line)
+        if v is None:
+            skipped += int(bool(line.strip()))
+        else:
+            values.append(v)
+    return values, skipped
+
+
+def _parse_fast(lines: list[str]) -> tuple[FloatArray | None, int]:
+    """The common layout — a few header lines, then one number per line — parsed by numpy.
+
+    Returns (None, 0) when the body is not that simple; the caller then parses line by line.
+    """
+    head = 0
+    while head < len(lines) and head < 50 and _parse_line(lines[head]) is None:
+        head += 1
+    skipped = sum(1 for line in lines[:head] if line.strip())
+    try:
+        return np.array(lines[head:], dtype=np.float64), skipped
+    except ValueError:
+        return None, 0
 
 
 def _stream_type(stream: dict[str, Any]) -> str:
