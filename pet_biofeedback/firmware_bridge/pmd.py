@@ -2,9 +2,10 @@
 
 Pure code: bytes in, values out. No Bluetooth stack, no asyncio, no I/O, no clock (the host
 arrival times that `PmdClock` needs are passed in). The decoders (`parse_*`, `decode_frame`,
-`join_control_point_responses`) raise only `DecodeError`, with a message that says what was
-wrong; the command builders and `PmdClock` reject invalid arguments with `ConfigError`; only
-`ControlPointResponse.raise_for_status` raises `PmdCommandError`, on request.
+`join_control_point_responses`, `ControlPointResponse.settings`) raise only `DecodeError`, with
+a message that says what was wrong; the command builders and `PmdClock` reject invalid
+arguments with `ConfigError`; only `ControlPointResponse.raise_for_status` raises
+`PmdCommandError`, on request.
 
 Everything here follows ble-protocol.md §4, which condenses the Polar BLE SDK 8.0.0
 (``BlePMDClient.kt``, ``PmdControlPointResponse.kt``, ``PmdSetting.kt``, ``PmdDataFrame.kt``,
@@ -438,6 +439,9 @@ class MeasurementSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.values.items())), self.factor))
 
     def get(self, setting: SettingType) -> tuple[int, ...]:
         """Values of `setting`, empty when absent."""

@@ -211,7 +211,9 @@ event_strategy: st.SearchStrategy[Event] = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(evs=st.lists(event_strategy, max_size=25), compressed=st.booleans())
 def test_any_events_round_trip(tmp_path: Path, evs: list[Event], compressed: bool) -> None:
     path = tmp_path / f"prop-{os.getpid()}-{id(evs)}.jsonl{'.gz' if compressed else ''}"

@@ -565,6 +565,13 @@ class TestDecodeFrameEcg:
         assert f.ecg_uv.dtype == np.float64
         assert_array_equal(f.ecg_uv, [-32766.0, 32770.0])
 
+    @pytest.mark.parametrize("wrap", [bytearray, memoryview])
+    def test_bleak_bytearray_and_memoryview_are_accepted(self, wrap: type) -> None:
+        f = decode_frame(wrap(SDK_ECG_FRAME))
+        assert isinstance(f, PmdEcgFrame)
+        assert_array_equal(f.ecg_uv, [-32766.0, 32770.0])
+        assert parse_control_point_message(wrap(_hex("01 00"))) == MeasurementStopped((ECG,))
+
     def test_samples_are_read_only(self) -> None:
         f = decode_frame(SDK_ECG_FRAME)
         assert isinstance(f, PmdEcgFrame)

@@ -218,7 +218,9 @@ class TestBreathingWaveform:
     @pytest.mark.parametrize("inhale_fraction", [0.3, 0.5, 0.7])
     def test_minimum_at_onset_maximum_at_end_of_inhalation(self, inhale_fraction: float) -> None:
         assert_allclose(breathing_waveform([0.0, 3.0, -2.0], inhale_fraction), -1.0)
-        assert_allclose(breathing_waveform([inhale_fraction, 7 + inhale_fraction], inhale_fraction), 1.0)
+        assert_allclose(
+            breathing_waveform([inhale_fraction, 7 + inhale_fraction], inhale_fraction), 1.0
+        )
         inhaling = breathing_waveform(np.linspace(0.0, inhale_fraction, 200), inhale_fraction)
         exhaling = breathing_waveform(np.linspace(inhale_fraction, 1.0, 200), inhale_fraction)
         assert np.all(np.diff(inhaling) > 0) and np.all(np.diff(exhaling) < 0)
@@ -345,13 +347,23 @@ class TestResonance:
         )
         assert_allclose(amplitudes, 12.0 * gain, rtol=0.05)
 
-    @pytest.mark.parametrize("seed", [0, 1])
-    def test_rsa_peak_survives_default_noise(self, seed: int) -> None:
-        amplitudes = [
-            rsa_fit(simulate(cfg(HR_ONLY, seed=seed, breaths_per_min=r), 240.0), r)[0]
-            for r in SWEEP_BREATHS_PER_MIN
-        ]
-        assert SWEEP_BREATHS_PER_MIN[int(np.argmax(amplitudes))] == 5.5
+    def test_rsa_peak_survives_default_noise(self) -> None:
+        # Mayer waves (≈ 0.1 Hz), drift and sloppy breathing blur single 4-min blocks (as in
+        # real assessments), so: each seed's resonance beats both ends of the sweep, and the
+        # mean over seeds peaks at resonance.
+        amplitudes = np.array(
+            [
+                [
+                    rsa_fit(simulate(cfg(HR_ONLY, seed=seed, breaths_per_min=r), 240.0), r)[0]
+                    for r in SWEEP_BREATHS_PER_MIN
+                ]
+                for seed in range(4)
+            ]
+        )
+        at_resonance = amplitudes[:, SWEEP_BREATHS_PER_MIN.index(5.5)]
+        assert np.all(at_resonance > 1.15 * amplitudes[:, 0])
+        assert np.all(at_resonance > 1.15 * amplitudes[:, -1])
+        assert SWEEP_BREATHS_PER_MIN[int(np.argmax(amplitudes.mean(axis=0)))] == 5.5
 
     def test_resonance_setting_moves_the_peak(self) -> None:
         amplitudes = [
@@ -380,7 +392,7 @@ class TestResonance:
 
 class TestBreathing:
     def test_person_follows_pacer_with_lag(self) -> None:
-        model = StrapModel(cfg(QUIET, **{"pacer_lag_s": 1.5}), pacer=fixed_rate_pacer(6.0))
+        model = StrapModel(cfg(QUIET, pacer_lag_s=1.5), pacer=fixed_rate_pacer(6.0))
         t = np.linspace(0.0, 60.0, 601)
         assert_allclose(model.breath_position(t), (t - 1.5) * 0.1, atol=1e-12)
 
@@ -444,7 +456,9 @@ class TestArtifacts:
 
     def test_dropouts_have_no_contact_and_no_rr(self) -> None:
         events = asyncio.run(
-            collect(fast_strap(HR_ONLY, seed=4, dropouts_per_min=2.0, dropout_s=6.0, duration_s=600.0))
+            collect(
+                fast_strap(HR_ONLY, seed=4, dropouts_per_min=2.0, dropout_s=6.0, duration_s=600.0)
+            )
         )
         contact = {e.t: e.ok for e in events if isinstance(e, Contact)}
         rr_times = {e.t for e in events if isinstance(e, RRIntervals)}
@@ -486,8 +500,8 @@ def ecg_signal(events: list[Event]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_r_peaks(t: np.ndarray, ecg: np.ndarray) -> np.ndarray:
-    """R peaks: the argmax of each run above half the maximum, refined by a parabola."""
-    above = ecg > 0.5 * ecg.max()
+    """R peaks: the argmax of each run above 40 % of the maximum, refined by a parabola."""
+    above = ecg > 0.4 * ecg.max()
     starts = np.flatnonzero(above[1:] & ~above[:-1]) + 1
     ends = np.flatnonzero(~above[1:] & above[:-1]) + 1
     if above[0]:
@@ -537,24 +551,40 @@ class TestStrapEvents:
         assert not [e for e in events if isinstance(e, EcgFrame | AccFrame)]
         assert events[3] == Link(0.0, LinkState.STREAMING, "HR + RR")
 
-    def test_ecg_r_peaks_agree_with_the_rr_stream(self) -> None:
-        events = asyncio.run(collect(fast_strap(seed=6, duration_s=60.0, acc_enabled=False)))
+    @pytest.mark.parametrize("ectopic_fraction", [0.0, 0.05])
+    def test_ecg_r_peaks_agree_with_the_rr_stream(self, ectopic_fraction: float) -> None:
+        events = asyncio.run(
+            collect(
+                fast_strap(
+                    seed=6, duration_s=60.0, acc_enabled=False, ectopic_fraction=ectopic_fraction
+                )
+            )
+        )
         t, ecg = ecg_signal(events)
         peaks = find_r_peaks(t, ecg)
         rr_events = [e for e in events if isinstance(e, RRIntervals)]
         rr_ms = np.concatenate([e.rr_ms for e in rr_events])
         reported_at = np.concatenate([[e.t] * len(e.rr_ms) for e in rr_events])
-        # The first reported RR ends at the second beat; the first peak is the first beat
-        # unless it came before the ECG's first sample.
-        offset = peaks.size - 1 - rr_ms.size
-        assert offset in (0, 1)
-        beats = peaks[offset:]
-        assert np.max(np.abs(np.diff(beats) * 1000.0 - rr_ms)) < R_PEAK_TOL_MS
-        assert np.max(np.abs((beats[1:] - beats[0]) * 1000.0 - np.cumsum(rr_ms))) < R_PEAK_TOL_MS
+        # The first reported RR ends at the second beat. The ECG may miss the first beat
+        # (before its first sample) and the last (after its last whole frame): align the
+        # peaks with the intervals on the best of the two possible starts.
+        errors = {}
+        for offset in (0, 1):
+            n = min(rr_ms.size, peaks.size - 1 - offset)
+            beats = peaks[offset : offset + n + 1]
+            errors[offset] = np.max(np.abs(np.diff(beats) * 1000.0 - rr_ms[:n]))
+        offset = min(errors, key=errors.__getitem__)
+        n = min(rr_ms.size, peaks.size - 1 - offset)
+        assert n >= rr_ms.size - 1
+        beats = peaks[offset : offset + n + 1]
+        assert np.max(np.abs(np.diff(beats) * 1000.0 - rr_ms[:n])) < R_PEAK_TOL_MS
+        assert np.max(np.abs((beats[1:] - beats[0]) * 1000.0 - np.cumsum(rr_ms[:n]))) < (
+            R_PEAK_TOL_MS
+        )
         # Each RR is reported in the notification right after its beat.
         tol_s = R_PEAK_TOL_MS / 1000.0
-        assert np.all(beats[1:] <= reported_at + tol_s)
-        assert np.all(beats[1:] > reported_at - 1.0 - tol_s)
+        assert np.all(beats[1:] <= reported_at[:n] + tol_s)
+        assert np.all(beats[1:] > reported_at[:n] - 1.0 - tol_s)
 
     @pytest.mark.parametrize("breaths_per_min", [5.5, 12.0])
     def test_acc_breathing_frequency_is_the_breathing_rate(self, breaths_per_min: float) -> None:
