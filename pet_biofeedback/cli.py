@@ -84,9 +84,12 @@ def _configure_logging() -> None:
         if os.environ.get("PET_BIOFEEDBACK_LOG", "").lower() == "debug"
         else logging.WARNING
     )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
+    # One handler however often main() runs in a process (tests call it repeatedly).
+    if not any(getattr(h, "_pet_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler._pet_cli = True  # type: ignore[attr-defined]  # marks our own handler
+        logger.addHandler(handler)
     logger.setLevel(level)
     # pyxdf logs damaged-file details (with tracebacks) through logging; we report the file
     # as one line ourselves, so its records only show when debugging.

@@ -130,6 +130,9 @@ ECG_WAVES_ECTOPIC: Final = (
     (0.050, -400.0, 0.020),
     (0.300, -350.0, 0.060),
 )
+# Contact between two dropouts lasts at least this long, so that consecutive dropouts stay
+# distinguishable in the 1 Hz notifications.
+DROPOUT_MIN_GAP_S: Final = 2.0
 ECG_SPAN_S: Final = (-0.35, 0.50)  # the waveform is evaluated over this span around a beat
 ECG_BREATH_MODULATION: Final = 0.08  # R-amplitude modulation depth by breathing (EDR, §8.2)
 ECG_BASELINE_WANDER_UV: Final = 60.0  # baseline wander with breathing
@@ -164,7 +167,10 @@ class SimConfig:
     pacer_lag_s : float, default 0.3
         How far the person lags behind the pacer, s (0–10).
     sloppiness : float, default 0.05
-        Relative standard deviation of the person's breathing rate around the pacer's (0–0.25).
+        Relative standard deviation of the person's breath durations (0–0.2): each breath
+        lasts the pacer's breath ± this fraction, and the person catches up with the pacer
+        again (the error in breath position stays bounded). Calibrated at
+        ``breaths_per_min``.
     lf_noise_bpm : float, default 1.0
         Standard deviation of the Mayer wave (≈ 0.1 Hz) in the heart rate, beats/min (0–20).
     hf_noise_bpm : float, default 0.8
@@ -174,7 +180,8 @@ class SimConfig:
     ectopic_fraction : float, default 0
         Share of beats that are premature ectopic beats (0–0.2).
     dropouts_per_min : float, default 0
-        Mean rate of contact dropouts per minute (0–10).
+        Rate of contact dropouts per minute of contact (0–10): the contact time between two
+        dropouts is `DROPOUT_MIN_GAP_S` plus an exponential wait with this rate.
     dropout_s : float, default 5
         Length of each dropout, s (0.5–300).
     ecg_enabled : bool, default True
@@ -260,7 +267,7 @@ _RANGES: Final[dict[str, tuple[float, float]]] = {
     "breaths_per_min": (1.0, 40.0),
     "inhale_fraction": (0.2, 0.8),
     "pacer_lag_s": (0.0, 10.0),
-    "sloppiness": (0.0, 0.25),
+    "sloppiness": (0.0, 0.2),
     "lf_noise_bpm": (0.0, 20.0),
     "hf_noise_bpm": (0.0, 20.0),
     "drift_bpm": (0.0, 30.0),
@@ -666,10 +673,13 @@ class StrapModel:
             N_SLOPPINESS,
             1.0,
         )
-        # Scale the phase error so that its derivative (the rate error) has standard deviation
-        # sloppiness × nominal rate: std(dδ/dt) = a · sqrt(Σ (2π f_i)² / 2).
-        rate_std_per_unit = math.sqrt(float(np.sum((2.0 * np.pi * slop.freqs_hz) ** 2)) / 2.0)
-        slop_amplitude = config.sloppiness * nominal_hz / rate_std_per_unit
+        # Scale the breath-position error δ so that its change over one nominal breath T (the
+        # breath-duration error, in breaths) has standard deviation `sloppiness`: for random
+        # phases Var[δ(t + T) − δ(t)] = a² Σ 2 sin²(π f_i T).
+        duration_std_per_unit = math.sqrt(
+            2.0 * float(np.sum(np.sin(np.pi * slop.freqs_hz / nominal_hz) ** 2))
+        )
+        slop_amplitude = config.sloppiness / duration_std_per_unit
         self._slop = _Sinusoids(slop.freqs_hz, slop.phases_rad, slop_amplitude)
         self._acc_theta0_rad = float(params.uniform(0.4, 1.0))
         self._acc_phi0_rad = float(params.uniform(0.0, 2.0 * np.pi))
@@ -734,8 +744,8 @@ class StrapModel:
     def breath_position(self, t_s: npt.ArrayLike) -> _FloatArray:
         """The person's breath position at ``t_s`` (breaths since start, see `PacerFn`).
 
-        The pacer's position at ``t − pacer_lag_s`` plus a smooth random error whose rate of
-        change has relative standard deviation ``sloppiness``.
+        The pacer's position at ``t − pacer_lag_s`` plus a smooth, bounded random error that
+        makes breath durations vary with relative standard deviation ``sloppiness``.
         """
         t = np.asarray(t_s, dtype=np.float64)
         return self._pacer_position(t - self.config.pacer_lag_s) + self._slop(t)
@@ -789,7 +799,9 @@ class StrapModel:
             start = self._next_dropout_s
             starts.append(start)
             ends.append(start + self.config.dropout_s)
-            gap_s = float(self._rng_dropout.exponential(1.0 / self._dropout_rate_per_s))
+            gap_s = DROPOUT_MIN_GAP_S + float(
+                self._rng_dropout.exponential(1.0 / self._dropout_rate_per_s)
+            )
             self._next_dropout_s = start + self.config.dropout_s + gap_s
         if starts:
             self._dropout_starts = np.concatenate((self._dropout_starts, starts))

@@ -130,7 +130,7 @@ class TestSimConfig:
             ({"hr_bpm": True}, "hr_bpm"),
             ({"hr_bpm": "70"}, "hr_bpm"),
             ({"resonance_breaths_per_min": 0.0}, "resonance_breaths_per_min"),
-            ({"sloppiness": 0.5}, "sloppiness"),
+            ({"sloppiness": 0.25}, "sloppiness"),
             ({"ectopic_fraction": -0.1}, "ectopic_fraction"),
             ({"dropout_s": math.inf}, "dropout_s"),
             ({"seed": -1}, "seed"),
@@ -433,26 +433,34 @@ class TestBreathing:
         if sloppiness == 0.0:
             assert relative_std < 0.002
         else:
-            assert 0.4 * sloppiness < relative_std < 1.6 * sloppiness
+            assert relative_std == pytest.approx(sloppiness, rel=0.3)
 
 
 class TestArtifacts:
-    def test_ectopic_rate_matches_and_beats_are_premature_with_compensation(self) -> None:
-        config = cfg(HR_ONLY, seed=3, ectopic_fraction=0.03)
-        chunk = simulate(config, 1500.0)
-        n_beats = chunk.beat_t_s.size
+    def test_ectopic_rate_matches_configured(self) -> None:
+        chunk = simulate(cfg(HR_ONLY, seed=3, ectopic_fraction=0.03), 3000.0)
         assert chunk.ectopic_mask.mean() == pytest.approx(0.03, rel=0.3)
-        # Found in the RR stream alone: a short interval followed by a long one.
+        # Found in the RR stream alone: an interval much shorter than its neighbourhood,
+        # followed by a longer one.
         rr = chunk.rr_ms
         local = np.convolve(rr, np.ones(9) / 9, mode="same")
         premature = (rr[1:-1] < 0.85 * local[1:-1]) & (rr[2:] > 1.1 * local[1:-1])
-        assert premature.sum() / n_beats == pytest.approx(0.03, rel=0.3)
-        idx = np.flatnonzero(chunk.ectopic_mask)
-        idx = idx[(idx > 2) & (idx < n_beats - 3)]
-        pairs = rr[idx] + rr[idx + 1]
-        neighbours = rr[idx - 1] + rr[idx + 2]
-        ok = ~chunk.ectopic_mask[idx - 1] & ~chunk.ectopic_mask[idx + 1]
-        assert_allclose(pairs[ok], neighbours[ok], rtol=0.12)  # full compensatory pause
+        assert 0.75 <= premature.sum() / chunk.ectopic_mask.sum() <= 1.05
+
+    def test_ectopic_beats_are_premature_with_a_compensatory_pause(self) -> None:
+        # Ectopy draws from its own random stream: without it the same seed gives the same
+        # sinus beats, so the two runs differ exactly at the ectopic beats.
+        with_ectopy = simulate(cfg(HR_ONLY, seed=3, ectopic_fraction=0.05), 600.0)
+        sinus = simulate(cfg(HR_ONLY, seed=3), 600.0)
+        assert_array_equal(sinus.beat_t_s.size, with_ectopy.beat_t_s.size)
+        mask = with_ectopy.ectopic_mask
+        assert mask.sum() > 10
+        assert_array_equal(with_ectopy.beat_t_s[~mask], sinus.beat_t_s[~mask])
+        idx = np.flatnonzero(mask)
+        normal_rr_s = sinus.beat_t_s[idx] - sinus.beat_t_s[idx - 1]
+        prematurity = (sinus.beat_t_s[idx] - with_ectopy.beat_t_s[idx]) / normal_rr_s
+        slack = 2.0 / 1024.0 / normal_rr_s.min()  # both times are on the 1/1024 s grid
+        assert np.all((prematurity > 0.25 - slack) & (prematurity < 0.40 + slack))
 
     def test_dropouts_have_no_contact_and_no_rr(self) -> None:
         events = asyncio.run(
