@@ -106,6 +106,7 @@ HR_LIMITS_BPM: Final = (25.0, 220.0)  # the model's heart rate is clipped to thi
 PACER_GRID_S: Final = 0.1  # a pacer callable is sampled on this grid and interpolated
 RATE_HALF_WINDOW_S: Final = 0.5  # central difference for the instantaneous breathing rate
 RATE_LIMITS_BREATHS_PER_MIN: Final = (0.5, 60.0)
+RESONANCE_MIN_WINDOW_S: Final = 1.0  # shortest averaging of the rate the resonance responds to
 # Beats are generated this far ahead of the reported time: an ectopic beat moves up to 40 %
 # of an RR (≤ 1.2 s at 25 bpm) earlier, and an ECG waveform reaches 0.45 s past its R peak.
 LOOKAHEAD_S: Final = 3.0
@@ -114,7 +115,11 @@ DRIFT_BAND_HZ: Final = (1.0 / 600.0, 1.0 / 90.0)  # slow heart-rate drift: perio
 MAYER_BAND_HZ: Final = (0.085, 0.115)  # Mayer (blood-pressure) waves near 0.1 Hz
 HF_BAND_HZ: Final = (0.15, 0.40)  # high-frequency heart-rate noise
 SLOPPINESS_BAND: Final = (0.2, 0.8)  # breathing-error frequencies, × the nominal breathing rate
-N_DRIFT, N_MAYER, N_HF, N_SLOPPINESS = 6, 4, 12, 5  # sinusoids per noise component
+# Sinusoids per noise component.
+N_DRIFT: Final = 6
+N_MAYER: Final = 4
+N_HF: Final = 12
+N_SLOPPINESS: Final = 5
 # PQRST as Gaussians (offset from the R peak s, amplitude µV, width s); a premature ventricular
 # beat has no P wave, a wide QRS and an inverted T wave.
 ECG_WAVES_NORMAL: Final = (
@@ -762,12 +767,22 @@ class StrapModel:
 
         ``hr_bpm`` + drift + Mayer wave + HF noise + RSA, where RSA is the breathing waveform
         scaled by ``rsa_peak_to_trough_bpm / 2`` × gain and shifted by the phase of
-        `rsa_response` at the current breathing rate; clipped to `HR_LIMITS_BPM`.
+        `rsa_response`; clipped to `HR_LIMITS_BPM`.
+
+        Gain and phase are taken at the breathing rate averaged over the last two time
+        constants of the resonator, 2 Q / (π f_r) (≈ 21 s at Q = 3, 5.5 breaths/min): a
+        resonance cannot follow breath-to-breath jitter, only the rate the person keeps up.
         """
         config = self.config
         t = np.asarray(t_s, dtype=np.float64)
+        window_s = max(
+            2.0 * config.resonance_q / (np.pi * config.resonance_breaths_per_min / 60.0),
+            RESONANCE_MIN_WINDOW_S,
+        )
+        position = self.breath_position(t)
+        kept_rate = (position - self.breath_position(t - window_s)) * (60.0 / window_s)
         gain, phase_rad = rsa_response(
-            self.breathing_rate_breaths_per_min(t),
+            np.clip(kept_rate, *RATE_LIMITS_BREATHS_PER_MIN),
             resonance_breaths_per_min=config.resonance_breaths_per_min,
             q=config.resonance_q,
         )
@@ -775,9 +790,7 @@ class StrapModel:
             0.5
             * config.rsa_peak_to_trough_bpm
             * gain
-            * breathing_waveform(
-                self.breath_position(t) + phase_rad / (2.0 * np.pi), config.inhale_fraction
-            )
+            * breathing_waveform(position + phase_rad / (2.0 * np.pi), config.inhale_fraction)
         )
         hr = config.hr_bpm + self._drift(t) + self._mayer(t) + self._hf(t) + rsa
         return np.clip(hr, *HR_LIMITS_BPM)
@@ -1026,7 +1039,9 @@ class SimulatedStrap:
     that second) and `Contact`, with `EcgFrame` (73 samples, 130 Hz) and `AccFrame`
     (36 samples, 200 Hz) in between when enabled; at ``config.duration_s`` a final
     `Link` disconnected. During a contact dropout the strap reports ``Contact(ok=False)``,
-    a heart rate of 0 (as a generic strap does) and no RR.
+    a heart rate of 0 (as a generic strap does) and no RR. Frames are whole frames only, and
+    when ``duration_s`` is not a whole number of seconds the beats of the last partial second
+    are not reported (no notification comes for them).
 
     Parameters
     ----------

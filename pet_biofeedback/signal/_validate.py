@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import SignalInputError
-from pet_biofeedback.signal._typing import FloatArray
+from pet_biofeedback.signal._typing import FloatArray, IntArray
 
 
 def as_1d_float(x: npt.ArrayLike, name: str, *, positive: bool = False) -> FloatArray:
@@ -32,3 +32,19 @@ def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise SignalInputError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
     return value
+
+
+def check_windows(
+    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
+) -> tuple[IntArray, IntArray]:
+    """Validate beat-index windows [start, stop) against a series of ``n`` beats."""
+    try:
+        start = np.asarray(start_idx, dtype=np.intp)
+        stop = np.asarray(stop_idx, dtype=np.intp)
+    except (TypeError, ValueError) as exc:
+        raise SignalInputError(f"start_idx and stop_idx must be integer arrays: {exc}") from exc
+    if start.ndim != 1 or start.shape != stop.shape:
+        raise SignalInputError("start_idx and stop_idx must be 1-D arrays of equal length")
+    if start.size and (np.min(start) < 0 or np.max(stop) > n or np.any(stop < start)):
+        raise SignalInputError(f"windows must satisfy 0 <= start <= stop <= {n}")
+    return start, stop

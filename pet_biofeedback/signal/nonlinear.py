@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.signal._typing import FloatArray, IntArray
-from pet_biofeedback.signal._validate import as_1d_float
+from pet_biofeedback.signal._validate import as_1d_float, check_windows
 
 __all__ = [
     "DFA_ALPHA1_SCALES_BEATS",
@@ -92,18 +92,6 @@ def poincare_metrics(nn_ms: npt.ArrayLike) -> PoincareMetrics:
     )
 
 
-def _windows(
-    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
-) -> tuple[IntArray, IntArray]:
-    start = np.asarray(start_idx, dtype=np.intp).ravel()
-    stop = np.asarray(stop_idx, dtype=np.intp).ravel()
-    if start.shape != stop.shape:
-        raise SignalInputError("start_idx and stop_idx must have equal length")
-    if start.size and (np.min(start) < 0 or np.max(stop) > n or np.any(stop < start)):
-        raise SignalInputError(f"windows must satisfy 0 <= start <= stop <= {n}")
-    return start, stop
-
-
 def _ragged_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArray]:
     """Flatten ranges ``starts[k] + arange(counts[k])``; return (owner k, value) per element."""
     total = int(np.sum(counts))
@@ -149,7 +137,7 @@ def dfa_alpha1_windows(
     log2 F(n) on log2 n is a fixed linear combination over the scales.
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
-    start, stop = _windows(start_idx, stop_idx, nn.size)
+    start, stop = check_windows(start_idx, stop_idx, nn.size)
     scales = np.asarray(scales_beats, dtype=np.intp)
     if scales.size < 2 or np.min(scales) < 3:
         raise SignalInputError("scales_beats needs at least two box sizes of 3 beats or more")
@@ -245,7 +233,7 @@ def sample_entropy_windows(
     x = as_1d_float(nn_ms, "nn_ms", positive=True)
     if r_sd <= 0:
         raise SignalInputError("r_sd must be positive")
-    start, stop = _windows(start_idx, stop_idx, x.size)
+    start, stop = check_windows(start_idx, stop_idx, x.size)
     m = SAMPEN_M
     n_win = start.size
     out = np.full(n_win, np.nan)

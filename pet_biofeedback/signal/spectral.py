@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
-from pet_biofeedback.signal._validate import as_1d_float, check_choice
+from pet_biofeedback.signal._validate import as_1d_float, check_choice, check_windows
 
 __all__ = [
     "COHERENCE_FS_HZ",
@@ -775,22 +775,6 @@ def _frequency_windows_core(
     return out
 
 
-def _check_windows(
-    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
-) -> tuple[IntArray, IntArray]:
-    """Validate beat-index windows [start, stop) against a series of ``n`` beats."""
-    try:
-        start = np.asarray(start_idx, dtype=np.intp)
-        stop = np.asarray(stop_idx, dtype=np.intp)
-    except (TypeError, ValueError) as exc:
-        raise SignalInputError(f"start_idx and stop_idx must be integer arrays: {exc}") from exc
-    if start.ndim != 1 or start.shape != stop.shape:
-        raise SignalInputError("start_idx and stop_idx must be 1-D arrays of equal length")
-    if start.size and (np.min(start) < 0 or np.max(stop) > n or np.any(stop < start)):
-        raise SignalInputError(f"windows must satisfy 0 <= start <= stop <= {n}")
-    return start, stop
-
-
 # --- Public building blocks ------------------------------------------------------------------
 def beat_times_s(rr_ms: npt.ArrayLike) -> FloatArray:
     """Time of every beat from the start of the first RR interval.
@@ -1269,7 +1253,7 @@ def frequency_metrics_windows(
     [0.1, 0.1, 0.1]
     """
     rr = as_1d_float(rr_ms, "rr_ms", positive=True)
-    start, stop = _check_windows(start_idx, stop_idx, rr.size)
+    start, stop = check_windows(start_idx, stop_idx, rr.size)
     settings = SpectralSettings(
         method=method,
         detrend=detrend,

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.signal._typing import FloatArray, IntArray
-from pet_biofeedback.signal._validate import as_1d_float
+from pet_biofeedback.signal._validate import as_1d_float, check_windows
 
 __all__ = [
     "NN50_THRESHOLD_MS",
@@ -146,19 +146,6 @@ def time_metrics(nn_ms: npt.ArrayLike) -> TimeDomainMetrics:
     )
 
 
-def _window_bounds(
-    start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike, n: int
-) -> tuple[IntArray, IntArray]:
-    """Validate beat-index windows [start, stop) against a series of length n."""
-    start = np.asarray(start_idx, dtype=np.intp)
-    stop = np.asarray(stop_idx, dtype=np.intp)
-    if start.ndim != 1 or start.shape != stop.shape:
-        raise SignalInputError("start_idx and stop_idx must be 1-D arrays of equal length")
-    if start.size and (np.min(start) < 0 or np.max(stop) > n or np.any(stop < start)):
-        raise SignalInputError(f"windows must satisfy 0 <= start <= stop <= {n}")
-    return start, stop
-
-
 def _range_extreme(x: FloatArray, start: IntArray, stop: IntArray, ufunc: np.ufunc) -> FloatArray:
     """min or max of x[start:stop] for many ranges via a sparse table; empty ranges give NaN.
 
@@ -212,7 +199,7 @@ def time_metrics_windows(
     series. Min/max use a sparse table. Cost O(n log n + n_windows).
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
-    start, stop = _window_bounds(start_idx, stop_idx, nn.size)
+    start, stop = check_windows(start_idx, stop_idx, nn.size)
     n = (stop - start).astype(np.intp)
     with np.errstate(invalid="ignore", divide="ignore"):
         ref = float(np.mean(nn)) if nn.size else 0.0
