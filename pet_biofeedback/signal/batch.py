@@ -5,7 +5,8 @@ and, optionally, for sliding windows — each measure computed for all windows i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields, replace
 from typing import Final
 
 import numpy as np
@@ -30,6 +31,7 @@ COHERENCE_STEP_S: Final = 5.0  # coherence is re-evaluated every 5 s (hrv-method
 # Sample entropy costs O(N²) pairs; above this many beats the whole-series value is not
 # computed (windows still are). 20 000 beats ≈ 5 h at 67 bpm.
 SAMPEN_MAX_BEATS: Final = 20_000
+_WORKERS: Final = 2  # summary, windows and coherence run side by side
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,7 +165,6 @@ def _table(
     lo: IntArray,
     hi: IntArray,
     settings: AnalysisSettings,
-    coherence: tuple[FloatArray, FloatArray],
     breath_start_s: FloatArray | None,
     whole_breathing_rate: float | None,
     sampen_max_beats: int | None,
@@ -179,7 +180,6 @@ def _table(
         sampen_hi = np.where(too_long, lo, hi)
     sampen = nonlinear.sample_entropy_windows(nn, sampen_lo, sampen_hi)
     dfa = nonlinear.dfa_alpha1_windows(nn, lo, hi)
-    coh = _coherence_means(coherence[0], coherence[1], starts, ends)
     n = hi - lo
     ccum = np.concatenate(([0], np.cumsum(corrected)))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -222,7 +222,7 @@ def _table(
         sd2_ms=sd2,
         dfa_alpha1=dfa,
         sampen=sampen,
-        coherence_ratio=coh,
+        coherence_ratio=np.full(starts.shape, np.nan),  # filled in by `analyze_rr`
         breathing_rate_breaths_per_min=breathing,
     )
 
@@ -307,17 +307,9 @@ def analyze_rr(
             f"sample entropy of the whole recording is not computed above {SAMPEN_MAX_BEATS} "
             "beats (use --window)"
         )
-    # Coherence every 5 s over the recording, once, shared by the summary and the windows.
-    cs = spectral.coherence_series(nn, step_s=COHERENCE_STEP_S)
-    coherence = (t_first_beat_s + cs.t_end_s, np.asarray(cs.ratio))
     whole_rate = breathing_rate_breaths_per_min
     if whole_rate is not None and not math.isfinite(whole_rate):
         whole_rate = None
-    summary = _table(
-        nn, beat_t, labels, corrected,
-        np.array([t_first_beat_s]), np.array([t_end]), whole_lo, whole_hi,
-        settings, coherence, breaths, whole_rate, SAMPEN_MAX_BEATS,
-    )  # fmt: skip
     if settings.window_s is not None:
         step = settings.effective_step_s
         assert step is not None
@@ -327,17 +319,33 @@ def analyze_rr(
                 f"the recording ({t_end - t_first_beat_s:.0f} s) is shorter than one "
                 f"{settings.window_s:g}-s window"
             )
-        windows = _table(
-            nn, beat_t, labels, corrected, starts, ends, lo, hi, settings, coherence, breaths,
+    else:
+        starts = ends = np.empty(0)
+        lo = hi = np.empty(0, dtype=np.intp)
+    # Three independent pieces of numpy work; numpy releases the GIL in its kernels, so on a
+    # multi-core machine they overlap. Results do not depend on the scheduling.
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        # Coherence every 5 s over the recording, once, shared by the summary and the windows.
+        coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
+        windows_job = pool.submit(
+            _table, nn, beat_t, labels, corrected, starts, ends, lo, hi, settings, breaths,
             None, None,
         )  # fmt: skip
-    else:
-        empty = np.empty(0)
-        empty_i = np.empty(0, dtype=np.intp)
-        windows = _table(
-            nn, beat_t, labels, corrected, empty, empty, empty_i, empty_i, settings, coherence,
-            None, None, None,
+        summary = _table(
+            nn, beat_t, labels, corrected,
+            np.array([t_first_beat_s]), np.array([t_end]), whole_lo, whole_hi,
+            settings, breaths, whole_rate, SAMPEN_MAX_BEATS,
         )  # fmt: skip
+        windows = windows_job.result()
+        cs = coherence.result()
+    grid_t = t_first_beat_s + cs.t_end_s
+    ratio = np.asarray(cs.ratio)
+    summary = replace(
+        summary, coherence_ratio=_coherence_means(grid_t, ratio, summary.start_s, summary.end_s)
+    )
+    windows = replace(
+        windows, coherence_ratio=_coherence_means(grid_t, ratio, windows.start_s, windows.end_s)
+    )
     return BatchAnalysis(
         summary=summary,
         windows=windows,
