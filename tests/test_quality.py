@@ -53,3 +53,29 @@ def test_signal_core_imports_only_numpy_scipy_and_errors() -> None:
     result = _run(sys.executable, "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_third_party_device_and_gui_libraries_stay_in_their_modules() -> None:
+    """bleak only in firmware_bridge/ble.py (and the Bumble backend), bumble only in the
+    emulated straps, Qt only under gui/ (design.md §2, style.md §2.1)."""
+    import re
+
+    allowed = {
+        "bleak": (
+            "firmware_bridge/ble.py",
+            "firmware_bridge/emulated.py",
+            "firmware_bridge/_bumble",
+        ),
+        "bumble": ("firmware_bridge/emulated.py", "firmware_bridge/_bumble"),
+        "PySide6": ("gui/",),
+        "pyqtgraph": ("gui/",),
+        "qasync": ("gui/",),
+    }
+    pattern = re.compile(r"^\s*(?:from|import)\s+(bleak|bumble|PySide6|pyqtgraph|qasync)\b", re.M)
+    offenders = []
+    for path in (ROOT / "pet_biofeedback").rglob("*.py"):
+        rel = path.relative_to(ROOT / "pet_biofeedback").as_posix()
+        for lib in set(pattern.findall(path.read_text(encoding="utf-8"))):
+            if not any(rel.startswith(a) for a in allowed[lib]):
+                offenders.append(f"{rel} imports {lib}")
+    assert offenders == []
