@@ -164,22 +164,16 @@ def _table(
     ends: FloatArray,
     lo: IntArray,
     hi: IntArray,
-    settings: AnalysisSettings,
     breath_start_s: FloatArray | None,
     whole_breathing_rate: float | None,
-    sampen_max_beats: int | None,
+    fd: spectral.FrequencyWindows,
+    nonlin: tuple[FloatArray, FloatArray],
 ) -> HrvTable:
     td = timedomain.time_metrics_windows(nn, lo, hi)
-    fd = spectral.frequency_metrics_windows(nn, lo, hi, method=settings.spectral_method)
     # SD1/SD2 from SDSD and SDNN (hrv-methods.md §3): no second pass over the data.
     sd1 = np.sqrt(0.5) * td.sdsd_ms
     sd2 = np.sqrt(np.maximum(2.0 * td.sdnn_ms**2 - 0.5 * td.sdsd_ms**2, 0.0))
-    sampen_lo, sampen_hi = lo, hi
-    if sampen_max_beats is not None:
-        too_long = (hi - lo) > sampen_max_beats
-        sampen_hi = np.where(too_long, lo, hi)
-    sampen = nonlinear.sample_entropy_windows(nn, sampen_lo, sampen_hi)
-    dfa = nonlinear.dfa_alpha1_windows(nn, lo, hi)
+    sampen, dfa = nonlin
     n = hi - lo
     ccum = np.concatenate(([0], np.cumsum(corrected)))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -224,6 +218,19 @@ def _table(
         sampen=sampen,
         coherence_ratio=np.full(starts.shape, np.nan),  # filled in by `analyze_rr`
         breathing_rate_breaths_per_min=breathing,
+    )
+
+
+def _nonlinear(
+    nn: FloatArray, lo: IntArray, hi: IntArray, sampen_max_beats: int | None
+) -> tuple[FloatArray, FloatArray]:
+    """(sample entropy, DFA α1) per window; sample entropy skipped above the beat limit."""
+    sampen_hi = hi
+    if sampen_max_beats is not None:
+        sampen_hi = np.where((hi - lo) > sampen_max_beats, lo, hi)
+    return (
+        nonlinear.sample_entropy_windows(nn, lo, sampen_hi),
+        nonlinear.dfa_alpha1_windows(nn, lo, hi),
     )
 
 
@@ -322,21 +329,25 @@ def analyze_rr(
     else:
         starts = ends = np.empty(0)
         lo = hi = np.empty(0, dtype=np.intp)
-    # Three independent pieces of numpy work; numpy releases the GIL in its kernels, so on a
+    # Independent pieces of numpy work; numpy releases the GIL in its kernels, so on a
     # multi-core machine they overlap. Results do not depend on the scheduling.
+    method = settings.spectral_method
+    whole_starts, whole_ends = np.array([t_first_beat_s]), np.array([t_end])
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         # Coherence every 5 s over the recording, once, shared by the summary and the windows.
         coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
-        windows_job = pool.submit(
-            _table, nn, beat_t, labels, corrected, starts, ends, lo, hi, settings, breaths,
-            None, None,
-        )  # fmt: skip
+        win_fd = pool.submit(spectral.frequency_metrics_windows, nn, lo, hi, method=method)
+        win_nonlin = pool.submit(_nonlinear, nn, lo, hi, None)
+        whole_nonlin = pool.submit(_nonlinear, nn, whole_lo, whole_hi, SAMPEN_MAX_BEATS)
+        whole_fd = spectral.frequency_metrics_windows(nn, whole_lo, whole_hi, method=method)
         summary = _table(
-            nn, beat_t, labels, corrected,
-            np.array([t_first_beat_s]), np.array([t_end]), whole_lo, whole_hi,
-            settings, breaths, whole_rate, SAMPEN_MAX_BEATS,
+            nn, beat_t, labels, corrected, whole_starts, whole_ends, whole_lo, whole_hi,
+            breaths, whole_rate, whole_fd, whole_nonlin.result(),
         )  # fmt: skip
-        windows = windows_job.result()
+        windows = _table(
+            nn, beat_t, labels, corrected, starts, ends, lo, hi, breaths, None,
+            win_fd.result(), win_nonlin.result(),
+        )  # fmt: skip
         cs = coherence.result()
     grid_t = t_first_beat_s + cs.t_end_s
     ratio = np.asarray(cs.ratio)

@@ -32,7 +32,7 @@ DFA_ALPHA1_SCALES_BEATS: Final = tuple(range(4, 17))  # Kubios α1: boxes of 4�
 SAMPEN_M: Final = 2  # Richman & Moorman 2000 (§3)
 SAMPEN_R_SD: Final = 0.2  # r = 0.2 · SD(NN, ddof 1) (§3)
 # Candidate pairs handled per vectorised chunk of sample-entropy windows (memory bound, ≈ 200 MB).
-_SAMPEN_PAIRS_PER_CHUNK: Final = 4_000_000
+_SAMPEN_PAIRS_PER_CHUNK: Final = 1_000_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

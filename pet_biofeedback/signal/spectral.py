@@ -112,7 +112,7 @@ _LOMB_UNIFORM_RTOL: Final = 1e-9  # frequency grids this uniform use the exp rec
 # Below this a power (ms²) or PSD (ms²/Hz) is rounding noise (constant RR): ratios and peaks
 # become NaN. 1-ms RR quantisation alone contributes ≈ 0.08 ms².
 _POWER_FLOOR: Final = 1e-20
-_COHERENCE_CHUNK: Final = 4096  # windows per batch: bounds the (windows × nfft) spectra
+_COHERENCE_CHUNK: Final = 512  # windows per batch: bounds the spectra; small chunks stay in cache
 
 
 # --- Results ---------------------------------------------------------------------------------
