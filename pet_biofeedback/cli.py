@@ -1,5 +1,8 @@
 """Command line: ``pet-biofeedback …`` and ``python -m pet_biofeedback …``.
 
+Commands: ``analyze`` (RR text, XDF and recordings), ``scan`` (straps nearby), ``record``
+(any source to a recording, with a live status line) and ``replay`` (a recording, headless).
+
 Only this module (and the terminal view) writes to stdout. Every expected problem becomes a
 one-line message on stderr and exit code 2; anything else is a bug, logged with its traceback.
 """
@@ -7,23 +10,46 @@ one-line message on stderr and exit code 2; anything else is a bug, logged with 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
 
 from pet_biofeedback import __version__
-from pet_biofeedback.errors import PetBiofeedbackError
+from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
+from pet_biofeedback.events import (
+    AccFrame,
+    Battery,
+    Contact,
+    EcgFrame,
+    Event,
+    Gap,
+    HeartRate,
+    Link,
+    Marker,
+    PacerPhase,
+    Rating,
+    RawNotification,
+    RRIntervals,
+)
+
+if TYPE_CHECKING:  # imported lazily at run time so that `--help` stays instant
+    from pet_biofeedback.session.recorder import SessionStats
 
 logger = logging.getLogger("pet_biofeedback")
 
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
 EXIT_BUG: Final = 3
+STATUS_TTY_INTERVAL_S: Final = 0.5  # the in-place status line on a terminal is redrawn this often
+STATUS_LINE_INTERVAL_S: Final = 5.0  # …and printed as a new line this often otherwise
+SCAN_DEFAULT_S: Final = 5.0
 
 
 def _positive_seconds(text: str) -> float:
@@ -33,6 +59,21 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _speed(text: str) -> float:
+    """``--speed``: a positive factor, or ``max`` for as fast as possible."""
+    if text.strip().lower() in ("max", "inf"):
+        return math.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number or max, got {text!r}"
+        ) from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number or max, got {text!r}")
     return value
 
 
@@ -47,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(
         prog="pet-biofeedback",
-        description="HRV-biofeedback breathing coach: analyse heartbeat recordings.",
+        description=(
+            "HRV-biofeedback breathing coach: record heartbeats from a chest strap (or an "
+            "emulated or simulated one), replay and analyse recordings."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -75,7 +119,93 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="step between windows (default: the window length, no overlap)",
     )
+
+    scan = sub.add_parser(
+        "scan",
+        help="list the heart-rate straps nearby",
+        description="Listen for heart-rate straps (Heart Rate service or Polar) and list them.",
+    )
+    scan.add_argument(
+        "--seconds",
+        type=_positive_seconds,
+        default=SCAN_DEFAULT_S,
+        metavar="N",
+        help=f"how long to listen (default {SCAN_DEFAULT_S:g} s)",
+    )
+
+    record = sub.add_parser(
+        "record",
+        help="record a strap (or an emulated/simulated one, or a file) to a recording",
+        description=(
+            "Record every event of a source to a crash-safe recording (.jsonl.gz), showing a "
+            "live status line (heart rate, beats, battery, link, elapsed time). Ctrl-C stops "
+            "and keeps the file. SRC is ble[:ADDRESS|NAME], emulated:h10|strap|optical, "
+            "sim[:key=value,...] (e.g. sim:resonance=5.5,seed=3,ectopy=0.01), or a file "
+            "(recording, XDF or RR text)."
+        ),
+    )
+    record.add_argument("--source", required=True, metavar="SRC", help="what to record")
+    record.add_argument(
+        "--seconds",
+        type=_positive_seconds,
+        metavar="N",
+        help="stop after N seconds of session time (default: until Ctrl-C or the source ends)",
+    )
+    record.add_argument(
+        "--out",
+        metavar="FILE",
+        help="the recording to write (default: a new file named by the start time in the "
+        "recordings folder of $PET_BIOFEEDBACK_HOME or the user data folder)",
+    )
+    record.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="fault injection for emulated straps, e.g. disconnect-every=15s,stall-every=40s",
+    )
+    record.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X|max",
+        help="for sim, emulated and file sources: X times real time, or max (default 1)",
+    )
+
+    replay = sub.add_parser(
+        "replay",
+        help="replay a recording (headless)",
+        description=(
+            "Replay a recording (or an XDF / RR text file) through the same pipeline as a live "
+            "strap, at real speed, X times faster or as fast as possible. Headless only for "
+            "now: prints a status line per second of the recording and a summary."
+        ),
+    )
+    replay.add_argument("file", metavar="FILE", help="the recording")
+    replay.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X|max",
+        help="X times real time, or max for as fast as possible (default 1)",
+    )
+    replay.add_argument(
+        "--headless", action="store_true", help="no window: print to the terminal (required)"
+    )
+    replay.add_argument(
+        "--events", action="store_true", help="print every event instead of status lines"
+    )
     return parser
+
+
+class _StderrHandler(logging.StreamHandler[IO[str]]):
+    """Writes to whatever ``sys.stderr`` is when a record comes (tests swap it per test)."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass  # always sys.stderr
 
 
 def _configure_logging() -> None:
@@ -86,11 +216,17 @@ def _configure_logging() -> None:
     )
     # One handler however often main() runs in a process (tests call it repeatedly).
     if not any(getattr(h, "_pet_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler._pet_cli = True  # type: ignore[attr-defined]  # marks our own handler
         logger.addHandler(handler)
     logger.setLevel(level)
+    # Some libraries log through the root logger with logging.debug(...) (Bumble does), which
+    # calls logging.basicConfig() and would print every record of ours a second time. A root
+    # handler, even a null one, makes basicConfig() a no-op.
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
     # pyxdf logs damaged-file details (with tracebacks) through logging; we report the file
     # as one line ourselves, so its records only show when debugging.
     quiet = level != logging.DEBUG
@@ -203,6 +339,240 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return status
 
 
+# --- live status ------------------------------------------------------------------------------
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _clock_text(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "--:--"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _status_text(stats: SessionStats, elapsed_s: float) -> str:
+    """One status line: HR, beats, battery, link state, elapsed time."""
+    if math.isnan(stats.hr_bpm):
+        hr = "HR --"
+    elif stats.hr_bpm <= 0 or stats.contact is False:
+        hr = "HR -- (no skin contact)"
+    else:
+        hr = f"HR {stats.hr_bpm:.0f} bpm"
+    battery = f"battery {stats.battery_pct} %" if stats.battery_pct is not None else "battery --"
+    link = str(stats.link_state) if stats.link_state is not None else "no link info"
+    if stats.link_state is not None and stats.link_detail and stats.link_state != "streaming":
+        link += f" ({stats.link_detail})"
+    parts = [hr, f"beats {stats.n_beats}", battery, link, _clock_text(elapsed_s)]
+    session_s = stats.t_last_s
+    if math.isfinite(session_s) and abs(session_s - elapsed_s) > 2.0:
+        parts.append(f"session time {_clock_text(session_s)}")
+    if stats.n_gaps or stats.n_rr_silences:
+        parts.append(f"gaps {stats.n_gaps + stats.n_rr_silences}")
+    return " | ".join(parts)
+
+
+class _StatusLine:
+    """The live status: redrawn in place on a terminal, plain lines every few seconds otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.tty = stream.isatty()
+        self.interval_s = STATUS_TTY_INTERVAL_S if self.tty else STATUS_LINE_INTERVAL_S
+        self._width = 0
+
+    def show(self, text: str) -> None:
+        if self.tty:
+            pad = " " * max(self._width - len(text), 0)
+            self._stream.write(f"\r{text}{pad}")
+            self._width = len(text)
+        else:
+            self._stream.write(text + "\n")
+        self._stream.flush()
+
+    def end(self) -> None:
+        """Leave the status line (a newline after an in-place line)."""
+        if self.tty and self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._width = 0
+
+
+async def _show_status_every(status: _StatusLine, stats: SessionStats, started_s: float) -> None:
+    while True:
+        await asyncio.sleep(status.interval_s)
+        status.show(_status_text(stats, time.monotonic() - started_s))
+
+
+# --- scan ---------------------------------------------------------------------------------------
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from pet_biofeedback.session.sources import load_ble
+
+    ble = load_ble()
+    print(f"Listening for heart-rate straps for {args.seconds:g} s ...", flush=True)
+    straps = asyncio.run(ble.scan(args.seconds))
+    if not straps:
+        print(
+            "No strap found. Wear the strap with moist electrodes (that wakes it up), keep it "
+            "near the computer, and close other apps that may be connected to it."
+        )
+        return EXIT_OK
+    for strap in straps:
+        kind = "Polar" if strap.is_polar else "heart-rate strap"
+        print(f"{strap.name or '(no name)'}  {strap.address}  {strap.rssi_dbm} dBm  {kind}")
+    print(f"{len(straps)} strap(s) found. Record with: pet-biofeedback record --source ble:NAME")
+    return EXIT_OK
+
+
+# --- record -------------------------------------------------------------------------------------
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from pet_biofeedback.paths import default_recording_path
+    from pet_biofeedback.session.recorder import SessionStats, record
+    from pet_biofeedback.session.sources import describe_source, open_source
+
+    source = open_source(args.source, speed=args.speed, faults=args.faults)
+    out = Path(args.out) if args.out else default_recording_path()
+    speed_value: object = "max" if math.isinf(args.speed) else args.speed
+    settings: dict[str, object] = {
+        "source": args.source,
+        "speed": speed_value,
+        "seconds": args.seconds,
+        "faults": args.faults,
+    }
+    stats = SessionStats()
+    status = _StatusLine(sys.stdout)
+    started_s = time.monotonic()
+
+    async def run() -> Any:
+        ticker = asyncio.create_task(_show_status_every(status, stats, started_s))
+        try:
+            return await record(
+                source,
+                out,
+                device=describe_source(args.source, speed=args.speed),
+                settings=settings,
+                seconds=args.seconds,
+                on_event=stats.update,
+            )
+        finally:
+            ticker.cancel()
+            await asyncio.wait([ticker])
+
+    print(f"Recording {args.source} to {out} (Ctrl-C stops and keeps the file)", flush=True)
+    try:
+        summary = asyncio.run(run())
+    except KeyboardInterrupt:
+        status.show(_status_text(stats, time.monotonic() - started_s))
+        status.end()
+        if out.exists():
+            print(f"Stopped by Ctrl-C. Recording saved to {out}")
+        return EXIT_OK
+    except PetBiofeedbackError:
+        status.end()
+        if out.exists():
+            print(f"Recording so far saved to {out}", flush=True)
+        raise
+    status.show(_status_text(stats, time.monotonic() - started_s))
+    status.end()
+    why = (
+        f"stopped after {args.seconds:g} s"
+        if summary.stop_reason == "seconds"
+        else "the source ended"
+    )
+    gaps = summary.n_gaps + summary.n_rr_silences
+    print(
+        f"Recorded {summary.duration_s:.1f} s: {_plural(summary.n_beats, 'beat')}, "
+        f"{_plural(summary.n_events, 'event')}, {_plural(gaps, 'gap')}; {why}."
+    )
+    print(f"Recording saved to {summary.path}")
+    return EXIT_OK
+
+
+# --- replay -------------------------------------------------------------------------------------
+
+
+def _describe_event(event: Event) -> str:
+    """One line of plain text for an event (``replay --events``)."""
+    match event:
+        case RRIntervals():
+            what = "rr " + " ".join(f"{v:.1f}" for v in event.rr_ms) + " ms"
+        case HeartRate():
+            what = f"hr {event.hr_bpm:.0f} bpm"
+        case EcgFrame():
+            what = f"ecg {len(event.ecg_uv)} samples at {event.fs_hz:g} Hz"
+        case AccFrame():
+            what = f"acc {len(event.acc_mg)} samples at {event.fs_hz:g} Hz"
+        case Contact():
+            what = f"contact {'ok' if event.ok else 'lost'}"
+        case Link():
+            what = f"link {event.state}" + (f": {event.detail}" if event.detail else "")
+        case Battery():
+            what = f"battery {event.battery_pct} %"
+        case RawNotification():
+            what = f"raw {event.characteristic} {event.payload.hex(' ')}"
+        case PacerPhase():
+            what = (
+                f"pacer {event.breaths_per_min:g} breaths/min "
+                f"(inhale {event.inhale_s:g} s, exhale {event.exhale_s:g} s)"
+            )
+        case Marker():
+            what = f"marker {event.text}"
+        case Rating():
+            what = f"rating {event.kind} {event.value:g}"
+        case Gap():
+            what = f"gap {event.seconds:g} s: {event.reason}"
+        case _:
+            what = type(event).__name__
+    return f"{event.t:10.3f}  {what}"
+
+
+def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if not args.headless:
+        parser.error("the replay window is not available yet; use --headless")
+    from pet_biofeedback.session.recorder import SessionStats
+    from pet_biofeedback.session.sources import open_source
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file (replay plays a recording, XDF or RR text file)")
+    source = open_source(str(path), speed=args.speed)
+    stats = SessionStats()
+
+    async def run() -> None:
+        next_status_s = math.nan
+        async with source:
+            async for event in source:
+                stats.update(event)
+                if args.events:
+                    print(_describe_event(event))
+                    continue
+                if math.isnan(next_status_s):
+                    next_status_s = math.floor(event.t) + 1.0
+                while event.t >= next_status_s:
+                    print(_status_text(stats, next_status_s))
+                    next_status_s += 1.0
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        print("Stopped by Ctrl-C.")
+    truncated = bool(getattr(source, "truncated", False))
+    print(
+        f"Replayed {_plural(stats.n_events, 'event')}: {_plural(stats.n_beats, 'beat')} over "
+        f"{stats.duration_s:.1f} s, {_plural(stats.n_gaps + stats.n_rr_silences, 'gap')}"
+        + (" (the recording was cut off; replayed what it holds)" if truncated else "")
+        + "."
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pet-biofeedback`` command; returns the exit code."""
     _configure_logging()
@@ -211,7 +581,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "analyze":
             return _cmd_analyze(args, parser)
-        parser.error("no command given; try: pet-biofeedback analyze PATH")
+        if args.command == "scan":
+            return _cmd_scan(args)
+        if args.command == "record":
+            return _cmd_record(args)
+        if args.command == "replay":
+            return _cmd_replay(args, parser)
+        parser.error("no command given; try: pet-biofeedback analyze|scan|record|replay")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
         return EXIT_USAGE

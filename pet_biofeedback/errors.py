@@ -7,11 +7,19 @@ This module imports only the standard library, so every layer (``signal`` includ
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 __all__ = [
+    "BluetoothUnavailableError",
+    "BluetoothUnavailableReason",
     "ConfigError",
+    "ConnectionLostError",
     "DecodeError",
+    "DeviceBusyError",
     "DeviceError",
+    "DeviceNotFoundError",
     "InputFileError",
+    "PairingRequiredError",
     "PetBiofeedbackError",
     "PmdCommandError",
     "RecordingError",
@@ -117,3 +125,142 @@ class RecordingFileError(RecordingError):
         super().__init__(f"{path}: {problem}", user_message=f"{path}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class BluetoothUnavailableReason(StrEnum):
+    """Why Bluetooth cannot be used at all (`BluetoothUnavailableError.reason`)."""
+
+    NO_ADAPTER = "no_adapter"
+    NO_STACK = "no_stack"
+    POWERED_OFF = "powered_off"
+    PERMISSION_DENIED = "permission_denied"
+    UNKNOWN = "unknown"
+
+
+_BLUETOOTH_UNAVAILABLE_MESSAGES = {
+    BluetoothUnavailableReason.NO_ADAPTER: (
+        "This computer has no Bluetooth Low Energy adapter. Plug in a Bluetooth adapter "
+        "(Bluetooth 4.0 or newer) and try again."
+    ),
+    BluetoothUnavailableReason.NO_STACK: (
+        "Bluetooth is not running on this computer (no Bluetooth service was found). Start "
+        "the Bluetooth service, or install it, and try again."
+    ),
+    BluetoothUnavailableReason.POWERED_OFF: (
+        "Bluetooth is switched off. Switch it on in the system settings and try again."
+    ),
+    BluetoothUnavailableReason.PERMISSION_DENIED: (
+        "This program is not allowed to use Bluetooth. Allow it in the system's privacy "
+        "settings (on Linux: add your user to the 'bluetooth' group) and try again."
+    ),
+    BluetoothUnavailableReason.UNKNOWN: (
+        "Bluetooth is not available on this computer right now. Check that it is switched on "
+        "and try again."
+    ),
+}
+
+
+class BluetoothUnavailableError(DeviceError):
+    """Bluetooth cannot be used: no adapter, no Bluetooth stack, switched off, or not allowed.
+
+    Attributes
+    ----------
+    reason : BluetoothUnavailableReason
+        What is missing; the default ``user_message`` says what to do about it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: BluetoothUnavailableReason,
+        user_message: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            user_message=(
+                user_message
+                if user_message is not None
+                else _BLUETOOTH_UNAVAILABLE_MESSAGES[BluetoothUnavailableReason(reason)]
+            ),
+        )
+        self.reason = BluetoothUnavailableReason(reason)
+
+
+class DeviceNotFoundError(DeviceError):
+    """The strap was not found by a scan (not nearby, switched off, or held by another device).
+
+    Attributes
+    ----------
+    identifier : str or None
+        The address or name that was looked for; None when any strap would have done.
+    """
+
+    def __init__(
+        self, message: str, *, identifier: str | None = None, user_message: str | None = None
+    ) -> None:
+        if user_message is None:
+            what = (
+                "No heart-rate strap was found"
+                if identifier is None
+                else f"The strap '{identifier}' was not found"
+            )
+            user_message = (
+                f"{what}. Put the strap on (moisten the electrodes) so that it wakes "
+                "up, keep it near this computer, and disconnect it from phones, watches or "
+                "other apps, which can hold it so that nobody else can connect."
+            )
+        super().__init__(message, user_message=user_message)
+        self.identifier = identifier
+
+
+class ConnectionLostError(DeviceError):
+    """The link to the strap was lost, or could not be (re-)established."""
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(
+            message,
+            user_message=(
+                user_message
+                if user_message is not None
+                else (
+                    "The connection to the strap was lost and could not be restored. Check "
+                    "that the strap is worn and near this computer, then connect again."
+                )
+            ),
+        )
+
+
+class DeviceBusyError(DeviceError):
+    """The strap (or the Bluetooth stack) is busy with another connection or operation."""
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(
+            message,
+            user_message=(
+                user_message
+                if user_message is not None
+                else (
+                    "The strap is busy with another device or app. Disconnect it there (or "
+                    "close the other app), wait a few seconds and try again."
+                )
+            ),
+        )
+
+
+class PairingRequiredError(DeviceError):
+    """The strap wants to be paired before it sends some data, and pairing did not succeed."""
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(
+            message,
+            user_message=(
+                user_message
+                if user_message is not None
+                else (
+                    "The strap wants to be paired with this computer before it sends ECG or "
+                    "motion data, and pairing did not work. Accept the pairing request if the "
+                    "system shows one, then connect again. Heart rate works without pairing."
+                )
+            ),
+        )

@@ -1,9 +1,34 @@
 """Analyse a file end to end: read it, find beats (ECG), estimate breathing (ACC), run the
 batch analysis, and shape the result as the report the CLI prints.
+
+Files: RR text, XDF (ECG → R peaks), and our own recordings (``.jsonl``, ``.jsonl.gz``).
+
+Recordings
+----------
+Beats come from the first of these the recording has: ``rr`` events; else the raw Heart Rate
+Measurement notifications, decoded with `firmware_bridge.hrs`; else R peaks found in the
+``ecg`` events. Breathing comes from the ``acc`` events (`breathing_from_acc` with the
+samples' own times). A recording with heart rate only (an optical sensor) cannot give HRV: the
+error says so and gives its mean heart rate.
+
+Gaps: a strap that loses contact, or a link that drops, sends no RR for a while; the RR
+intervals on both sides are real, but the interval that spans the gap was never measured. It
+is **not** invented (no giant interval, no interpolation): the analysis gets the measured
+intervals back to back. Beat times are rebuilt per contiguous stretch (ble-protocol.md §2.4):
+within a stretch from the cumulative sum, anchored at the notification times; a new stretch
+starts after a ``gap`` event or when the notifications run ahead of the beats by more than
+`RR_GAP_S` (beats went missing). The batch analysis times beats by the cumulative sum from
+the first beat, so its time axis is the recording's with the gaps cut out; breath onsets
+from the accelerometer are moved onto that same axis (onsets inside a gap are dropped), so
+breathing and beats stay aligned. The report says how many gaps, and how many seconds, were
+cut out. For ECG, R peaks are found per contiguous stretch of samples, likewise.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,13 +36,40 @@ from typing import Any, Final
 
 import numpy as np
 
-from pet_biofeedback.errors import InputFileError, SignalInputError
+from pet_biofeedback.errors import (
+    DecodeError,
+    InputFileError,
+    RecordingError,
+    RecordingFileError,
+    SignalInputError,
+)
+from pet_biofeedback.events import (
+    AccFrame,
+    EcgFrame,
+    Gap,
+    HeartRate,
+    RawNotification,
+    RRIntervals,
+)
+from pet_biofeedback.firmware_bridge import hrs
+from pet_biofeedback.recording import RecordingReader
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
+from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.batch import AnalysisSettings, BatchAnalysis, HrvTable, analyze_rr
 
-__all__ = ["FileAnalysis", "analyze_file", "report_dict"]
+__all__ = ["RR_GAP_S", "FileAnalysis", "analyze_file", "report_dict"]
+
+logger = logging.getLogger(__name__)
 
 MIN_BEATS: Final = 3  # fewer beats than this cannot give even one successive difference pair
+# Notifications ahead of the rebuilt beat times by more than this mean beats went missing
+# (a strap reports each beat within about a second of it; ble-protocol.md §2.4).
+RR_GAP_S: Final = 3.0
+# ECG samples further apart than this many sample intervals start a new stretch.
+ECG_BREAK_INTERVALS: Final = 1.5
+MIN_ECG_STRETCH_S: Final = 5.0  # find_r_peaks needs at least this much ECG
+_RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+_HRM_UUID: Final = hrs.HEART_RATE_MEASUREMENT_UUID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,7 +77,7 @@ class FileAnalysis:
     """One analysed file: where the beats came from and what the analysis found."""
 
     source: str
-    kind: str  # "rr_text" or "xdf_ecg"
+    kind: str  # "rr_text", "xdf_ecg" or "recording"
     analysis: BatchAnalysis
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -89,10 +141,276 @@ def _analyze_xdf_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
     return FileAnalysis(source=str(path), kind="xdf_ecg", analysis=result, details=details)
 
 
+@dataclass(frozen=True, slots=True)
+class _Stretch:
+    """Contiguous beats: the first interval starts at ``t_start_s``; intervals in ms."""
+
+    t_start_s: float
+    rr_ms: FloatArray
+
+    @property
+    def t_end_s(self) -> float:
+        return self.t_start_s + float(np.sum(self.rr_ms)) / 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Beats:
+    """Stretches joined back to back, and how to move recording times onto their axis."""
+
+    rr_ms: FloatArray
+    t_first_beat_s: float
+    starts_s: FloatArray  # per stretch, recording time
+    ends_s: FloatArray
+    shift_s: FloatArray  # per stretch: gap time cut out before it (cumulative), s
+
+    @property
+    def n_gaps(self) -> int:
+        return int(np.count_nonzero(np.diff(self.shift_s) > 0))
+
+    @property
+    def gap_s(self) -> float:
+        return float(self.shift_s[-1])
+
+    def to_axis(self, t_s: FloatArray) -> FloatArray:
+        """Recording times → the analysis axis (gaps cut out); times in gaps are dropped."""
+        idx = np.searchsorted(self.starts_s, t_s, side="right") - 1
+        inside = (idx >= 0) & (t_s <= self.ends_s[np.maximum(idx, 0)])
+        return t_s[inside] - self.shift_s[idx[inside]]
+
+
+def _join(stretches: list[_Stretch]) -> _Beats:
+    starts = np.array([s.t_start_s for s in stretches], dtype=np.float64)
+    ends = np.array([s.t_end_s for s in stretches], dtype=np.float64)
+    gaps = np.maximum(starts[1:] - ends[:-1], 0.0)
+    return _Beats(
+        rr_ms=np.concatenate([s.rr_ms for s in stretches]),
+        t_first_beat_s=float(starts[0]),
+        starts_s=starts,
+        ends_s=ends,
+        shift_s=np.concatenate(([0.0], np.cumsum(gaps))),
+    )
+
+
+def _rr_stretches(
+    notify_t_s: list[float], rr_groups: list[tuple[float, ...]], gap_t_s: list[float]
+) -> list[_Stretch]:
+    """Beat stretches from RR notifications (module docstring); one step per notification."""
+    stretches: list[_Stretch] = []
+    current: list[float] = []
+    start_s = end_s = prev_t = -math.inf
+    gaps = sorted(gap_t_s)
+    gap_idx = 0
+    for t, rr in zip(notify_t_s, rr_groups, strict=True):
+        if not rr:
+            continue
+        span_s = math.fsum(rr) / 1000.0
+        gap_seen = False
+        while gap_idx < len(gaps) and gaps[gap_idx] <= t:
+            gap_seen = gap_seen or gaps[gap_idx] > prev_t
+            gap_idx += 1
+        if not current or gap_seen or t - (end_s + span_s) > RR_GAP_S:
+            if current:
+                stretches.append(_Stretch(start_s, np.array(current, dtype=np.float64)))
+            current = []
+            start_s = end_s = t - span_s
+        current.extend(rr)
+        end_s += span_s
+        prev_t = t
+    if current:
+        stretches.append(_Stretch(start_s, np.array(current, dtype=np.float64)))
+    return stretches
+
+
+def _sample_times(frames: list[tuple[float, float, int]]) -> FloatArray:
+    """Times of every sample of frames ``(t_last_s, fs_hz, n_samples)``, frame by frame."""
+    if not frames:
+        return np.empty(0)
+    t_last = np.array([f[0] for f in frames], dtype=np.float64)
+    fs = np.array([f[1] for f in frames], dtype=np.float64)
+    n = np.array([f[2] for f in frames], dtype=np.int64)
+    frame_idx = np.repeat(np.arange(n.size), n)
+    within = np.arange(frame_idx.size) - np.repeat(np.cumsum(n) - n, n)
+    result: FloatArray = t_last[frame_idx] - (n[frame_idx] - 1 - within) / fs[frame_idx]
+    return result
+
+
+def _increasing(t_s: FloatArray) -> tuple[FloatArray, np.ndarray[Any, np.dtype[np.intp]]]:
+    """Sample times sorted, with repeats and overlaps dropped; and the indices kept."""
+    order = np.argsort(t_s, kind="stable")
+    t_sorted = t_s[order]
+    keep = np.concatenate(([True], np.diff(t_sorted) > 0)) if t_sorted.size else np.empty(0, bool)
+    return t_sorted[keep], order[keep]
+
+
+def _ecg_stretches(
+    frames: list[tuple[float, float, int]], values_uv: list[tuple[float, ...]]
+) -> tuple[list[_Stretch], int]:
+    """Beat stretches from R peaks per contiguous ECG stretch; and how many were unusable."""
+    from pet_biofeedback.signal.ecg import find_r_peaks
+
+    if not frames:
+        return [], 0
+    fs_hz = frames[0][1]
+    t_all, kept = _increasing(_sample_times(frames))
+    uv = np.concatenate([np.asarray(v, dtype=np.float64) for v in values_uv])[kept]
+    breaks = np.flatnonzero(np.diff(t_all) > ECG_BREAK_INTERVALS / fs_hz) + 1
+    edges = [0, *breaks.tolist(), t_all.size]
+    stretches: list[_Stretch] = []
+    n_unusable = 0
+    for lo, hi in itertools.pairwise(edges):
+        if t_all[hi - 1] - t_all[lo] < MIN_ECG_STRETCH_S:
+            n_unusable += 1
+            continue
+        try:
+            peaks = find_r_peaks(uv[lo:hi], fs_hz)
+        except SignalInputError as exc:
+            logger.info("ECG stretch at %.1f s skipped: %s", t_all[lo], exc)
+            n_unusable += 1
+            continue
+        beat_t = t_all[lo] + peaks.t_s
+        stretches.append(_Stretch(float(beat_t[0]), np.diff(beat_t) * 1000.0))
+    return stretches, n_unusable
+
+
+def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
+    from pet_biofeedback.signal.respiration import breathing_from_acc
+
+    rr_t: list[float] = []
+    rr_groups: list[tuple[float, ...]] = []
+    raw_t: list[float] = []
+    raw_payloads: list[bytes] = []
+    gap_t: list[float] = []
+    hr_bpm: list[float] = []
+    ecg_frames: list[tuple[float, float, int]] = []
+    ecg_values: list[tuple[float, ...]] = []
+    acc_frames: list[tuple[float, float, int]] = []
+    acc_values: list[tuple[tuple[float, float, float], ...]] = []
+    try:
+        with RecordingReader(path) as reader:
+            for event in reader:
+                match event:
+                    case RRIntervals():
+                        rr_t.append(event.t)
+                        rr_groups.append(event.rr_ms)
+                    case RawNotification():
+                        if event.characteristic.lower() == _HRM_UUID:
+                            raw_t.append(event.t)
+                            raw_payloads.append(event.payload)
+                    case Gap():
+                        gap_t.append(event.t)
+                    case HeartRate():
+                        hr_bpm.append(event.hr_bpm)
+                    case EcgFrame():
+                        if event.ecg_uv:
+                            ecg_frames.append((event.t, event.fs_hz, len(event.ecg_uv)))
+                            ecg_values.append(event.ecg_uv)
+                    case AccFrame():
+                        if event.acc_mg:
+                            acc_frames.append((event.t, event.fs_hz, len(event.acc_mg)))
+                            acc_values.append(event.acc_mg)
+                    case _:
+                        pass
+            header, truncated = reader.header, reader.truncated
+    except RecordingFileError as exc:
+        raise InputFileError(exc.path, exc.problem) from exc
+    except RecordingError as exc:
+        raise InputFileError(str(path), exc.user_message) from exc
+
+    details: dict[str, Any] = {
+        "started_at": header.started_at.isoformat(),
+        "device": dict(header.device),
+        "truncated": truncated,
+        "gap_events": len(gap_t),
+        "breathing_source": None,
+    }
+    order = np.argsort(np.asarray(rr_t), kind="stable")
+    stretches = _rr_stretches([rr_t[i] for i in order], [rr_groups[i] for i in order], gap_t)
+    rr_source = "rr events"
+    if sum(s.rr_ms.size for s in stretches) < MIN_BEATS and raw_payloads:
+        decoded_t: list[float] = []
+        decoded_rr: list[tuple[float, ...]] = []
+        n_bad = 0
+        for t, payload in zip(raw_t, raw_payloads, strict=True):
+            try:
+                m = hrs.decode_heart_rate_measurement(payload)
+            except DecodeError:
+                n_bad += 1
+                continue
+            decoded_t.append(t)
+            decoded_rr.append(m.rr_ms)
+        details["raw_undecodable"] = n_bad
+        stretches = _rr_stretches(decoded_t, decoded_rr, gap_t)
+        rr_source = "raw heart-rate notifications"
+    if sum(s.rr_ms.size for s in stretches) < MIN_BEATS and ecg_frames:
+        stretches, n_unusable = _ecg_stretches(ecg_frames, ecg_values)
+        details["ecg_stretches_unusable"] = n_unusable
+        rr_source = "ECG R-peaks"
+    n_intervals = sum(s.rr_ms.size for s in stretches)
+    if n_intervals < MIN_BEATS:
+        beating = [v for v in hr_bpm if v > 0]
+        if beating and not rr_groups and not raw_payloads and not ecg_frames:
+            raise InputFileError(
+                str(path),
+                f"holds heart rate only (mean {math.fsum(beating) / len(beating):.0f} bpm over "
+                f"{len(beating)} readings) and no RR intervals or ECG; HRV needs the time "
+                "between beats, which this sensor does not report",
+            )
+        raise InputFileError(
+            str(path),
+            f"holds only {n_intervals} RR intervals; at least {MIN_BEATS} are needed",
+        )
+    beats = _join(stretches)
+    details["rr_source"] = rr_source
+    details["gaps"] = beats.n_gaps
+    details["gap_s"] = beats.gap_s
+
+    breath_starts = None
+    breathing_rate = None
+    if acc_frames:
+        acc_t, kept = _increasing(_sample_times(acc_frames))
+        acc_mg = np.concatenate([np.asarray(v, dtype=np.float64) for v in acc_values])[kept]
+        try:
+            est = breathing_from_acc(acc_mg, acc_frames[0][1], t_s=acc_t)
+        except SignalInputError as exc:
+            raise InputFileError(str(path), f"accelerometer: {exc}") from exc
+        if math.isfinite(est.rate_breaths_per_min):
+            breath_starts = beats.to_axis(np.asarray(est.breath_start_s))
+            breathing_rate = est.rate_breaths_per_min
+            details["breathing_source"] = "chest accelerometer"
+    try:
+        result = analyze_rr(
+            beats.rr_ms,
+            settings,
+            t_first_beat_s=beats.t_first_beat_s,
+            breath_start_s=breath_starts,
+            breathing_rate_breaths_per_min=breathing_rate,
+        )
+    except SignalInputError as exc:
+        raise InputFileError(str(path), str(exc)) from exc
+    notes = list(result.notes)
+    if beats.n_gaps:
+        notes.append(
+            f"{beats.n_gaps} gap(s) without beats ({beats.gap_s:.1f} s) were cut out: the "
+            "intervals on both sides are analysed back to back and times after a gap are "
+            "earlier by the gap time"
+        )
+    if truncated:
+        notes.append("the recording was cut off (a crash?); analysed what it holds")
+    result = dataclasses.replace(result, notes=tuple(notes))
+    return FileAnalysis(source=str(path), kind="recording", analysis=result, details=details)
+
+
 def analyze_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
-    """Read and analyse one file; `InputFileError` names the file and the problem."""
-    if path.suffix.lower() == ".xdf" or path.name.lower().endswith(".xdfz"):
+    """Read and analyse one file; `InputFileError` names the file and the problem.
+
+    RR text, XDF (``.xdf``, ``.xdfz``) and recordings (``.jsonl``, ``.jsonl.gz``; module
+    docstring) are recognised by their names.
+    """
+    name = path.name.lower()
+    if path.suffix.lower() == ".xdf" or name.endswith(".xdfz"):
         return _analyze_xdf_file(path, settings)
+    if name.endswith(_RECORDING_SUFFIXES):
+        return _analyze_recording(path, settings)
     return _analyze_rr_file(path, settings)
 
 

@@ -4,12 +4,18 @@
 * LSL/XDF recordings (``.xdf``): the stream of type ECG and, when present, the chest
   accelerometer and markers (e.g. a Polar H10 recorded through an LSL bridge).
 
+`read_rr_text` and `read_xdf` return arrays for the batch analysis; `rr_text_events` and
+`xdf_events` turn the same files into the events of `pet_biofeedback.events`, shaped as a
+strap would have delivered them, so that a file given as a source (``record --source
+file.xdf``, ``replay``) goes through the very same pipeline as a live strap.
+
 Every problem with a file becomes an `InputFileError` whose message names the file and
 the problem in one line.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -19,19 +25,31 @@ from typing import Any, Final
 import numpy as np
 
 from pet_biofeedback.errors import InputFileError
+from pet_biofeedback.events import AccFrame, EcgFrame, Event, Marker, RRIntervals
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = [
+    "ACC_SAMPLES_PER_FRAME",
+    "ECG_SAMPLES_PER_FRAME",
+    "RR_NOTIFY_INTERVAL_S",
     "RR_SECONDS_BELOW",
     "EcgRecording",
     "RrFile",
     "read_rr_text",
     "read_xdf",
+    "rr_text_events",
+    "xdf_events",
 ]
 
 logger = logging.getLogger(__name__)
 
 RR_SECONDS_BELOW: Final = 10.0  # a file whose values are all below this holds seconds
+RR_NOTIFY_INTERVAL_S: Final = 1.0  # straps notify HR/RR about once a second (ble-protocol.md §5)
+ECG_SAMPLES_PER_FRAME: Final = 73  # Polar H10 ECG frame at ATT MTU ≥ 232 (ble-protocol.md §4.9)
+ACC_SAMPLES_PER_FRAME: Final = 36  # Polar H10 16-bit ACC frame at MTU 232 (§4.10)
+# Consecutive samples further apart than this many nominal sample intervals start a new
+# frame: a frame's samples are evenly spaced back from its time stamp (events.py).
+_FRAME_BREAK_INTERVALS: Final = 1.5
 _COMMENT_PREFIXES: Final = ("#", "%", ";", "//")
 
 
@@ -289,3 +307,121 @@ def read_xdf(path: str | Path) -> EcgRecording:
         markers=tuple(sorted(markers)),
         stream_name=_stream_name(e),
     )
+
+
+# --- Files as events ---------------------------------------------------------------------------
+
+
+def rr_text_events(path: str | Path) -> list[Event]:
+    """Turn an RR text file into `RRIntervals` events, grouped per second like a strap.
+
+    Parameters
+    ----------
+    path : str or Path
+        An RR text file as `read_rr_text` reads it.
+
+    Returns
+    -------
+    list of Event
+        `RRIntervals` events in time order, at most one per second.
+
+    Raises
+    ------
+    InputFileError
+        As `read_rr_text`.
+
+    Notes
+    -----
+    Beat times come from the cumulative sum: the first interval starts at a beat at 0 s, beat
+    ``k`` is at ``sum(rr_ms[:k + 1]) / 1000`` s. Each beat is reported by the first whole
+    second at or after it (``ceil``, at least 1 s), as a Heart Rate notification would: the
+    event at ``t`` carries, oldest first, every interval ending in ``(t - 1, t]``. Seconds
+    without a beat get no event. No heart rate, contact or link events are invented: the file
+    holds only intervals. Reading the events back and concatenating ``rr_ms`` gives the file's
+    intervals exactly.
+    """
+    rr = read_rr_text(path)
+    beat_t_s = np.cumsum(rr.rr_ms) / 1000.0
+    notify_t_s = np.maximum(np.ceil(beat_t_s / RR_NOTIFY_INTERVAL_S), 1.0) * RR_NOTIFY_INTERVAL_S
+    # Beat times increase, so each notification's beats are one contiguous run.
+    starts = np.flatnonzero(np.concatenate(([True], np.diff(notify_t_s) > 0)))
+    bounds = np.append(starts, notify_t_s.size).tolist()
+    times = notify_t_s[starts].tolist()
+    values = rr.rr_ms.tolist()
+    events: list[Event] = [
+        RRIntervals(t, tuple(values[lo:hi]))
+        for t, (lo, hi) in zip(times, itertools.pairwise(bounds), strict=True)
+    ]
+    logger.info("%s: %d intervals as %d RR events", path, rr.rr_ms.size, len(events))
+    return events
+
+
+def _frame_bounds(t_s: FloatArray, fs_hz: float, n_per_frame: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` index pairs of frames: ``n_per_frame`` samples, cut at time gaps."""
+    if t_s.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(t_s) > _FRAME_BREAK_INTERVALS / fs_hz) + 1
+    seg_starts = np.concatenate(([0], breaks))
+    seg_stops = np.concatenate((breaks, [t_s.size]))
+    bounds: list[tuple[int, int]] = []
+    for lo, hi in zip(seg_starts.tolist(), seg_stops.tolist(), strict=True):
+        edges = [*range(lo, hi, n_per_frame), hi]
+        bounds.extend(itertools.pairwise(edges))
+    return bounds
+
+
+def xdf_events(path: str | Path) -> list[Event]:
+    """Turn an XDF recording into events: ECG and ACC frames, markers.
+
+    Parameters
+    ----------
+    path : str or Path
+        An XDF file as `read_xdf` reads it (an ECG stream, optionally ACC and markers).
+
+    Returns
+    -------
+    list of Event
+        `EcgFrame`, `AccFrame` and `Marker` events, sorted by ``t`` (stable).
+
+    Raises
+    ------
+    InputFileError
+        As `read_xdf`.
+
+    Notes
+    -----
+    Times are the XDF's dejittered stream time stamps, shifted so that the earliest ECG, ACC
+    or marker time is 0 s. ECG is cut into frames of `ECG_SAMPLES_PER_FRAME` samples and ACC
+    into frames of `ACC_SAMPLES_PER_FRAME`, as a Polar H10 sends them, each stamped with its
+    last sample's time and carrying the stream's effective sampling rate; a frame never spans
+    a gap in the time stamps (more than 1.5 sample intervals), so every sample keeps its time.
+    No RR intervals are made here: the analysis finds R peaks in the ECG events, as it does
+    for a strap's ECG.
+    """
+    rec = read_xdf(path)
+    offsets = [float(rec.ecg_t_s[0])]
+    if rec.acc_t_s is not None and rec.acc_t_s.size:
+        offsets.append(float(rec.acc_t_s[0]))
+    if rec.markers:
+        offsets.append(rec.markers[0][0])
+    t0 = min(offsets)
+    events: list[Event] = []
+    ecg_t = rec.ecg_t_s - t0
+    ecg_uv = rec.ecg_uv.tolist()
+    ecg_times = ecg_t.tolist()
+    for lo, hi in _frame_bounds(ecg_t, rec.ecg_fs_hz, ECG_SAMPLES_PER_FRAME):
+        events.append(EcgFrame(ecg_times[hi - 1], rec.ecg_fs_hz, tuple(ecg_uv[lo:hi])))
+    n_ecg = len(events)
+    if rec.acc_mg is not None and rec.acc_t_s is not None and math.isfinite(rec.acc_fs_hz):
+        acc_t = rec.acc_t_s - t0
+        acc_rows = [(x, y, z) for x, y, z in rec.acc_mg.tolist()]
+        acc_times = acc_t.tolist()
+        for lo, hi in _frame_bounds(acc_t, rec.acc_fs_hz, ACC_SAMPLES_PER_FRAME):
+            events.append(AccFrame(acc_times[hi - 1], rec.acc_fs_hz, tuple(acc_rows[lo:hi])))
+    n_acc = len(events) - n_ecg
+    events.extend(Marker(t - t0, text) for t, text in rec.markers)
+    events.sort(key=lambda e: e.t)
+    logger.info(
+        "%s: %d ECG frames, %d ACC frames, %d markers", path, n_ecg, n_acc, len(rec.markers)
+    )
+    return events

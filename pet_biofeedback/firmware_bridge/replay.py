@@ -1,0 +1,815 @@
+"""Replay a recording as a live event source (issue 3, "Replay"; design.md §3).
+
+`ReplaySource` plays the events of a recording (format v1, read through
+`pet_biofeedback.recording`) in time order, in real time (``speed=1``), ``speed`` times faster,
+or as fast as possible (``speed=math.inf``), with `ReplaySource.pause`, `ReplaySource.resume`
+and `ReplaySource.seek`. `ReplaySource.from_events` plays events that are already in memory
+(what the importers make of XDF and RR text files) with the same pacing and controls.
+
+What is played
+--------------
+Every event of the file, unchanged, in order of ``t`` (ties keep file order). A recording
+written in arrival order may hold events a little out of time order (an ECG frame is stamped
+with its last sample's time, which precedes the notification that carried it); events are
+re-ordered within a window of `REORDER_WINDOW_S`; an event later than that is played where it
+is met and counted in `ReplaySource.n_out_of_order`. The order depends only on the file, so
+every speed, and every batch size, yields the same events.
+
+Raw notifications (``decode_raw``)
+----------------------------------
+A recording of a real strap holds its raw GATT notifications (`RawNotification`) beside the
+decoded events, so that it can be replayed "through the very same decoders" (design.md §3).
+The rule, per stream, with ``decode_raw=True`` (the default):
+
+* Heart Rate Measurement notifications are decoded with `hrs.decode_heart_rate_measurement`
+  into `HeartRate`, `RRIntervals` (when the packet has RR) and `Contact` (when the strap
+  reports contact), all at the notification's ``t`` (no beat-time reconstruction: the
+  analysis rebuilds beat times from the intervals) — **only if the recording holds no ``hr`` and
+  no ``rr`` event at all** (otherwise the recorded decoded events are the truth and decoding
+  again would duplicate every beat).
+* PMD data frames are decoded with `pmd.decode_frame` into `EcgFrame` / `AccFrame`, timed by a
+  `pmd.PmdClock` per stream from the notification times — only if the recording holds no
+  ``ecg`` (respectively ``acc``) event. The sample rate comes from the last recorded START
+  command on the PMD control point (ble-protocol.md §4.6: the negotiation is recorded too),
+  else 130 Hz for ECG and 200 Hz for ACC (the Polar H10's); a START resets the stream's clock;
+  FACTOR comes from a recorded START response (CP writes may be recorded under
+  ``"<CP UUID>/write"``, as `ble.BleStrap` does). PPI frames are not decoded.
+* Battery Level notifications become `Battery` — only if the recording holds no ``battery``.
+
+The raw events themselves are always played too (so that re-recording a replay keeps them),
+each followed by what was decoded from it. A payload the decoders reject is skipped (counted
+in `ReplaySource.n_decode_errors`, one warning at the end); its raw event still plays. The
+presence of decoded streams is found by one extra pass over the file, made only when the
+first raw notification is met (recordings without raw events never pay for it).
+
+Timing, pause and seek
+----------------------
+Playback starts at the first event (no initial wait, even when it has ``t > 0``). An event
+plays when the playback position reaches its ``t``; the position advances by ``speed``
+seconds per second of ``clock``. `ReplaySource.pause` freezes the position (iteration waits
+until `ReplaySource.resume`); `ReplaySource.seek` jumps the position to ``t_s``: every event
+with ``t < t_s`` is skipped, the next event played is the first with ``t ≥ t_s``. Seeking
+backwards (to or before an event already played) reads the recording again from its start, so
+``t`` goes back: consumers that need monotonic time must reset when they seek. Waits are cut
+into steps of at most `MAX_WAIT_S`, so pause and seek take effect within that time.
+
+A truncated recording (crash: partial last line or a gzip stream without its end) plays what
+is there; the reader warns, and `ReplaySource.truncated` says so afterwards. A malformed line
+in the middle raises `RecordingFormatError` when playback reaches it.
+
+This module imports `pet_biofeedback.errors`, `events`, `recording` and the decoders next to
+it; it never imports session code or `pet_biofeedback.signal` (design.md §2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType, TracebackType
+from typing import Final, Protocol, Self, TypeAlias
+
+from pet_biofeedback.errors import ConfigError, DecodeError
+from pet_biofeedback.events import (
+    AccFrame,
+    Battery,
+    Contact,
+    EcgFrame,
+    Event,
+    HeartRate,
+    RawNotification,
+    RRIntervals,
+)
+from pet_biofeedback.firmware_bridge import hrs, pmd
+from pet_biofeedback.recording import RecordingHeader, RecordingReader
+
+__all__ = [
+    "DEFAULT_ACC_FS_HZ",
+    "DEFAULT_ECG_FS_HZ",
+    "MAX_WAIT_S",
+    "READ_BATCH_EVENTS",
+    "REORDER_WINDOW_S",
+    "ReplaySource",
+]
+
+logger = logging.getLogger(__name__)
+
+Clock: TypeAlias = Callable[[], float]
+Sleep: TypeAlias = Callable[[float], Awaitable[None]]
+
+REORDER_WINDOW_S: Final = 5.0  # events up to this much out of time order are re-ordered
+MAX_WAIT_S: Final = 0.1  # longest single wait: pause/seek/close take effect within this
+READ_BATCH_EVENTS: Final = 512  # events read per hop to the worker thread
+YIELD_EVERY_EVENTS: Final = 256  # at speed=inf, let other tasks run this often
+DEFAULT_ECG_FS_HZ: Final = 130.0  # Polar H10 ECG, its only rate (ble-protocol.md §4.9)
+DEFAULT_ACC_FS_HZ: Final = 200.0  # Polar H10 ACC at the rate the app starts it (§4.10)
+
+_HRM_UUID: Final = hrs.HEART_RATE_MEASUREMENT_UUID
+_BATTERY_UUID: Final = hrs.BATTERY_LEVEL_UUID
+_PMD_DATA_UUID: Final = pmd.PMD_DATA_UUID
+_PMD_CP_UUID: Final = pmd.PMD_CONTROL_POINT_UUID
+
+
+# --- Where the events come from ---------------------------------------------------------------
+
+
+class _Supplier(Protocol):
+    """Events in file order, in batches; restartable for backward seeks."""
+
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def next_batch(self) -> list[Event]:
+        """The next events in file order; empty at the end."""
+        ...
+
+    async def restart(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def stream_inventory(self) -> _Inventory: ...
+
+    @property
+    def header(self) -> RecordingHeader | None: ...
+
+    @property
+    def truncated(self) -> bool: ...
+
+
+class _Inventory:
+    """Which decoded event types and raw characteristics a recording holds."""
+
+    __slots__ = ("raw_characteristics", "types")
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self.types: set[type] = set()
+        self.raw_characteristics: set[str] = set()
+        for event in events:
+            self.types.add(type(event))
+            if isinstance(event, RawNotification):
+                self.raw_characteristics.add(event.characteristic.lower())
+
+
+class _FileSupplier:
+    """A recording file read in batches on a worker thread (no blocking I/O on the loop)."""
+
+    def __init__(self, path: str) -> None:
+        self.name = path
+        self._path = path
+        self._lock = threading.Lock()  # one thread at a time touches the reader
+        self._reader: RecordingReader | None = None
+        self._iter: Iterator[Event] | None = None
+        self._header: RecordingHeader | None = None
+        self._truncated = False
+
+    @property
+    def header(self) -> RecordingHeader | None:
+        return self._header
+
+    @property
+    def truncated(self) -> bool:
+        return self._truncated
+
+    def _open_sync(self) -> None:
+        with self._lock:
+            reader = RecordingReader(self._path)
+            self._reader, self._iter, self._header = reader, iter(reader), reader.header
+
+    def _read_sync(self, n: int) -> list[Event]:
+        with self._lock:
+            if self._iter is None or self._reader is None:
+                return []
+            batch = list(itertools.islice(self._iter, n))
+            if len(batch) < n:  # the end: the reader's counters are final
+                self._truncated = self._truncated or self._reader.truncated
+                self._iter = None
+            return batch
+
+    def _close_sync(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = self._iter = None
+
+    def _inventory_sync(self) -> _Inventory:
+        with RecordingReader(self._path) as reader:
+            return _Inventory(reader)
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open_sync)
+
+    async def next_batch(self) -> list[Event]:
+        return await asyncio.to_thread(self._read_sync, READ_BATCH_EVENTS)
+
+    async def restart(self) -> None:
+        await asyncio.to_thread(self._close_sync)
+        await asyncio.to_thread(self._open_sync)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close_sync)
+
+    async def stream_inventory(self) -> _Inventory:
+        return await asyncio.to_thread(self._inventory_sync)
+
+
+class _MemorySupplier:
+    """Events already in memory (imported files)."""
+
+    def __init__(self, events: Iterable[Event], name: str) -> None:
+        self.name = name
+        self._events = tuple(events)
+        self._next_idx = 0
+
+    @property
+    def header(self) -> RecordingHeader | None:
+        return None
+
+    @property
+    def truncated(self) -> bool:
+        return False
+
+    async def open(self) -> None:
+        self._next_idx = 0
+
+    async def next_batch(self) -> list[Event]:
+        start = self._next_idx
+        self._next_idx = min(start + READ_BATCH_EVENTS, len(self._events))
+        return list(self._events[start : self._next_idx])
+
+    async def restart(self) -> None:
+        self._next_idx = 0
+
+    async def close(self) -> None:
+        self._next_idx = len(self._events)
+
+    async def stream_inventory(self) -> _Inventory:
+        return _Inventory(self._events)
+
+
+# --- Re-decoding raw notifications -------------------------------------------------------------
+
+
+class _PmdStream:
+    """Decoding state of one PMD stream (ECG or ACC)."""
+
+    __slots__ = ("clock", "factor", "fs_hz", "resolution_bits")
+
+    def __init__(self, fs_hz: float) -> None:
+        self.fs_hz = fs_hz
+        self.resolution_bits: int | None = None
+        self.factor: float | None = None
+        self.clock = pmd.PmdClock(fs_hz)
+
+    def restart(self, fs_hz: float, resolution_bits: int | None) -> None:
+        self.fs_hz = fs_hz
+        self.resolution_bits = resolution_bits
+        self.clock = pmd.PmdClock(fs_hz)
+
+
+class _RawDecoder:
+    """Turns raw notifications into decoded events, for the streams the recording lacks."""
+
+    def __init__(self, inventory: _Inventory, settings: Mapping[str, object]) -> None:
+        types = inventory.types
+        self.hrm = HeartRate not in types and RRIntervals not in types
+        self.battery = Battery not in types
+        self.ecg = EcgFrame not in types
+        self.acc = AccFrame not in types
+        self._default_fs_hz: dict[int, float] = {
+            pmd.MeasurementType.ECG: _setting_hz(settings, "ecg_fs_hz", DEFAULT_ECG_FS_HZ),
+            pmd.MeasurementType.ACC: _setting_hz(settings, "acc_fs_hz", DEFAULT_ACC_FS_HZ),
+        }
+        self._streams: dict[int, _PmdStream] = {}
+        self.n_decoded = 0
+        self.n_errors = 0
+        self.last_error = ""
+
+    def reset(self) -> None:
+        """Forget stream state (replay restarted from the beginning)."""
+        self._streams.clear()
+
+    def decode(self, raw: RawNotification) -> list[Event]:
+        """Decoded events for one raw notification (possibly none)."""
+        # BleStrap records its own CP writes/reads as "<CP UUID>/write" and "/read".
+        char, _, direction = raw.characteristic.lower().partition("/")
+        try:
+            if direction:
+                if char == _PMD_CP_UUID and direction == "write" and (self.ecg or self.acc):
+                    self._start_command(raw.payload)
+                out = []
+            elif char == _HRM_UUID and self.hrm:
+                out = self._heart_rate(raw)
+            elif char == _BATTERY_UUID and self.battery:
+                out = [Battery(raw.t, hrs.decode_battery_level(raw.payload))]
+            elif char == _PMD_CP_UUID and (self.ecg or self.acc):
+                self._start_command(raw.payload)  # a recording that does not mark writes
+                self._start_response(raw.payload)
+                out = []
+            elif char == _PMD_DATA_UUID and (self.ecg or self.acc):
+                out = self._pmd_frame(raw)
+            else:
+                out = []
+        except (DecodeError, ConfigError) as exc:
+            self.n_errors += 1
+            self.last_error = str(exc)
+            logger.debug("raw notification at t=%.3f not decoded: %s", raw.t, exc)
+            return []
+        self.n_decoded += len(out)
+        return out
+
+    @staticmethod
+    def _heart_rate(raw: RawNotification) -> list[Event]:
+        m = hrs.decode_heart_rate_measurement(raw.payload)
+        out: list[Event] = [HeartRate(raw.t, float(m.hr_bpm))]
+        if m.rr_ms:
+            out.append(RRIntervals(raw.t, m.rr_ms))
+        if m.contact is not None:
+            out.append(Contact(raw.t, m.contact))
+        return out
+
+    def _stream(self, measurement: int) -> _PmdStream:
+        stream = self._streams.get(measurement)
+        if stream is None:
+            fs_hz = self._default_fs_hz.get(measurement, DEFAULT_ACC_FS_HZ)
+            stream = self._streams[measurement] = _PmdStream(fs_hz)
+        return stream
+
+    def _start_command(self, payload: bytes) -> None:
+        """A recorded START command: the stream's rate and resolution; its clock restarts."""
+        if len(payload) < 2 or payload[0] != pmd.OpCode.REQUEST_MEASUREMENT_START:
+            return
+        measurement = payload[1] & pmd.MEASUREMENT_TYPE_MASK
+        values = pmd.parse_settings(payload[2:]).values
+        stream = self._stream(measurement)
+        rate = values.get(pmd.SettingType.SAMPLE_RATE)
+        resolution = values.get(pmd.SettingType.RESOLUTION)
+        stream.restart(
+            float(rate[0]) if rate else stream.fs_hz, resolution[0] if resolution else None
+        )
+
+    def _start_response(self, payload: bytes) -> None:
+        """A recorded START response: FACTOR for compressed ACC (§4.4)."""
+        if not payload or payload[0] != pmd.CONTROL_POINT_RESPONSE_CODE:
+            return
+        message = pmd.parse_control_point_message(payload)
+        if (
+            isinstance(message, pmd.ControlPointResponse)
+            and message.op_code == pmd.OpCode.REQUEST_MEASUREMENT_START
+        ):
+            settings = message.settings
+            if settings is not None and settings.factor is not None:
+                self._stream(message.measurement_type).factor = settings.factor
+
+    def _pmd_frame(self, raw: RawNotification) -> list[Event]:
+        if not raw.payload:
+            raise DecodeError("PMD data: empty notification")
+        measurement = raw.payload[0] & pmd.MEASUREMENT_TYPE_MASK
+        wanted = (measurement == pmd.MeasurementType.ECG and self.ecg) or (
+            measurement == pmd.MeasurementType.ACC and self.acc
+        )
+        if not wanted:
+            return []
+        stream = self._stream(measurement)
+        frame = pmd.decode_frame(
+            raw.payload,
+            fs_hz=stream.fs_hz,
+            resolution_bits=stream.resolution_bits,
+            factor=stream.factor,
+        )
+        times_s = stream.clock.sample_times_s(frame.sensor_timestamp_ns, frame.n_samples, raw.t)
+        if times_s.size == 0:
+            return []
+        t_last = float(times_s[-1])
+        if isinstance(frame, pmd.PmdEcgFrame):
+            return [EcgFrame(t_last, stream.fs_hz, tuple(frame.ecg_uv.tolist()))]
+        if isinstance(frame, pmd.PmdAccFrame):
+            return [
+                AccFrame(
+                    t_last,
+                    stream.fs_hz,
+                    tuple((float(x), float(y), float(z)) for x, y, z in frame.acc_mg.tolist()),
+                )
+            ]
+        return []
+
+
+def _setting_hz(settings: Mapping[str, object], key: str, default: float) -> float:
+    value = settings.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        if math.isfinite(value):
+            return float(value)
+    return default
+
+
+# --- The source ---------------------------------------------------------------------------------
+
+
+class ReplaySource:
+    """Play a recording (format v1) as an event source, shaped like every source (style.md §2.8).
+
+    ``async with source:`` opens the file (a worker thread reads it); ``async for event in
+    source:`` yields its events in time order, paced by ``speed``; leaving the block closes the
+    file. See the module docstring for what is played, the raw-decoding rule and the
+    semantics of `pause`, `resume` and `seek`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The recording (``.jsonl`` or ``.jsonl.gz``; gzip is recognised by content).
+    speed : float, default 1.0
+        1 = real time, 10 = ten times faster, ``math.inf`` = as fast as possible (never waits;
+        lets other tasks run every `YIELD_EVERY_EVENTS` events).
+    clock : callable () -> float, default time.monotonic
+        Monotonic clock in s that paces playback.
+    sleep : callable (float) -> awaitable, default asyncio.sleep
+        How to wait (tests inject one that advances a fake clock).
+    decode_raw : bool, default True
+        Re-decode raw notifications of streams the recording has no decoded events for.
+
+    Raises
+    ------
+    ConfigError
+        ``speed`` is not positive.
+    RecordingFileError, UnsupportedVersionError, RecordingFormatError
+        From ``async with`` (missing file, not a recording, other major version, bad header)
+        or, for a malformed line, from the iteration that reaches it.
+
+    Notes
+    -----
+    Single use: it can be opened once; iterating before opening raises RuntimeError; after
+    closing, iteration just ends. `pause`, `resume` and `seek` may be called from any task of
+    the loop at any time.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        speed: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        decode_raw: bool = True,
+    ) -> None:
+        self._init(_FileSupplier(os.fspath(path)), speed, clock, sleep, decode_raw)
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Iterable[Event],
+        *,
+        name: str = "events",
+        speed: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        decode_raw: bool = True,
+    ) -> Self:
+        """A source that plays events already in memory, with the same pacing and controls.
+
+        Parameters
+        ----------
+        events : iterable of Event
+            The events, in any order (they are played in order of ``t``, ties in the given
+            order, within `REORDER_WINDOW_S`; sort them first if they may be further off).
+        name : str, default "events"
+            What to call the source in logs (e.g. the imported file's path).
+        speed, clock, sleep, decode_raw
+            As for the constructor.
+
+        Returns
+        -------
+        ReplaySource
+        """
+        self = cls.__new__(cls)
+        self._init(_MemorySupplier(events, name), speed, clock, sleep, decode_raw)
+        return self
+
+    def _init(
+        self, supplier: _Supplier, speed: float, clock: Clock, sleep: Sleep, decode_raw: bool
+    ) -> None:
+        if not speed > 0:  # also rejects NaN
+            raise ConfigError(
+                f"replay speed must be positive (math.inf: as fast as possible), got {speed}"
+            )
+        self._supplier = supplier
+        self._speed = float(speed)
+        self._clock = clock
+        self._sleep = sleep
+        self._decode_raw = decode_raw
+        self._state = "new"
+        self._heap: list[tuple[float, int, Event]] = []
+        self._unread: deque[Event] = deque()
+        self._finished = False
+        self._seq = 0
+        self._max_t_read = -math.inf
+        self._exhausted = False
+        self._decoder: _RawDecoder | None = None
+        self._decoder_checked = False
+        self._consumed_until = -math.inf  # largest t popped (played or skipped)
+        self._last_played_t = -math.inf
+        self._skip_before = -math.inf
+        self._restart_pending = False
+        self._started = False
+        self._anchor_clock_s = 0.0
+        self._anchor_t = 0.0
+        self._paused_at: float | None = None
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._n_played = 0
+        self._n_out_of_order = 0
+        self._since_yield = 0
+
+    # -- properties --
+
+    @property
+    def name(self) -> str:
+        """The recording's path (or the name given to `from_events`)."""
+        return self._supplier.name
+
+    @property
+    def speed(self) -> float:
+        """Playback speed (1 = real time, ``math.inf`` = as fast as possible)."""
+        return self._speed
+
+    @property
+    def header(self) -> RecordingHeader | None:
+        """The recording's header once opened; None for `from_events`."""
+        return self._supplier.header
+
+    @property
+    def device_info(self) -> Mapping[str, object]:
+        """The recorded device description (header ``device``); empty without a header."""
+        header = self._supplier.header
+        return header.device if header is not None else MappingProxyType({})
+
+    @property
+    def paused(self) -> bool:
+        """True between `pause` and `resume`."""
+        return self._paused_at is not None
+
+    @property
+    def position_s(self) -> float:
+        """Playback position in recording time, s (frozen while paused)."""
+        if self._paused_at is not None:
+            return self._paused_at
+        if not self._started:
+            return max(self._skip_before, self._anchor_t)
+        if math.isinf(self._speed):
+            return max(self._last_played_t, self._skip_before)
+        return self._anchor_t + (self._clock() - self._anchor_clock_s) * self._speed
+
+    @property
+    def n_played(self) -> int:
+        """Events yielded so far (decoded ones included)."""
+        return self._n_played
+
+    @property
+    def n_decoded(self) -> int:
+        """Events made by re-decoding raw notifications so far."""
+        return 0 if self._decoder is None else self._decoder.n_decoded
+
+    @property
+    def n_decode_errors(self) -> int:
+        """Raw notifications the decoders rejected (their raw events were still played)."""
+        return 0 if self._decoder is None else self._decoder.n_errors
+
+    @property
+    def n_out_of_order(self) -> int:
+        """Events played later than `REORDER_WINDOW_S` allows (still played, where met)."""
+        return self._n_out_of_order
+
+    @property
+    def truncated(self) -> bool:
+        """True once playback reached the end of a recording that was cut off (a crash)."""
+        return self._supplier.truncated
+
+    # -- controls --
+
+    def pause(self) -> None:
+        """Freeze the playback position; iteration waits until `resume`. Idempotent."""
+        if self._paused_at is None:
+            self._paused_at = self.position_s
+            self._resumed.clear()
+
+    def resume(self) -> None:
+        """Continue from where `pause` froze the position. Idempotent."""
+        if self._paused_at is not None:
+            self._reanchor(self._paused_at)
+            self._paused_at = None
+            self._resumed.set()
+
+    def seek(self, t_s: float) -> None:
+        """Jump the playback position to ``t_s`` (s of recording time).
+
+        Events with ``t < t_s`` are skipped; the next event played is the first with
+        ``t ≥ t_s`` (at once: the position is ``t_s``). Seeking to or before an event already
+        played re-reads the recording from its start. A paused source stays paused.
+
+        Raises
+        ------
+        ConfigError
+            ``t_s`` is not a finite number.
+        """
+        if isinstance(t_s, bool) or not isinstance(t_s, int | float) or not math.isfinite(t_s):
+            raise ConfigError(f"seek position must be a finite number of seconds, got {t_s!r}")
+        t_s = float(t_s)
+        if t_s <= self._consumed_until:
+            self._restart_pending = True
+        self._skip_before = t_s
+        if self._paused_at is not None:
+            self._paused_at = t_s
+        else:
+            self._reanchor(t_s)
+        logger.debug("%s: seek to %.3f s", self.name, t_s)
+
+    def _reanchor(self, t: float) -> None:
+        self._anchor_clock_s = self._clock()
+        self._anchor_t = t
+
+    # -- EventSource --
+
+    async def __aenter__(self) -> Self:
+        if self._state != "new":
+            raise RuntimeError("a ReplaySource can be opened only once")
+        await self._supplier.open()
+        self._state = "open"
+        logger.info("replaying %s at speed %s", self.name, self._speed)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        self._resumed.set()  # wake an iterator waiting in pause
+        self._heap.clear()
+        await self._supplier.close()
+        logger.info("replay of %s closed after %d events", self.name, self._n_played)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._state == "new":
+            raise RuntimeError("open the replay with 'async with' before iterating over it")
+        while True:
+            if self._state != "open":
+                raise StopAsyncIteration
+            if self._paused_at is not None:
+                await self._resumed.wait()
+                continue
+            if self._restart_pending:
+                await self._restart()
+            event = await self._peek()
+            if self._state != "open":
+                raise StopAsyncIteration
+            if self._paused_at is not None or self._restart_pending:
+                continue  # paused or sought backwards while reading
+            if event is None:
+                self._finish()
+                raise StopAsyncIteration
+            if not self._started:
+                self._started = True
+                self._reanchor(max(event.t, self._skip_before))
+            if math.isinf(self._speed):
+                self._since_yield += 1
+                if self._since_yield >= YIELD_EVERY_EVENTS:
+                    self._since_yield = 0
+                    await self._sleep(0.0)
+                    continue  # re-check the state after letting others run
+            else:
+                due_s = self._anchor_clock_s + (event.t - self._anchor_t) / self._speed
+                delay_s = due_s - self._clock()
+                if delay_s > 0:
+                    await self._sleep(min(delay_s, MAX_WAIT_S))
+                    continue  # re-check: paused, sought or closed meanwhile?
+            self._pop()
+            self._last_played_t = max(self._last_played_t, event.t)
+            self._n_played += 1
+            return event
+
+    # -- internals --
+
+    async def _restart(self) -> None:
+        self._restart_pending = False
+        await self._supplier.restart()
+        self._heap.clear()
+        self._unread.clear()
+        self._max_t_read = -math.inf
+        self._exhausted = False
+        self._consumed_until = -math.inf
+        self._last_played_t = -math.inf
+        self._finished = False
+        if self._decoder is not None:
+            self._decoder.reset()
+
+    def _pop(self) -> None:
+        t, _, _ = heapq.heappop(self._heap)
+        self._consumed_until = max(self._consumed_until, t)
+
+    def _ready(self) -> Event | None:
+        """The next event that may play (re-ordering window satisfied), skipping sought-over."""
+        while self._heap:
+            t, _, event = self._heap[0]
+            if t < self._skip_before:
+                self._pop()
+                continue
+            if self._exhausted or t <= self._max_t_read - REORDER_WINDOW_S:
+                return event
+            return None
+        return None
+
+    async def _peek(self) -> Event | None:
+        """The next event to play, reading more as needed; None at the end.
+
+        Events enter the re-ordering heap one at a time and the heap is checked after each,
+        so the order played does not depend on how the file is cut into batches.
+        """
+        while True:
+            event = self._ready()
+            if event is not None or self._exhausted:
+                return event
+            if not self._unread:
+                batch = await self._supplier.next_batch()
+                if self._state != "open" or self._restart_pending:
+                    return None
+                if not batch:
+                    self._exhausted = True
+                    continue
+                self._unread.extend(batch)
+            ev = self._unread.popleft()
+            self._push(ev)
+            if isinstance(ev, RawNotification) and self._decode_raw:
+                for decoded in await self._decode(ev):
+                    self._push(decoded)
+
+    def _push(self, event: Event) -> None:
+        if event.t < self._last_played_t:
+            self._n_out_of_order += 1
+            if self._n_out_of_order == 1:
+                logger.warning(
+                    "%s: events more than %.0f s out of time order; played where they are",
+                    self.name,
+                    REORDER_WINDOW_S,
+                )
+            # Keep it playable now, after what was already played.
+            heapq.heappush(self._heap, (self._last_played_t, self._seq, event))
+        else:
+            heapq.heappush(self._heap, (event.t, self._seq, event))
+        self._seq += 1
+        self._max_t_read = max(self._max_t_read, event.t)
+
+    async def _decode(self, raw: RawNotification) -> list[Event]:
+        if not self._decoder_checked:
+            self._decoder_checked = True
+            inventory = await self._supplier.stream_inventory()
+            header = self._supplier.header
+            settings = header.settings if header is not None else MappingProxyType({})
+            self._decoder = _RawDecoder(inventory, settings)
+            decoded = [
+                name
+                for name, on in (
+                    ("heart rate", self._decoder.hrm),
+                    ("ECG", self._decoder.ecg),
+                    ("ACC", self._decoder.acc),
+                    ("battery", self._decoder.battery),
+                )
+                if on
+            ]
+            logger.info(
+                "%s: raw notifications re-decoded for: %s",
+                self.name,
+                ", ".join(decoded) or "nothing (decoded events recorded)",
+            )
+        assert self._decoder is not None
+        return self._decoder.decode(raw)
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._decoder is not None and self._decoder.n_errors:
+            logger.warning(
+                "%s: %d raw notifications could not be decoded (last: %s)",
+                self.name,
+                self._decoder.n_errors,
+                self._decoder.last_error,
+            )
+        if self._supplier.truncated:
+            logger.warning(
+                "%s was cut off (a crash?): replayed the %d events before the cut",
+                self.name,
+                self._n_played,
+            )
+        logger.info("replay of %s finished: %d events", self.name, self._n_played)

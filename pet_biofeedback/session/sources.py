@@ -1,0 +1,361 @@
+"""Open the event source a ``SRC`` string names (``record --source SRC``, ``replay FILE``).
+
+``SRC`` is one of:
+
+* ``ble`` or ``ble:ADDRESS|NAME`` — a real strap over Bluetooth (`firmware_bridge.ble.BleStrap`;
+  without a target, the first strap found);
+* ``emulated:h10``, ``emulated:strap`` or ``emulated:optical`` — an emulated Polar H10, generic
+  strap or optical sensor on Bumble's virtual link, driven through the real BLE code
+  (`firmware_bridge.emulated`, an optional extra), with optional fault injection;
+* ``sim`` or ``sim:key=value,…`` — the simulated strap (`firmware_bridge.simulated`; keys as
+  `parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
+* a file: a recording (``.jsonl``, ``.jsonl.gz``) replayed by `ReplaySource`; an XDF file
+  (``.xdf``, ``.xdfz``) or an RR text file (any other existing file) turned into events by
+  `importers.xdf_events` / `importers.rr_text_events` and replayed from memory.
+
+The Bluetooth modules are imported only when a ``ble``/``emulated`` source is asked for, so
+the other sources work without bleak or Bumble; when they cannot be imported the error is a
+`DeviceError` saying so in plain words, never an ``ImportError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import importlib
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Final, Self, TypeAlias
+
+from pet_biofeedback.errors import ConfigError, DeviceError, InputFileError
+from pet_biofeedback.events import Event, EventSource
+from pet_biofeedback.firmware_bridge.replay import ReplaySource
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap, parse_sim_spec
+from pet_biofeedback.session.importers import rr_text_events, xdf_events
+
+__all__ = [
+    "EMULATED_KINDS",
+    "SOURCE_FORMS",
+    "ImportedFileSource",
+    "describe_source",
+    "load_ble",
+    "open_source",
+]
+
+logger = logging.getLogger(__name__)
+
+Clock: TypeAlias = Callable[[], float]
+Sleep: TypeAlias = Callable[[float], Awaitable[None]]
+
+EMULATED_KINDS: Final = ("h10", "strap", "optical")
+SOURCE_FORMS: Final = (
+    "ble[:ADDRESS|NAME], emulated:h10|strap|optical, sim[:key=value,...] "
+    "(e.g. sim:resonance=5.5,seed=3), or the path of a recording (.jsonl, .jsonl.gz), "
+    "XDF (.xdf) or RR text file"
+)
+_RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+_XDF_SUFFIXES: Final = (".xdf", ".xdfz")
+
+
+def _bad_source(spec: str, problem: str) -> ConfigError:
+    return ConfigError(f"{problem}; SRC is one of: {SOURCE_FORMS}")
+
+
+def _check_speed(speed: float) -> float:
+    if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed > 0:
+        raise ConfigError(f"speed must be a positive number or max (got {speed!r})")
+    return float(speed)
+
+
+def _import_bridge(module: str, user_message: str) -> ModuleType:
+    """Import a Bluetooth module lazily; failures become a plain-words `DeviceError`."""
+    try:
+        return importlib.import_module(f"pet_biofeedback.firmware_bridge.{module}")
+    except ImportError as exc:
+        raise DeviceError(
+            f"cannot import pet_biofeedback.firmware_bridge.{module}: {exc}",
+            user_message=user_message,
+        ) from exc
+
+
+def load_ble() -> ModuleType:
+    """The BLE module (`firmware_bridge.ble`), imported on first use.
+
+    Raises
+    ------
+    DeviceError
+        It (or bleak) cannot be imported.
+    """
+    return _import_bridge(
+        "ble",
+        "Bluetooth support is not available in this installation (the bleak package is "
+        "missing or failed to load); reinstall pet-biofeedback.",
+    )
+
+
+def _load_emulated() -> ModuleType:
+    return _import_bridge(
+        "emulated",
+        "Emulated straps are not available in this installation; install the optional "
+        "extra: pip install 'pet-biofeedback[emulated]'.",
+    )
+
+
+def _file_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(_RECORDING_SUFFIXES):
+        return "recording"
+    if name.endswith(_XDF_SUFFIXES):
+        return "xdf"
+    return "rr_text"
+
+
+class ImportedFileSource:
+    """An XDF or RR text file played as a source: imported on opening, replayed from memory.
+
+    Opening reads the file on a worker thread (`importers.xdf_events` or
+    `importers.rr_text_events`), then plays the events like `ReplaySource.from_events`
+    (same pacing, `pause`, `resume`, `seek`).
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    importer : callable (Path) -> list of Event
+        Turns it into events.
+    speed, clock, sleep
+        As for `ReplaySource`.
+
+    Raises
+    ------
+    InputFileError
+        From ``async with``: the importer's complaint about the file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        importer: Callable[[Path], list[Event]],
+        *,
+        speed: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.path = path
+        self._importer = importer
+        self._speed = _check_speed(speed)
+        self._clock = clock
+        self._sleep = sleep
+        self._replay: ReplaySource | None = None
+
+    @property
+    def device_info(self) -> dict[str, object]:
+        """What the header of a recording of this source says about its device."""
+        return {"kind": "file", "path": str(self.path)}
+
+    def _playing(self) -> ReplaySource:
+        if self._replay is None:
+            raise RuntimeError("open the source with 'async with' first")
+        return self._replay
+
+    def pause(self) -> None:
+        """See `ReplaySource.pause`."""
+        self._playing().pause()
+
+    def resume(self) -> None:
+        """See `ReplaySource.resume`."""
+        self._playing().resume()
+
+    def seek(self, t_s: float) -> None:
+        """See `ReplaySource.seek`."""
+        self._playing().seek(t_s)
+
+    async def __aenter__(self) -> Self:
+        if self._replay is not None:
+            raise RuntimeError("an ImportedFileSource can be opened only once")
+        events = await asyncio.to_thread(self._importer, self.path)
+        replay = ReplaySource.from_events(
+            events, name=str(self.path), speed=self._speed, clock=self._clock, sleep=self._sleep
+        )
+        await replay.__aenter__()
+        self._replay = replay
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._replay is not None:
+            await self._replay.__aexit__(exc_type, exc, tb)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._playing().__anext__()
+
+
+class _BuiltOnOpening:
+    """A source constructed when it is opened: emulated straps need a running event loop."""
+
+    def __init__(self, factory: Callable[[], EventSource]) -> None:
+        self._factory = factory
+        self._inner: EventSource | None = None
+        self._iterator: AsyncIterator[Event] | None = None
+
+    @property
+    def device_info(self) -> object:
+        """The built source's ``device_info`` (None before opening or when it has none)."""
+        return getattr(self._inner, "device_info", None)
+
+    async def __aenter__(self) -> Self:
+        if self._inner is not None:
+            raise RuntimeError("this source can be opened only once")
+        inner = self._factory()
+        self._inner = inner
+        await inner.__aenter__()
+        self._iterator = aiter(inner)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._inner is not None:
+            await self._inner.__aexit__(exc_type, exc, tb)
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._iterator is None:
+            raise RuntimeError("open the source with 'async with' first")
+        return await anext(self._iterator)
+
+
+def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> EventSource:
+    """The (not yet opened) event source that ``spec`` names.
+
+    Parameters
+    ----------
+    spec : str
+        ``ble[:ADDRESS|NAME]``, ``emulated:h10|strap|optical``, ``sim[:key=value,…]`` or a
+        file path (module docstring).
+    speed : float, default 1.0
+        For ``sim`` and files: 1 = real time, ``math.inf`` = as fast as possible; for
+        ``emulated``: a finite factor; a real strap (``ble``) runs in real time only.
+    faults : str, optional
+        Fault injection for emulated straps, e.g. ``"disconnect-every=15s,stall-every=40s"``
+        (`firmware_bridge.emulated`); refused for other sources.
+
+    Returns
+    -------
+    EventSource
+        Open it with ``async with``. An emulated strap is built when it is opened (its virtual
+        radio needs the running event loop).
+
+    Raises
+    ------
+    ConfigError
+        Nonsense ``spec`` (the message lists the valid forms), a bad ``sim:`` setting or fault
+        spec, a speed other than 1 for ``ble`` or ``max`` for ``emulated``, or ``faults`` for a
+        source without fault injection.
+    InputFileError
+        A path with a recording or XDF suffix that does not exist.
+    DeviceError
+        The Bluetooth or emulation modules cannot be imported (plain words, what to install).
+    """
+    speed = _check_speed(speed)
+    text = spec.strip()
+    if not text:
+        raise _bad_source(spec, "no source given")
+    head, sep, rest = text.partition(":")
+    kind = head.lower()
+    path = Path(text)
+    if kind in ("sim", "emulated", "ble") and not path.is_file():
+        if faults is not None and kind != "emulated":
+            raise ConfigError("--faults works only with emulated straps (emulated:…)")
+        if kind == "sim":
+            return SimulatedStrap(parse_sim_spec(text), speed=speed)
+        if kind == "emulated":
+            target = rest.strip().lower()
+            if target not in EMULATED_KINDS:
+                raise _bad_source(
+                    spec,
+                    f"unknown emulated strap {rest.strip()!r} (valid: {', '.join(EMULATED_KINDS)})",
+                )
+            if math.isinf(speed):
+                raise ConfigError(
+                    "emulated straps stream over a virtual radio in real time or a finite "
+                    "number of times faster (e.g. --speed 10), not at --speed max"
+                )
+            emulated = _load_emulated()
+            plan = emulated.FaultPlan.parse(faults) if faults is not None else None
+            return _BuiltOnOpening(
+                functools.partial(
+                    emulated.emulated_source, target, faults=plan, seed=0, speed=speed
+                )
+            )
+        if speed != 1.0:
+            raise ConfigError("a real strap (ble) streams in real time; --speed is not for it")
+        identifier = rest.strip() or None
+        if sep and identifier is None:
+            raise _bad_source(spec, "ble: needs an address or a name after the colon")
+        ble = load_ble()
+        strap: EventSource = ble.BleStrap(identifier)
+        return strap
+    if faults is not None:
+        raise ConfigError("--faults works only with emulated straps (emulated:…)")
+    if path.is_dir():
+        raise InputFileError(str(path), "is a folder, not a recording")
+    file_kind = _file_kind(path)
+    if file_kind == "recording":
+        if not path.exists():
+            raise InputFileError(str(path), "no such file")
+        return ReplaySource(path, speed=speed)
+    if not path.exists():
+        if file_kind == "xdf":
+            raise InputFileError(str(path), "no such file")
+        raise _bad_source(spec, f"unknown source {text!r} (no such file either)")
+    importer = xdf_events if file_kind == "xdf" else rr_text_events
+    return ImportedFileSource(path, importer, speed=speed)
+
+
+def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
+    """A JSON-serialisable description of the source ``spec`` names, for a recording header.
+
+    Parameters
+    ----------
+    spec : str
+        As for `open_source` (assumed valid: call `open_source` first).
+    speed : float, default 1.0
+        The playback/simulation speed (``math.inf`` is written as ``"max"``).
+
+    Returns
+    -------
+    dict
+        ``kind`` (``"ble"``, ``"emulated"``, ``"simulated"`` or ``"file"``) and what else is
+        known before connecting (the simulation settings, the file path); a strap adds its
+        model and firmware to the header once connected (`record`).
+    """
+    text = spec.strip()
+    head, _, rest = text.partition(":")
+    kind = head.lower()
+    speed_value: object = "max" if math.isinf(speed) else speed
+    if kind == "sim" and not Path(text).is_file():
+        config = dataclasses.asdict(parse_sim_spec(text))
+        return {"kind": "simulated", "name": "simulated strap", "speed": speed_value, **config}
+    if kind == "emulated" and not Path(text).is_file():
+        return {"kind": "emulated", "model": rest.strip().lower(), "speed": speed_value}
+    if kind == "ble" and not Path(text).is_file():
+        return {"kind": "ble", "target": rest.strip() or None}
+    return {"kind": "file", "path": text, "speed": speed_value}

@@ -1,0 +1,250 @@
+"""Tests for pet_biofeedback.session.recorder: any source to a crash-safe recording."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+from pet_biofeedback.errors import ConfigError, DeviceError, RecordingFileError
+from pet_biofeedback.events import (
+    Battery,
+    Contact,
+    Event,
+    Gap,
+    HeartRate,
+    Link,
+    LinkState,
+    RawNotification,
+    RRIntervals,
+)
+from pet_biofeedback.firmware_bridge.replay import ReplaySource
+from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+from pet_biofeedback.recording import RecordingWriter, read_recording
+from pet_biofeedback.session.recorder import RR_SILENCE_GAP_S, SessionStats, record
+
+TIMEOUT_S = 30.0
+
+
+class FakeSource:
+    """Yields the given events, then either ends or waits (forever, or until ``release``).
+
+    ``fail_with`` is raised after the events instead. Records whether it was opened/closed.
+    """
+
+    def __init__(
+        self,
+        events: Sequence[Event],
+        *,
+        then_wait: bool = False,
+        fail_with: BaseException | None = None,
+        device_info: dict[str, object] | None = None,
+    ) -> None:
+        self.events = list(events)
+        self.then_wait = then_wait
+        self.fail_with = fail_with
+        self.device_info = device_info or {}
+        self.opened = self.closed = False
+        self.all_yielded = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __aenter__(self) -> Self:
+        self.opened = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.closed = True
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Event]:
+        for event in self.events:
+            await asyncio.sleep(0)
+            yield event
+        self.all_yielded.set()
+        if self.fail_with is not None:
+            raise self.fail_with
+        if self.then_wait:
+            await self.release.wait()
+
+
+def some_events(n: int = 50) -> list[Event]:
+    events: list[Event] = [
+        Link(0.0, LinkState.CONNECTED, "fake"),
+        Battery(0.0, 77),
+        RawNotification(0.5, "00002a37-0000-1000-8000-00805f9b34fb", b"\x10\x3c\x00\x04"),
+    ]
+    events += [RRIntervals(float(t), (1000.0,)) for t in range(1, n)]
+    return events
+
+
+async def sim_events(config: SimConfig) -> list[Event]:
+    strap = SimulatedStrap(config, speed=math.inf)
+    async with asyncio.timeout(TIMEOUT_S), strap:
+        return [event async for event in strap]
+
+
+class TestRecord:
+    async def test_writes_every_event_of_a_simulated_strap_and_stops_after_seconds(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "sim.jsonl.gz"
+        seen: list[Event] = []
+        async with asyncio.timeout(TIMEOUT_S):
+            summary = await record(
+                SimulatedStrap(SimConfig(seed=2), speed=math.inf),
+                path,
+                device={"kind": "simulated"},
+                settings={"seconds": 20},
+                seconds=20.0,
+                on_event=seen.append,
+            )
+        expected = [e for e in await sim_events(SimConfig(seed=2, duration_s=30)) if e.t <= 20.0]
+        rec = read_recording(path)
+        assert list(rec.events) == expected == seen
+        assert summary.stop_reason == "seconds"
+        assert summary.n_events == len(expected)
+        assert summary.n_beats == sum(len(e.rr_ms) for e in expected if isinstance(e, RRIntervals))
+        assert summary.duration_s == pytest.approx(20.0)
+        assert summary.battery_pct == 87
+        assert rec.header.device["kind"] == "simulated"
+        assert rec.header.settings == {"seconds": 20}
+        assert not rec.truncated
+
+    async def test_records_until_the_source_ends(self, tmp_path: Path) -> None:
+        source = FakeSource(some_events())
+        async with asyncio.timeout(TIMEOUT_S):
+            summary = await record(source, tmp_path / "r.jsonl", device={}, settings={})
+        assert summary.stop_reason == "source ended"
+        assert list(read_recording(tmp_path / "r.jsonl").events) == some_events()
+        assert summary.n_raw == 1 and summary.n_beats == 49
+        assert source.opened and source.closed
+
+    async def test_cancellation_keeps_everything_received_and_closes_both(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "cancelled.jsonl.gz"
+        source = FakeSource(some_events(30), then_wait=True)
+        async with asyncio.timeout(TIMEOUT_S):
+            task = asyncio.create_task(record(source, path, device={}, settings={}))
+            await source.all_yielded.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        rec = read_recording(path)
+        assert list(rec.events) == some_events(30)
+        assert not rec.truncated  # closed properly: gzip trailer written
+        assert source.closed
+
+    async def test_source_error_propagates_after_the_file_is_closed(self, tmp_path: Path) -> None:
+        path = tmp_path / "failed.jsonl"
+        source = FakeSource(some_events(10), fail_with=DeviceError("strap gone"))
+        with pytest.raises(DeviceError, match="strap gone"):
+            async with asyncio.timeout(TIMEOUT_S):
+                await record(source, path, device={}, settings={})
+        assert list(read_recording(path).events) == some_events(10)
+        assert source.closed
+
+    async def test_events_reach_the_file_while_recording(self, tmp_path: Path) -> None:
+        # What a SIGKILL would leave: the file is readable and holds the events before the
+        # recording ends, without any close.
+        path = tmp_path / "live.jsonl.gz"
+        source = FakeSource(some_events(40), then_wait=True)
+        async with asyncio.timeout(TIMEOUT_S):
+            task = asyncio.create_task(record(source, path, device={}, settings={}))
+            await source.all_yielded.wait()
+            while True:
+                events = await asyncio.to_thread(lambda: read_recording(path).events)
+                if len(events) == len(source.events):
+                    break
+                await asyncio.sleep(0.05)  # the writer thread flushes on its own schedule
+            assert not task.done()
+            source.release.set()
+            await task
+        assert list(events) == some_events(40)
+
+    async def test_header_gets_what_the_source_says_about_its_device(self, tmp_path: Path) -> None:
+        source = FakeSource(some_events(3), device_info={"model": "H10", "firmware": "5.0"})
+        async with asyncio.timeout(TIMEOUT_S):
+            await record(
+                source, tmp_path / "d.jsonl", device={"kind": "ble", "model": "?"}, settings={}
+            )
+        device = read_recording(tmp_path / "d.jsonl").header.device
+        assert device == {"kind": "ble", "model": "H10", "firmware": "5.0"}
+
+    async def test_recording_a_replay_copies_its_events_and_device(self, tmp_path: Path) -> None:
+        original = tmp_path / "original.jsonl"
+        with RecordingWriter(original, device={"name": "H10 X"}, settings={}) as writer:
+            for event in some_events(20):
+                writer.write(event)
+        copy = tmp_path / "copy.jsonl.gz"
+        async with asyncio.timeout(TIMEOUT_S):
+            await record(
+                ReplaySource(original, speed=math.inf),
+                copy,
+                device={"kind": "file"},
+                settings={},
+            )
+        rec = read_recording(copy)
+        assert list(rec.events) == some_events(20)
+        assert rec.header.device == {"kind": "file", "name": "H10 X"}
+
+    async def test_existing_file_is_refused_and_the_source_closed(self, tmp_path: Path) -> None:
+        path = tmp_path / "exists.jsonl"
+        path.write_text("keep me")
+        source = FakeSource(some_events(3))
+        with pytest.raises(RecordingFileError, match="already exists"):
+            async with asyncio.timeout(TIMEOUT_S):
+                await record(source, path, device={}, settings={})
+        assert path.read_text() == "keep me"
+        assert source.closed
+
+    @pytest.mark.parametrize("seconds", [0.0, -1.0, math.nan, math.inf])
+    async def test_bad_seconds(self, tmp_path: Path, seconds: float) -> None:
+        with pytest.raises(ConfigError, match="seconds"):
+            await record(
+                FakeSource([]), tmp_path / "x.jsonl", device={}, settings={}, seconds=seconds
+            )
+
+
+class TestSessionStats:
+    def test_counts_beats_hr_battery_link_contact(self) -> None:
+        stats = SessionStats()
+        assert math.isnan(stats.hr_bpm) and stats.duration_s == 0.0
+        for event in [
+            Link(0.0, LinkState.STREAMING, ""),
+            Battery(0.0, 55),
+            RRIntervals(1.0, (1000.0, 750.0)),
+            Contact(1.0, True),
+        ]:
+            stats.update(event)
+        assert stats.n_beats == 2
+        assert stats.hr_bpm == pytest.approx(80.0)  # from the last RR: no strap HR yet
+        stats.update(HeartRate(2.0, 64.0))
+        stats.update(RRIntervals(2.0, (500.0,)))
+        assert stats.hr_bpm == 64.0  # the strap's own HR wins once it reports one
+        assert stats.battery_pct == 55 and stats.link_state == LinkState.STREAMING
+        assert stats.contact is True
+        assert stats.duration_s == 2.0 and stats.n_events == 6
+
+    def test_gaps_and_rr_silences(self) -> None:
+        stats = SessionStats()
+        stats.update(RRIntervals(1.0, (1000.0,)))
+        stats.update(RRIntervals(2.0, ()))  # a notification without beats is no beat
+        stats.update(RRIntervals(1.0 + RR_SILENCE_GAP_S + 2.0, (1000.0,)))
+        stats.update(Gap(20.0, 4.5, "link lost"))
+        assert stats.n_rr_silences == 1
+        assert stats.rr_silence_s == pytest.approx(RR_SILENCE_GAP_S + 2.0)
+        assert stats.n_gaps == 1 and stats.gap_s == 4.5
+        assert stats.n_beats == 2
