@@ -401,6 +401,18 @@ class _StatusLine:
             self._width = 0
 
 
+class _BreakStatusLine(logging.Filter):
+    """Ends an in-place status line before a log message is printed under it."""
+
+    def __init__(self, status: _StatusLine) -> None:
+        super().__init__()
+        self._status = status
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._status.end()
+        return True
+
+
 async def _show_status_every(status: _StatusLine, stats: SessionStats, started_s: float) -> None:
     while True:
         await asyncio.sleep(status.interval_s)
@@ -466,6 +478,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
             await asyncio.wait([ticker])
 
     print(f"Recording {args.source} to {out} (Ctrl-C stops and keeps the file)", flush=True)
+    handlers = [h for h in logger.handlers if getattr(h, "_pet_cli", False)]
+    line_breaker = _BreakStatusLine(status)
+    for handler in handlers:
+        handler.addFilter(line_breaker)
     try:
         summary = asyncio.run(run())
     except KeyboardInterrupt:
@@ -479,6 +495,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
         if out.exists():
             print(f"Recording so far saved to {out}", flush=True)
         raise
+    finally:
+        for handler in handlers:
+            handler.removeFilter(line_breaker)
     status.show(_status_text(stats, time.monotonic() - started_s))
     status.end()
     why = (

@@ -62,7 +62,9 @@ class RRIntervals:
     Parameters
     ----------
     t : float
-        Arrival time, s since session start (module docstring).
+        Time of the beat that ends the last interval, s since session start (module
+        docstring): reconstructed from the intervals (ble-protocol.md §2.4), never later than
+        the notification's arrival and at most about 2 s before it.
     rr_ms : tuple of float
         Intervals between successive R peaks in ms, oldest first (full 1/1024 s precision).
     """

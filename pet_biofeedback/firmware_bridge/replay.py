@@ -22,9 +22,10 @@ decoded events, so that it can be replayed "through the very same decoders" (des
 The rule, per stream, with ``decode_raw=True`` (the default):
 
 * Heart Rate Measurement notifications are decoded with `hrs.decode_heart_rate_measurement`
-  into `HeartRate`, `RRIntervals` (when the packet has RR) and `Contact` (when the strap
-  reports contact), all at the notification's ``t`` (no beat-time reconstruction: the
-  analysis rebuilds beat times from the intervals) — **only if the recording holds no ``hr`` and
+  into `HeartRate` and `Contact` (when the strap reports contact) at the notification's
+  ``t`` and `RRIntervals` (when the packet has RR) at its last beat's time, reconstructed by
+  the live strap's own `ble.RrBeatClock` (ble-protocol.md §2.4; reset, as live, on lost
+  contact, a heart rate of 0 and every `Gap` event) — **only if the recording holds no ``hr`` and
   no ``rr`` event at all** (otherwise the recorded decoded events are the truth and decoding
   again would duplicate every beat).
 * PMD data frames are decoded with `pmd.decode_frame` into `EcgFrame` / `AccFrame`, timed by a
@@ -83,6 +84,7 @@ from pet_biofeedback.events import (
     Contact,
     EcgFrame,
     Event,
+    Gap,
     HeartRate,
     RawNotification,
     RRIntervals,
@@ -288,6 +290,7 @@ class _RawDecoder:
             pmd.MeasurementType.ACC: _setting_hz(settings, "acc_fs_hz", DEFAULT_ACC_FS_HZ),
         }
         self._streams: dict[int, _PmdStream] = {}
+        self._beat_clock: _BeatClock | None = None
         self.n_decoded = 0
         self.n_errors = 0
         self.last_error = ""
@@ -295,6 +298,12 @@ class _RawDecoder:
     def reset(self) -> None:
         """Forget stream state (replay restarted from the beginning)."""
         self._streams.clear()
+        self._beat_clock = None
+
+    def gap(self) -> None:
+        """A `Gap` event went by: the chain of beats is broken, as the live strap treats it."""
+        if self._beat_clock is not None:
+            self._beat_clock.reset()
 
     def decode(self, raw: RawNotification) -> list[Event]:
         """Decoded events for one raw notification (possibly none)."""
@@ -325,12 +334,16 @@ class _RawDecoder:
         self.n_decoded += len(out)
         return out
 
-    @staticmethod
-    def _heart_rate(raw: RawNotification) -> list[Event]:
+    def _heart_rate(self, raw: RawNotification) -> list[Event]:
         m = hrs.decode_heart_rate_measurement(raw.payload)
-        out: list[Event] = [HeartRate(raw.t, float(m.hr_bpm))]
+        if self._beat_clock is None:
+            self._beat_clock = _new_beat_clock()
+        if m.contact is False or m.hr_bpm == 0:
+            self._beat_clock.reset()  # no contact: the chain of RR intervals is broken
+        out: list[Event] = []
         if m.rr_ms:
-            out.append(RRIntervals(raw.t, m.rr_ms))
+            out.append(RRIntervals(self._beat_clock.last_beat_t(raw.t, m.rr_ms), m.rr_ms))
+        out.append(HeartRate(raw.t, float(m.hr_bpm)))
         if m.contact is not None:
             out.append(Contact(raw.t, m.contact))
         return out
@@ -399,6 +412,37 @@ class _RawDecoder:
                 )
             ]
         return []
+
+
+class _BeatClock(Protocol):
+    """What `ble.RrBeatClock` offers."""
+
+    def reset(self) -> None: ...
+
+    def last_beat_t(self, arrival_t: float, rr_ms: tuple[float, ...]) -> float: ...
+
+
+class _ArrivalTimes:
+    """Stand-in when `ble` cannot be imported: each packet's last beat at its arrival."""
+
+    def reset(self) -> None:
+        pass
+
+    def last_beat_t(self, arrival_t: float, rr_ms: tuple[float, ...]) -> float:
+        return arrival_t
+
+
+def _new_beat_clock() -> _BeatClock:
+    """The live strap's beat-time reconstruction, imported only when it is needed.
+
+    `ble` imports bleak; a replay without raw heart-rate notifications never loads it.
+    """
+    try:
+        from pet_biofeedback.firmware_bridge.ble import RrBeatClock
+    except ImportError as exc:
+        logger.warning("beat times of re-decoded RR intervals are the notification times (%s)", exc)
+        return _ArrivalTimes()
+    return RrBeatClock()
 
 
 def _setting_hz(settings: Mapping[str, object], key: str, default: float) -> float:
@@ -753,6 +797,8 @@ class ReplaySource:
             if isinstance(ev, RawNotification) and self._decode_raw:
                 for decoded in await self._decode(ev):
                     self._push(decoded)
+            elif isinstance(ev, Gap) and self._decoder is not None:
+                self._decoder.gap()
 
     def _push(self, event: Event) -> None:
         if event.t < self._last_played_t:

@@ -333,12 +333,12 @@ def rr_text_events(path: str | Path) -> list[Event]:
     Notes
     -----
     Beat times come from the cumulative sum: the first interval starts at a beat at 0 s, beat
-    ``k`` is at ``sum(rr_ms[:k + 1]) / 1000`` s. Each beat is reported by the first whole
-    second at or after it (``ceil``, at least 1 s), as a Heart Rate notification would: the
-    event at ``t`` carries, oldest first, every interval ending in ``(t - 1, t]``. Seconds
-    without a beat get no event. No heart rate, contact or link events are invented: the file
-    holds only intervals. Reading the events back and concatenating ``rr_ms`` gives the file's
-    intervals exactly.
+    ``k`` is at ``sum(rr_ms[:k + 1]) / 1000`` s. The intervals are grouped as a strap's
+    once-a-second Heart Rate notifications would carry them: one event per second ``(n - 1,
+    n]`` that holds a beat, with every interval ending in it, oldest first, and — as
+    `RRIntervals` defines ``t`` — stamped with the time of its last beat. No heart rate,
+    contact or link events are invented: the file holds only intervals. Reading the events
+    back and concatenating ``rr_ms`` gives the file's intervals exactly.
     """
     rr = read_rr_text(path)
     beat_t_s = np.cumsum(rr.rr_ms) / 1000.0
@@ -346,7 +346,7 @@ def rr_text_events(path: str | Path) -> list[Event]:
     # Beat times increase, so each notification's beats are one contiguous run.
     starts = np.flatnonzero(np.concatenate(([True], np.diff(notify_t_s) > 0)))
     bounds = np.append(starts, notify_t_s.size).tolist()
-    times = notify_t_s[starts].tolist()
+    times = beat_t_s[np.append(starts[1:], notify_t_s.size) - 1].tolist()  # last beat each
     values = rr.rr_ms.tolist()
     events: list[Event] = [
         RRIntervals(t, tuple(values[lo:hi]))

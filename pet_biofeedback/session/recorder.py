@@ -103,8 +103,9 @@ class SessionStats:
     n_gaps : int
         `Gap` events seen; ``gap_s`` their total length in s.
     n_rr_silences : int
-        Times the RR stream fell silent for more than `RR_SILENCE_GAP_S` (a dropout without a
-        `Gap` event); ``rr_silence_s`` their total length in s.
+        Times the RR stream fell silent for more than `RR_SILENCE_GAP_S` without a `Gap`
+        event in the silence (e.g. a contact dropout); ``rr_silence_s`` their total length
+        in s. A silence that a `Gap` event marks is counted once, as that gap.
     """
 
     def __init__(self) -> None:
@@ -123,6 +124,7 @@ class SessionStats:
         self.n_rr_silences = 0
         self.rr_silence_s = 0.0
         self._last_rr_t_s: float | None = None
+        self._gap_marked = False  # a Gap event came since the last RR
         self._strap_hr = False
 
     @property
@@ -144,12 +146,13 @@ class SessionStats:
                     self.n_beats += len(event.rr_ms)
                     if not self._strap_hr:
                         self.hr_bpm = _MS_PER_MIN / event.rr_ms[-1]
-                    if self._last_rr_t_s is not None:
+                    if self._last_rr_t_s is not None and not self._gap_marked:
                         silence_s = event.t - self._last_rr_t_s
                         if silence_s > RR_SILENCE_GAP_S:
                             self.n_rr_silences += 1
                             self.rr_silence_s += silence_s
                     self._last_rr_t_s = event.t
+                    self._gap_marked = False
             case HeartRate():
                 self._strap_hr = True
                 self.hr_bpm = event.hr_bpm
@@ -163,6 +166,7 @@ class SessionStats:
             case Gap():
                 self.n_gaps += 1
                 self.gap_s += event.seconds
+                self._gap_marked = True
             case RawNotification():
                 self.n_raw += 1
             case EcgFrame() | AccFrame() | PacerPhase() | Marker() | Rating():

@@ -248,3 +248,5 @@ class TestSessionStats:
         assert stats.rr_silence_s == pytest.approx(RR_SILENCE_GAP_S + 2.0)
         assert stats.n_gaps == 1 and stats.gap_s == 4.5
         assert stats.n_beats == 2
+        stats.update(RRIntervals(20.0 + RR_SILENCE_GAP_S + 1.0, (1000.0,)))
+        assert stats.n_rr_silences == 1  # the Gap event already marked this silence

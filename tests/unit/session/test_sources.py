@@ -219,11 +219,14 @@ class TestRrTextEvents:
         rr = [v for e in events if isinstance(e, RRIntervals) for v in e.rr_ms]
         assert rr == read_rr_text(RR_SAMPLE).rr_ms.tolist()
         t = np.array([e.t for e in events])
-        assert np.all(np.diff(t) > 0) and np.all(t == np.round(t))
         beat_t = np.cumsum(rr) / 1000.0
-        # Every beat is reported by the first whole second at or after it.
-        notify = np.repeat(t, [len(e.rr_ms) for e in events if isinstance(e, RRIntervals)])
-        assert np.all(notify >= beat_t) and np.all(notify - beat_t < 1.0)
+        sizes = [len(e.rr_ms) for e in events if isinstance(e, RRIntervals)]
+        # Each event is stamped with its last beat (events.RRIntervals) ...
+        assert_allclose(t, beat_t[np.cumsum(sizes) - 1], rtol=0, atol=1e-9)
+        # ... and holds the beats of one whole second (n - 1, n], one event per second.
+        second = np.repeat(np.ceil(t), sizes)
+        assert np.all(np.ceil(beat_t) == second)
+        assert np.all(np.diff(np.ceil(t)) > 0)
 
     async def test_rr_text_replays_through_a_source(self) -> None:
         played = await play_all(open_source(str(RR_SAMPLE), speed=math.inf))
