@@ -1176,7 +1176,11 @@ class SimulatedStrap:
             AccFrame(float(t[-1]), ACC_FS_HZ, tuple((x, y, z) for x, y, z in v.tolist()))
             for t, v in acc_frames
         )
-        reported_rr = chunk.rr_ms[np.isfinite(chunk.rr_ms)]
+        reported = np.isfinite(chunk.rr_ms)
+        reported_rr = chunk.rr_ms[reported]
+        # As a real strap's events: RR intervals are stamped with the beat that ends the last
+        # of them (events.RRIntervals), not with the notification's arrival.
+        rr_t = float(chunk.beat_t_s[reported][-1]) if reported_rr.size else 0.0
         for t, hr, ok in zip(
             chunk.notify_t_s.tolist(),
             chunk.notify_hr_bpm.tolist(),
@@ -1185,7 +1189,7 @@ class SimulatedStrap:
         ):  # at most one notification per chunk
             events.append(HeartRate(t, hr))
             if ok and reported_rr.size:
-                events.append(RRIntervals(t, tuple(reported_rr.tolist())))
+                events.append(RRIntervals(rr_t, tuple(reported_rr.tolist())))
             events.append(Contact(t, ok))
         events.sort(key=lambda e: e.t)  # stable: frames before the notification at the same t
         if self._finished:
