@@ -300,17 +300,20 @@ class TestAnalyzeRecordingBeatSources:
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         events = read_recording(STRAP_SAMPLE).events
-        rr_at = {e.t: e.rr_ms for e in events if isinstance(e, RRIntervals)}
         contact_at = {e.t: e.ok for e in events if isinstance(e, Contact)}
-        raw_only: list[Event] = [
-            RawNotification(
-                e.t,
-                "00002a37-0000-1000-8000-00805f9b34fb",
-                _hrm_payload(e.hr_bpm, rr_at.get(e.t, ()), contact_at[e.t]),
-            )
-            for e in events
-            if isinstance(e, HeartRate)
-        ]
+        # RR events carry their last beat's time, just before the notification that
+        # delivered them: each belongs to the next heart-rate notification.
+        raw_only: list[Event] = []
+        pending: tuple[float, ...] = ()
+        for e in events:
+            if isinstance(e, RRIntervals):
+                pending = e.rr_ms
+            elif isinstance(e, HeartRate):
+                payload = _hrm_payload(e.hr_bpm, pending, contact_at[e.t])
+                raw_only.append(
+                    RawNotification(e.t, "00002a37-0000-1000-8000-00805f9b34fb", payload)
+                )
+                pending = ()
         path = _write(tmp_path / "raw.jsonl", raw_only)
         from_rr = analyze_json(STRAP_SAMPLE, capsys)
         report = analyze_json(path, capsys)
