@@ -29,7 +29,7 @@ from benchmarks.peers import (
 )
 
 LIVE_BEATS: Final = 3000  # beats timed after the window has filled
-CLI_REPEATS: Final = 3
+CLI_REPEATS: Final = 7
 
 
 def live_rows(inputs: BenchInputs) -> list[Row]:

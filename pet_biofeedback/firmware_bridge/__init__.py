@@ -11,28 +11,32 @@ This package may import `pet_biofeedback.errors`, `pet_biofeedback.events`,
 code or `pet_biofeedback.signal`.
 """
 
-from pet_biofeedback.errors import DecodeError
-from pet_biofeedback.firmware_bridge.simulated import (
-    PacerFn,
-    SimChunk,
-    SimConfig,
-    SimulatedStrap,
-    StrapModel,
-    fixed_rate_pacer,
-    parse_sim_spec,
-    simulate,
-)
+from __future__ import annotations
 
-__all__ = [  # grouped by module, each group sorted
-    "DecodeError",
-    # --- simulated.py ---
-    "PacerFn",
-    "SimChunk",
-    "SimConfig",
-    "SimulatedStrap",
-    "StrapModel",
-    "fixed_rate_pacer",
-    "parse_sim_spec",
-    "simulate",
-    # --- hrs.py / pmd.py: the decoder helper adds its exports here ---
-]
+import importlib
+from typing import Any
+
+from pet_biofeedback.errors import DecodeError
+
+# Names re-exported from submodules, loaded on first use (PEP 562) so that importing one
+# decoder does not pull in the simulator, asyncio or bleak.
+_LAZY = {
+    "PacerFn": "simulated",
+    "SimChunk": "simulated",
+    "SimConfig": "simulated",
+    "SimulatedStrap": "simulated",
+    "StrapModel": "simulated",
+    "fixed_rate_pacer": "simulated",
+    "parse_sim_spec": "simulated",
+    "simulate": "simulated",
+    "ReplaySource": "replay",
+}
+
+__all__ = ["DecodeError", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
