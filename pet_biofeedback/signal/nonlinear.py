@@ -158,11 +158,13 @@ def dfa_alpha1_windows(
         owner, box_no = _ragged_ranges(np.zeros(n_win, dtype=np.intp), counts)
         box_start = start[owner] + box_no * step
         block = profile[box_start[:, None] + np.arange(n)]
-        block = block - block.mean(axis=1, keepdims=True)
+        block -= block.mean(axis=1, keepdims=True)
         xc = np.arange(n) - (n - 1) / 2.0
-        slope = block @ xc / np.dot(xc, xc)
-        resid = block - slope[:, None] * xc
-        box_var = np.mean(resid * resid, axis=1)
+        # Residual sum of squares of the least-squares line without forming the residuals:
+        # Σ(b − b̄)² − (Σ xc·(b − b̄))² / Σ xc² (the box is centred, so cancellation is small).
+        sxy = block @ xc
+        ss = np.einsum("ij,ij->i", block, block)
+        box_var = np.maximum(ss - sxy * sxy / np.dot(xc, xc), 0.0) / n
         sum_var = np.bincount(owner, weights=box_var, minlength=n_win)
         with np.errstate(divide="ignore", invalid="ignore"):
             f2 = sum_var / counts
