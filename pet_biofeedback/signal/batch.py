@@ -334,15 +334,18 @@ def analyze_rr(
     method = settings.spectral_method
     whole_starts, whole_ends = np.array([t_first_beat_s]), np.array([t_end])
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        # Coherence every 5 s over the recording, once, shared by the summary and the windows.
-        coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
+        # Largest pieces first so the two workers finish together.
         win_fd = pool.submit(spectral.frequency_metrics_windows, nn, lo, hi, method=method)
         win_nonlin = pool.submit(_nonlinear, nn, lo, hi, None)
+        # Coherence every 5 s over the recording, once, shared by the summary and the windows.
+        coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
+        whole_fd = pool.submit(
+            spectral.frequency_metrics_windows, nn, whole_lo, whole_hi, method=method
+        )
         whole_nonlin = pool.submit(_nonlinear, nn, whole_lo, whole_hi, SAMPEN_MAX_BEATS)
-        whole_fd = spectral.frequency_metrics_windows(nn, whole_lo, whole_hi, method=method)
         summary = _table(
             nn, beat_t, labels, corrected, whole_starts, whole_ends, whole_lo, whole_hi,
-            breaths, whole_rate, whole_fd, whole_nonlin.result(),
+            breaths, whole_rate, whole_fd.result(), whole_nonlin.result(),
         )  # fmt: skip
         windows = _table(
             nn, beat_t, labels, corrected, starts, ends, lo, hi, breaths, None,
