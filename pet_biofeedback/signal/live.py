@@ -24,18 +24,21 @@ forward across a data gap (a strap dropout), so beats after it line up with the 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
-from pet_biofeedback.errors import ConfigError
+from pet_biofeedback.errors import ConfigError, SignalInputError
 from pet_biofeedback.signal import artifacts, nonlinear, rsa, spectral
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.timedomain import RunningTimeDomain, TimeDomainMetrics
 
 __all__ = ["LiveAnalyzer", "LiveSettings", "LiveUpdate"]
+
+logger = logging.getLogger(__name__)
 
 _HISTORY_BEATS: Final = 512  # beats kept for coherence/RSA/phase (≥ 90 s even at 200 bpm)
 _MAX_BREATHS: Final = 64
@@ -224,6 +227,7 @@ class LiveAnalyzer:
         self._inhale = _Ring(_MAX_BREATHS)
         self._rsa = _Ring(_MAX_BREATHS)
         self._rsa_end_t = _Ring(_MAX_BREATHS)
+        self._pending_breaths: list[tuple[float, float]] = []  # (start, end) awaiting beats
         nan = math.nan
         self._coh = (nan, nan, nan)
         self._next_coh_t = -math.inf
@@ -239,7 +243,9 @@ class LiveAnalyzer:
         """
         if self._corrector is None:
             rr = float(rr_ms)
-            if not (math.isfinite(rr) and rr > 0):
+            # Without correction only the physiological gate protects the beat clock (a
+            # 1e300-ms "interval" would stop time advancing); values outside it are dropped.
+            if not (artifacts.RR_MIN_MS <= rr <= artifacts.RR_MAX_MS):
                 return ()
             finals: tuple[artifacts.FinalNN, ...] = (artifacts.FinalNN(rr, False),)
         else:
@@ -260,19 +266,31 @@ class LiveAnalyzer:
     def push_breath_start(self, t_s: float, *, inhale_s: float | None = None) -> None:
         """Record a breath onset (s, beat clock) and the inhalation length if known.
 
-        Completing a breath (the next onset) computes its peak-to-trough heart rate.
+        Completing a breath (the next onset) queues its peak-to-trough heart rate, which is
+        computed as soon as the beats of the whole breath are final (the corrector decides
+        up to two beats late), so it equals `rsa.rsa_peak_to_trough_bpm` on the same beats.
+        Non-finite or out-of-order onsets are ignored.
         """
-        if len(self._breaths) and t_s <= self._breaths.view()[-1]:
+        t_s = float(t_s)
+        if not math.isfinite(t_s) or (len(self._breaths) and t_s <= self._breaths.view()[-1]):
             return
-        self._breaths.push(float(t_s))
-        self._inhale.push(math.nan if inhale_s is None else float(inhale_s))
+        inhale = math.nan if inhale_s is None else float(inhale_s)
+        self._breaths.push(t_s)
+        self._inhale.push(inhale if math.isfinite(inhale) and inhale > 0 else math.nan)
         starts = self._breaths.view()
         if starts.size >= 2:
-            beat_t = self._hist_t.view()
-            nn = self._hist_nn.view()
-            pt = rsa.rsa_peak_to_trough_bpm(beat_t, nn, starts[-2:])
+            self._pending_breaths.append((float(starts[-2]), t_s))
+            self._settle_breaths()
+
+    def _settle_breaths(self) -> None:
+        """Evaluate the queued breaths whose every beat is final."""
+        while self._pending_breaths and self._t_s >= self._pending_breaths[0][1]:
+            start, end = self._pending_breaths.pop(0)
+            pt = rsa.rsa_peak_to_trough_bpm(
+                self._hist_t.view(), self._hist_nn.view(), np.array([start, end])
+            )
             self._rsa.push(float(pt[0]) if pt.size else math.nan)
-            self._rsa_end_t.push(float(t_s))
+            self._rsa_end_t.push(end)
 
     # ------------------------------------------------------------------ internals
     def _accept(self, final: artifacts.FinalNN) -> LiveUpdate:
@@ -285,6 +303,8 @@ class LiveAnalyzer:
         self._hist_t.push(t)
         self._hist_nn.push(nn)
         self._corrected.push(1.0 if final.corrected else 0.0)
+        if self._pending_breaths:
+            self._settle_breaths()
         if t >= self._next_coh_t:
             self._refresh_coherence()
             self._next_coh_t = t + self.settings.coherence_every_s
@@ -386,9 +406,15 @@ class LiveAnalyzer:
         sel = (beat_t >= t_start - 5.0) & (beat_t <= t_end + 5.0)
         if np.count_nonzero(ok) < 4 or np.count_nonzero(sel) < 4:
             return
-        res = rsa.phase_synchrony(
-            beat_t[sel], nn[sel], ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
-        )
+        if not (math.isfinite(pacer_hz) and pacer_hz > 0):
+            return
+        try:
+            res = rsa.phase_synchrony(
+                beat_t[sel], nn[sel], ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
+            )
+        except SignalInputError:  # e.g. a breathing rate the HR band-pass cannot resolve
+            logger.debug("phase synchrony skipped", exc_info=True)
+            return
         self._phase = (res.lag_deg, res.plv)
 
     def _rsa_mean(self, t: float) -> float:

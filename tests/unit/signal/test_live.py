@@ -113,6 +113,45 @@ class TestLiveAnalyzer:
         completed = pt[: starts.size - 1]
         assert_allclose(last.rsa_last_breath_bpm, completed[-1], rtol=1e-12)
 
+    def test_rsa_equals_batch_when_onsets_arrive_before_the_beats_are_final(self) -> None:
+        # Regression (review of issue #2): onsets pushed in real time, i.e. by the raw RR
+        # clock, reach the analyzer up to two beats before the corrector finalizes them.
+        rr = _paced_rr(400, seed=6)
+        live = LiveAnalyzer()
+        updates: list[LiveUpdate] = []
+        raw_t, next_breath, starts = 0.0, 0.0, []
+        for value in rr:
+            raw_t += value / 1000.0
+            if raw_t >= next_breath:
+                live.push_breath_start(next_breath, inhale_s=4.0)
+                starts.append(next_breath)
+                next_breath += 10.0
+            updates.extend(live.push(float(value)))
+        beat_t = np.array([u.t_s for u in updates])
+        nn = np.array([u.nn_ms for u in updates])
+        batch = rsa.rsa_peak_to_trough_bpm(beat_t, nn, np.array(starts))[: len(starts) - 1]
+        seen = [u.rsa_last_breath_bpm for u in updates if np.isfinite(u.rsa_last_breath_bpm)]
+        distinct = [v for k, v in enumerate(seen) if k == 0 or v != seen[k - 1]]
+        assert_allclose(distinct, batch[: len(distinct)], rtol=1e-12)
+        assert len(distinct) >= len(batch) - 1
+
+    def test_bad_breath_onsets_are_ignored(self) -> None:
+        # Regression (review of issue #2): one NaN onset used to break every later push.
+        live = LiveAnalyzer()
+        live.push_breath_start(float("nan"))
+        live.push_breath_start(0.0, inhale_s=float("inf"))
+        live.push_breath_start(float("inf"))
+        updates = _run(_paced_rr(200, seed=7), live, breath_period_s=10.0)
+        assert len(updates) >= 195
+
+    def test_correction_off_drops_values_outside_the_gate(self) -> None:
+        # Regression (review of issue #2): 1e300 ms stopped the beat clock advancing.
+        live = LiveAnalyzer(LiveSettings(correction=False))
+        assert live.push(1e300) == ()
+        assert live.push(100.0) == ()
+        (u,) = live.push(820.0)
+        assert u.nn_ms == 820.0 and u.n_total_beats == 1
+
     def test_correction_off_passes_rr_through(self) -> None:
         rr = _paced_rr(50)
         updates = _run(rr, LiveAnalyzer(LiveSettings(correction=False)))
