@@ -31,6 +31,9 @@ COHERENCE_STEP_S: Final = 5.0  # coherence is re-evaluated every 5 s (hrv-method
 # Sample entropy costs O(N²) pairs; above this many beats the whole-series value is not
 # computed (windows still are). 20 000 beats ≈ 5 h at 67 bpm.
 SAMPEN_MAX_BEATS: Final = 20_000
+MIN_WINDOW_S: Final = 10.0  # RMSSD's shortest valid window (hrv-methods.md §4)
+MIN_STEP_S: Final = 1.0  # finer steps only repeat nearly identical windows
+MAX_WINDOWS: Final = 20_000  # bounds memory and time (24 h at a 5-s step)
 _WORKERS: Final = 2  # summary, windows and coherence run side by side
 
 
@@ -54,13 +57,19 @@ class AnalysisSettings:
     spectral_method: spectral.SpectralMethod = "welch"
 
     def __post_init__(self) -> None:
-        if self.window_s is not None and not (math.isfinite(self.window_s) and self.window_s > 0):
-            raise ConfigError(f"window must be a positive number of seconds, got {self.window_s}")
+        if self.window_s is not None and not (
+            math.isfinite(self.window_s) and self.window_s >= MIN_WINDOW_S
+        ):
+            raise ConfigError(
+                f"window must be at least {MIN_WINDOW_S:g} seconds, got {self.window_s:g}"
+            )
         if self.step_s is not None:
             if self.window_s is None:
                 raise ConfigError("a step needs a window")
-            if not (math.isfinite(self.step_s) and self.step_s > 0):
-                raise ConfigError(f"step must be a positive number of seconds, got {self.step_s}")
+            if not (math.isfinite(self.step_s) and self.step_s >= MIN_STEP_S):
+                raise ConfigError(
+                    f"step must be at least {MIN_STEP_S:g} second, got {self.step_s:g}"
+                )
         if self.spectral_method not in ("welch", "lomb"):
             raise ConfigError(
                 f"unknown spectral method {self.spectral_method!r}; valid: welch, lomb"
@@ -320,6 +329,12 @@ def analyze_rr(
     if settings.window_s is not None:
         step = settings.effective_step_s
         assert step is not None
+        n_windows = (t_end - t_first_beat_s - settings.window_s) / step + 1
+        if n_windows > MAX_WINDOWS:
+            raise ConfigError(
+                f"{n_windows:.0f} windows of {settings.window_s:g} s every {step:g} s is more "
+                f"than {MAX_WINDOWS}; use a larger step"
+            )
         starts, ends, lo, hi = window_bounds(beat_t, t_first_beat_s, t_end, settings.window_s, step)
         if starts.size == 0:
             notes.append(

@@ -347,11 +347,20 @@ class TestAnalysisSettings:
             {"window_s": 300.0, "step_s": math.nan},
             {"spectral_method": "fft"},
             {"spectral_method": "Welch"},
+            {"window_s": 5.0},  # regression (review): tiny windows ran out of memory
+            {"window_s": 60.0, "step_s": 1e-9},
+            {"window_s": 60.0, "step_s": 0.5},
         ],
     )
     def test_nonsense_raises_config_error(self, kwargs: dict[str, object]) -> None:
         with pytest.raises(ConfigError):
             AnalysisSettings(**kwargs)  # type: ignore[arg-type]
+
+    def test_too_many_windows_is_a_config_error(self) -> None:
+        # Regression (review of issue #2): the count is capped before any allocation.
+        rr = np.full(130_000, 800.0)  # ≈ 29 h
+        with pytest.raises(ConfigError, match="larger step"):
+            analyze_rr(rr, AnalysisSettings(correction=False, window_s=10.0, step_s=1.0))
 
     def test_lomb_is_accepted_and_used(self) -> None:
         rr = _sine_rr(40.0, 300.0)
