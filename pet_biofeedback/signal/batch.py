@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from pet_biofeedback.errors import ConfigError
+from pet_biofeedback.errors import ConfigError, SignalInputError
 from pet_biofeedback.signal import artifacts, nonlinear, spectral, timedomain
 from pet_biofeedback.signal._typing import FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float
@@ -304,8 +304,22 @@ def analyze_rr(
     settings = settings or AnalysisSettings()
     rr = as_1d_float(rr_ms, "rr_ms", positive=True)
     notes: list[str] = []
+    n_in_range = int(np.count_nonzero((rr >= artifacts.RR_MIN_MS) & (rr <= artifacts.RR_MAX_MS)))
+    if rr.size and n_in_range < 0.5 * rr.size:
+        # Mostly out of range is a unit or format problem, not artifacts: correcting would
+        # invent a heart rate.
+        raise SignalInputError(
+            f"{rr.size - n_in_range} of {rr.size} intervals are outside "
+            f"{artifacts.RR_MIN_MS:g}–{artifacts.RR_MAX_MS:g} ms (a heart rate of 24–240 bpm); "
+            "are the values RR intervals in milliseconds or seconds?"
+        )
     if settings.correction:
         corr = artifacts.correct_rr(rr)
+        if corr.n_gated:
+            notes.append(
+                f"{corr.n_gated} intervals outside {artifacts.RR_MIN_MS:g}–"
+                f"{artifacts.RR_MAX_MS:g} ms were treated as artifacts"
+            )
         nn = np.asarray(corr.nn_ms, dtype=np.float64)
         labels = corr.labels
         corrected = np.asarray(corr.corrected_mask)
