@@ -1593,8 +1593,10 @@ class BleStrap:
         if client is None:
             return
         timeout_s = self._timeouts.stop_s
+        # Each entry leaves its list only once its step was tried, so a teardown cancelled
+        # half-way (Ctrl-C during a stall) is completed by the next one (__aexit__).
         while session.started:
-            measurement = session.started.pop()
+            measurement = session.started[-1]
             if not client.is_connected:
                 break
             try:
@@ -1611,9 +1613,11 @@ class BleStrap:
                     )
             except (BleakError, OSError, TimeoutError, DeviceError, _LinkLost) as exc:
                 logger.warning("could not STOP the %s stream: %s", measurement.name, exc)
+            if measurement in session.started:  # the sensor may have dropped it meanwhile
+                session.started.remove(measurement)
         session.started.clear()
         while session.subscribed:
-            uuid = session.subscribed.pop()
+            uuid = session.subscribed[-1]
             if not client.is_connected:
                 break
             try:
@@ -1621,6 +1625,8 @@ class BleStrap:
                     await client.stop_notify(uuid)
             except (BleakError, OSError, TimeoutError) as exc:
                 logger.warning("could not unsubscribe from %s: %s", uuid, exc)
+            if uuid in session.subscribed:
+                session.subscribed.remove(uuid)
         session.subscribed.clear()
         if client.is_connected:
             try:
