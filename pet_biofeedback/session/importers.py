@@ -147,6 +147,13 @@ def read_rr_text(path: str | Path) -> RrFile:
         rr = np.asarray(values, dtype=np.float64)
     if rr.size == 0:
         raise InputFileError(str(p), "contains no numbers (expected one RR interval per line)")
+    if skipped > rr.size:
+        # More prose than numbers: not an RR file (a script, a CSV with several columns…).
+        raise InputFileError(
+            str(p),
+            f"has {skipped} lines that are not a single number and only {rr.size} that are; "
+            "expected one RR interval per line",
+        )
     if not np.all(np.isfinite(rr)):
         raise InputFileError(str(p), "contains non-finite values (nan or inf)")
     if np.any(rr <= 0):

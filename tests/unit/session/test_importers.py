@@ -89,3 +89,10 @@ class TestReadXdf:
     def test_missing(self, tmp_path: Path) -> None:
         with pytest.raises(InputFileError, match="no such file"):
             read_xdf(tmp_path / "x.xdf")
+
+
+def test_a_file_of_mostly_prose_is_not_an_rr_file(tmp_path: Path) -> None:
+    # Regression (review of issue #2): a Python script was analysed as 3 beats.
+    p = _write(tmp_path, "import os\n\ndef f():\n    return 1\n800\n810\nx = 3\nprint(x)\n")
+    with pytest.raises(InputFileError, match="not a single number"):
+        read_rr_text(p)
