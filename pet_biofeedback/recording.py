@@ -35,8 +35,12 @@ add both); a different major ``version`` is rejected with `UnsupportedVersionErr
 Crash safety: the writer flushes at least every `FLUSH_INTERVAL_S` and fsyncs at least every
 `FSYNC_INTERVAL_S` and on close, so a crash or power cut loses at most the last seconds. A
 compressed file is flushed with ``Z_SYNC_FLUSH``, so everything flushed can be decompressed
-even when the gzip trailer never got written; the reader treats such a cut stream, and a
-partial last line, as a truncated tail (warning, everything before it kept).
+even when the gzip trailer never got written. The reader treats as a truncated tail (warning,
+everything before it kept) a partial last line, unreadable lines up to the end (a power cut
+can leave zero bytes or garbage), and a compressed stream that is cut or turns unreadable.
+Inflating zero bytes or garbage can produce plausible lines, so of a stream that turns
+unreadable or ends in zero bytes the reader keeps only what its last flush finished. Zero
+padding after a complete gzip stream is skipped, as ``gzip`` does.
 
 This module imports only the standard library, `pet_biofeedback.errors` and
 `pet_biofeedback.events` (design.md §2).
@@ -44,6 +48,8 @@ This module imports only the standard library, `pet_biofeedback.errors` and
 
 from __future__ import annotations
 
+import codecs
+import enum
 import importlib.metadata
 import json
 import logging
@@ -109,6 +115,11 @@ _GZIP_WBITS: Final = 31  # zlib: gzip header and trailer
 _GZIP_LEVEL: Final = 6
 _WRITE_BUFFER_BYTES: Final = 1 << 16
 _READ_CHUNK_BYTES: Final = 1 << 16
+_INFLATE_PIECE_BYTES: Final = 1 << 16  # most output of one decompress call
+_SYNC_MARKER: Final = b"\x00\x00\xff\xff"  # ends the empty stored block of a Z_SYNC_FLUSH
+_HOLD_LIMIT_BYTES: Final = 1 << 22  # output held back at most when no sync marker comes
+# A compressed stream ending in this many zero bytes was zero-filled (a sync marker has 2 or 3).
+_ZERO_FILL_MIN_BYTES: Final = 8
 # Integral floats in the bulky sample lists are written as JSON integers ("-123" rather than
 # "-123.0"); beyond 2**53 not every integer is a float, so those stay floats.
 _EXACT_INT_LIMIT: Final = 2.0**53
@@ -515,9 +526,12 @@ class Recording:
     unknown_types : frozenset of str
         Those types.
     n_truncated_lines : int
-        Partial last lines dropped (0 or 1; a warning was logged).
+        1 when a truncated tail of lines was dropped (a partial last line, or unreadable
+        lines up to the end, such as the zero bytes a power cut leaves), else 0; a warning
+        was logged.
     truncated : bool
-        The file ended early: a partial last line or a compressed stream without its end.
+        The file ended early: a truncated tail of lines, or a compressed stream that is cut
+        or turns unreadable (or has unreadable data after its end).
     """
 
     path: str
@@ -527,6 +541,14 @@ class Recording:
     unknown_types: frozenset[str]
     n_truncated_lines: int
     truncated: bool
+
+
+class _StreamProblem(enum.Enum):
+    """Why a compressed stream ended early (the value says it in plain words)."""
+
+    CUT = "the compressed data end early, as after a crash"
+    DAMAGED = "the compressed data turn unreadable part way, as after a crash or power cut"
+    TRAILING_GARBAGE = "unreadable data follow the end of the compressed data"
 
 
 class _BadLine(Exception):
@@ -554,7 +576,14 @@ class _Lines:
     """Numbered lines of a plain or gzip file: ``(line_number, bytes, ends_with_newline)``.
 
     Gzip is recognised by its magic bytes, not the file name. A compressed stream that ends
-    without its end marker (a crash) sets ``stream_cut`` instead of raising.
+    without its end marker (a crash) or turns unreadable (a power cut leaves zero bytes or
+    garbage) ends the lines instead of raising and sets `stream_problem`; what it kept after
+    its last flush (see `_GzipMember`) comes last, with `in_unverified_tail` set. Zero padding
+    after a complete gzip member is skipped, as ``gzip`` does; other data there also set
+    `stream_problem`.
+
+    After an unreadable complete line, `only_damage_follows` looks ahead to tell a damaged
+    tail from a malformed line in the middle; either way the caller then stops iterating.
     """
 
     def __init__(self, file: IO[bytes], path: str) -> None:
@@ -562,22 +591,47 @@ class _Lines:
         self._path = path
         self._gzip = file.read(2) == _GZIP_MAGIC
         file.seek(0)
-        self.stream_cut = False
-        self._line_number = 0
+        self.stream_problem: _StreamProblem | None = None
+        self._member_done = False  # a gzip member has ended with a verified trailer
+        self.in_unverified_tail = False  # the lines now come from a stream's unverified end
+        self._chunk_iter = self._chunks()
+        self._line_iter = self._split_lines()
 
-    def __iter__(self) -> Iterator[tuple[int, bytes, bool]]:
-        pending = b""
-        for data in self._chunks():
-            pending += data
-            if b"\n" not in data:
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> tuple[int, bytes, bool]:
+        return next(self._line_iter)
+
+    def only_damage_follows(self) -> bool:
+        """After an unreadable complete line: is it the start of a damaged tail?
+
+        True when no later line is a JSON object (only zero bytes or garbage up to the end).
+        Reads on up to the first such line, or to the end of the file.
+        """
+        for _, raw, _ in self._line_iter:
+            try:
+                _parse_object(raw)
+            except _BadLine:
                 continue
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                self._line_number += 1
-                yield self._line_number, line, True
-        if pending:
-            self._line_number += 1
-            yield self._line_number, pending, False
+            return False
+        return True
+
+    def _split_lines(self) -> Iterator[tuple[int, bytes, bool]]:
+        line_number = 0
+        head: list[bytes] = []  # the pieces of a line not ended yet
+        for data in self._chunk_iter:
+            *ended, rest = data.split(b"\n")
+            if ended:
+                ended[0] = b"".join([*head, ended[0]])
+                head = []
+                for line in ended:
+                    line_number += 1
+                    yield line_number, line, True
+            if rest:
+                head.append(rest)
+        if head:
+            yield line_number + 1, b"".join(head), False
 
     def _chunks(self) -> Iterator[bytes]:
         try:
@@ -592,28 +646,140 @@ class _Lines:
             ) from exc
 
     def _gunzip_chunks(self) -> Iterator[bytes]:
-        decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
-        member_started = False
-        while raw := self._file.read(_READ_CHUNK_BYTES):
-            while raw:
-                member_started = True
-                try:
-                    out = decompressor.decompress(raw)
-                except zlib.error as exc:
-                    raise RecordingFormatError(
-                        f"compressed data are corrupt ({exc}) in {self._path}",
-                        line_number=self._line_number + 1,
-                    ) from exc
-                if out:
-                    yield out
-                if decompressor.eof:  # another gzip member may follow (concatenated files)
-                    raw = decompressor.unused_data
-                    decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
-                    member_started = False
-                else:
-                    raw = b""
-        if member_started and not decompressor.eof:
-            self.stream_cut = True
+        member: _GzipMember | None = None  # None between gzip members
+        data = b""
+        while True:
+            if not data:
+                data = self._file.read(_READ_CHUNK_BYTES)
+                if not data:
+                    break
+            if member is None:
+                data = data.lstrip(b"\x00")  # zero padding after a member: gzip skips it too
+                if not data:
+                    continue
+                member = _GzipMember()
+            try:
+                yield from member.inflate(data)
+            except zlib.error as exc:
+                logger.debug("%s: compressed data unreadable: %s", self._path, exc)
+                self.in_unverified_tail = True
+                yield member.unverified_tail(damaged=True)
+                self.stream_problem = (
+                    _StreamProblem.TRAILING_GARBAGE
+                    if self._member_done and not member.produced
+                    else _StreamProblem.DAMAGED
+                )
+                return
+            if member.eof:  # another gzip member may follow (concatenated files)
+                self._member_done = True
+                data = member.unused_data
+                member = None
+            else:
+                data = b""
+        if member is not None:
+            self.stream_problem = _StreamProblem.CUT
+            self.in_unverified_tail = True
+            yield member.unverified_tail(damaged=False)
+
+
+class _GzipMember:
+    """One gzip member being inflated; output after its last sync point is held back.
+
+    The writer ends every flush with ``Z_SYNC_FLUSH``, i.e. the byte-aligned marker
+    `_SYNC_MARKER`, always after a complete line. Input is fed up to each marker, so the
+    output up to it is complete once the marker has been inflated; that output is then
+    released, and so is the rest at the member's verified end. When the member ends
+    without its end, `unverified_tail` decides about the output held since the last sync
+    point: inflating zero bytes or garbage can produce plausible lines, even copies of
+    earlier ones, so it is dropped after damaged data or a zero-filled end, and kept after
+    a plain cut (a crash), whose output is genuine. A member without sync points (not
+    written by `RecordingWriter`) has nothing better to go back to: its output is kept,
+    and released at least every `_HOLD_LIMIT_BYTES`.
+    """
+
+    def __init__(self) -> None:
+        self._decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+        self._carry = b""  # the last bytes fed, to find a marker split across reads
+        self._zero_run = 0  # zero bytes at the end of the input fed so far
+        self._held: list[bytes] = []  # output since the last sync point
+        self._n_held = 0
+        self.synced = False  # a sync point has been passed
+        self.produced = False  # the member has produced output
+        self.eof = False  # the member ended, its trailer verified
+        self.unused_data = b""  # input after the member's end
+
+    def inflate(self, data: bytes) -> Iterator[bytes]:
+        """Inflate ``data`` and yield the output now trusted.
+
+        Raises ``zlib.error`` at damaged data, keeping what came before it in
+        `unverified_tail`.
+        """
+        while data:
+            combined = self._carry + data
+            at = combined.find(_SYNC_MARKER)
+            end = at + len(_SYNC_MARKER) - len(self._carry) if at >= 0 else len(data)
+            piece, data = data[:end], data[end:]
+            self._carry = combined[: len(self._carry) + end][-(len(_SYNC_MARKER) - 1) :]
+            nonzero = piece.rstrip(b"\x00")
+            self._zero_run = len(piece) - len(nonzero) + (0 if nonzero else self._zero_run)
+            self._inflate_piece(piece)
+            if self.eof:
+                self.unused_data = self._decompressor.unused_data + data
+                yield self._release()
+                return
+            if at >= 0:
+                self.synced = True
+            if at >= 0 or self._n_held > _HOLD_LIMIT_BYTES:
+                yield self._release()
+
+    def unverified_tail(self, *, damaged: bool) -> bytes:
+        """The held output to keep after the member ended early (cut, or ``damaged``)."""
+        held = self._release()
+        zero_filled = self._zero_run >= _ZERO_FILL_MIN_BYTES  # a power cut's, not a plain cut
+        return b"" if self.synced and (damaged or zero_filled) else held
+
+    def _inflate_piece(self, piece: bytes) -> None:
+        decompressor = self._decompressor
+        while True:
+            before = decompressor.copy()
+            try:
+                out = decompressor.decompress(piece, _INFLATE_PIECE_BYTES)
+            except zlib.error:
+                # Everything the failed call had inflated is lost: redo it byte by byte.
+                self._hold(_inflate_until_damage(before, piece))
+                raise
+            self._hold(out)
+            piece = decompressor.unconsumed_tail
+            if decompressor.eof:
+                self.eof = True
+                return
+            if not piece and len(out) < _INFLATE_PIECE_BYTES:  # else more may be pending
+                return
+
+    def _hold(self, out: bytes) -> None:
+        if out:
+            self._held.append(out)
+            self._n_held += len(out)
+            self.produced = True
+
+    def _release(self) -> bytes:
+        out = b"".join(self._held)
+        self._held = []
+        self._n_held = 0
+        return out
+
+
+def _inflate_until_damage(decompressor: zlib._Decompress, data: bytes) -> bytes:
+    """What ``decompressor`` inflates from ``data`` before the byte where it fails."""
+    out: list[bytes] = []
+    for i in range(len(data)):
+        try:
+            out.append(decompressor.decompress(data[i : i + 1]))
+        except zlib.error:
+            break
+        if decompressor.eof:
+            break
+    return b"".join(out)
 
 
 def _major_version(value: object) -> int | None:
@@ -627,15 +793,54 @@ def _major_version(value: object) -> int | None:
     return None
 
 
-def _parse_header(raw: bytes, complete: bool, path: str) -> RecordingHeader:
+def _text_of(raw: bytes) -> str | None:
+    """``raw`` as text (UTF-8, perhaps cut inside its last character); None for binary data."""
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=False)
+    except UnicodeDecodeError:
+        return None
+    if all(c >= " " or c in "\t\r" for c in text):
+        return text
+    return None
+
+
+def _unreadable_header(
+    raw: bytes, complete: bool, stream_problem: _StreamProblem | None, path: str
+) -> RecordingFileError:
+    """The error for a first line that is not JSON (cut short, damaged, or not a recording)."""
+    if stream_problem is _StreamProblem.DAMAGED and not complete:
+        return RecordingFileError(
+            path,
+            "is not a pet-biofeedback recording (it is compressed, but the compressed data "
+            "are damaged before the end of its first line)",
+        )
+    if not complete:
+        start = raw.rstrip(b"\x00")  # a power cut can leave zero bytes after the last write
+        if not start:
+            return RecordingFileError(path, "is empty (cut off before anything was written)")
+        text = _text_of(start)
+        if text is not None and text.lstrip(" \t\r").startswith("{"):
+            return RecordingFileError(path, "was cut off before its header was complete")
+    if _text_of(raw) is None:
+        return RecordingFileError(
+            path, "is not a pet-biofeedback recording (it holds binary data, not text)"
+        )
+    return RecordingFileError(
+        path, "is not a pet-biofeedback recording (its first line is not a recording header)"
+    )
+
+
+def _parse_header(
+    raw: bytes, complete: bool, stream_problem: _StreamProblem | None, path: str
+) -> RecordingHeader:
     try:
         obj = _parse_object(raw)
     except _BadLine as exc:
-        if not complete:
-            raise RecordingFileError(path, "was cut off before its header was complete") from exc
-        raise RecordingFileError(path, "is not a pet-biofeedback recording") from exc
+        raise _unreadable_header(raw, complete, stream_problem, path) from exc
     if obj.get("format") != FORMAT_NAME:
-        raise RecordingFileError(path, "is not a pet-biofeedback recording")
+        raise RecordingFileError(
+            path, "is not a pet-biofeedback recording (its first line is not a recording header)"
+        )
     major = _major_version(obj.get("version"))
     if major is None:
         raise RecordingFormatError(
@@ -824,8 +1029,8 @@ class RecordingReader:
     Raises
     ------
     RecordingFileError
-        The file is missing, unreadable, empty, cut off inside its header, or not a
-        recording at all.
+        The file is missing, unreadable, empty, cut off or damaged inside its header, or not
+        a recording at all.
     UnsupportedVersionError
         The header's major version is not `FORMAT_VERSION`.
     RecordingFormatError
@@ -834,9 +1039,13 @@ class RecordingReader:
 
     Notes
     -----
-    A partial last line (no newline, not parseable) is a crash's truncated tail: it is
-    dropped with a warning and counted in `n_truncated_lines`. A gzip stream without its end
-    marker is read as far as it goes (`truncated`). Unknown event types are skipped and
+    A crash or power cut leaves a truncated tail, which is dropped with a warning (counted in
+    `n_truncated_lines`, `truncated` set): a partial last line (no newline, not parseable),
+    or a line that is not JSON followed only by more such lines (zero bytes, garbage). A line
+    that is not JSON with valid lines after it is a `RecordingFormatError`. A gzip stream
+    that is cut is read as far as it goes, one that turns unreadable or ends in zero bytes up
+    to its last flush (`truncated` either way); a bad line after its last flush ends it too.
+    Zero padding after a complete gzip stream is skipped. Unknown event types are skipped and
     counted in `n_unknown_events`.
     """
 
@@ -858,17 +1067,23 @@ class RecordingReader:
         self._iterated = False
         try:
             self._lines = _Lines(self._file, self.path)
-            self._line_iter = iter(self._lines)
-            first = next(self._line_iter, None)
+            first = next(self._lines, None)
+            problem = self._lines.stream_problem
             if first is None:
+                if problem is _StreamProblem.DAMAGED:
+                    raise RecordingFileError(
+                        self.path,
+                        "is not a pet-biofeedback recording (it is compressed, but the "
+                        "compressed data are damaged from the start)",
+                    )
                 raise RecordingFileError(
                     self.path,
                     "is empty (cut off before anything was written)"
-                    if self._lines.stream_cut
+                    if problem is _StreamProblem.CUT
                     else "is empty",
                 )
             _, raw, complete = first
-            self.header = _parse_header(raw, complete, self.path)
+            self.header = _parse_header(raw, complete, problem, self.path)
         except BaseException:
             self._file.close()
             raise
@@ -880,8 +1095,9 @@ class RecordingReader:
 
     @property
     def truncated(self) -> bool:
-        """True when the file ended early (partial last line or cut compressed stream)."""
-        return self.n_truncated_lines > 0 or self._lines.stream_cut
+        """True when the file ended early: a truncated tail (a partial last line, or zero bytes
+        or garbage after the last good line) or a cut or damaged compressed stream."""
+        return self.n_truncated_lines > 0 or self._lines.stream_problem is not None
 
     def __iter__(self) -> Iterator[Event]:
         if self._iterated:
@@ -890,38 +1106,61 @@ class RecordingReader:
         return self._events()
 
     def _events(self) -> Iterator[Event]:
-        for line_number, raw, complete in self._line_iter:
+        lines = self._lines
+        for line_number, raw, complete in lines:
             try:
                 obj = _parse_object(raw)
             except _BadLine as exc:
-                if not complete:
-                    self.n_truncated_lines += 1
-                    logger.warning(
-                        "%s: the last line (%d) is incomplete, as after a crash; "
-                        "kept everything before it",
-                        self.path,
-                        line_number,
-                    )
+                # Checked in this order: the look-ahead reads on through the file.
+                if not complete or lines.in_unverified_tail or lines.only_damage_follows():
+                    self._drop_tail(line_number, complete=complete)
                     break
                 raise RecordingFormatError(f"{exc} ({self.path})", line_number=line_number) from exc
-            kind = obj.get("type")
-            if not isinstance(kind, str):
-                raise RecordingFormatError(
-                    f"event has no string 'type' ({self.path})", line_number=line_number
-                )
-            event = _decode_event(_Fields(obj, kind, line_number, self.path))
-            if event is None:
-                if kind not in self._unknown_types:
-                    logger.info("%s: skipping events of unknown type %r", self.path, kind)
-                    self._unknown_types.add(kind)
-                self.n_unknown_events += 1
-                continue
-            yield event
-        if self._lines.stream_cut:
+            try:
+                event = self._decode(obj, line_number)
+            except RecordingFormatError:
+                if lines.in_unverified_tail:  # inflated from zero bytes or garbage, maybe
+                    self._drop_tail(line_number, complete=complete)
+                    break
+                raise
+            if event is not None:
+                yield event
+        if self._lines.stream_problem is not None:
             logger.warning(
-                "%s: the compressed stream ends early, as after a crash; "
-                "kept everything before the cut",
+                "%s: %s; kept everything before that",
                 self.path,
+                self._lines.stream_problem.value,
+            )
+
+    def _decode(self, obj: dict[str, object], line_number: int) -> Event | None:
+        """The event of one line's object; None (counted) for an unknown type."""
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            raise RecordingFormatError(
+                f"event has no string 'type' ({self.path})", line_number=line_number
+            )
+        event = _decode_event(_Fields(obj, kind, line_number, self.path))
+        if event is None:
+            if kind not in self._unknown_types:
+                logger.info("%s: skipping events of unknown type %r", self.path, kind)
+                self._unknown_types.add(kind)
+            self.n_unknown_events += 1
+        return event
+
+    def _drop_tail(self, line_number: int, *, complete: bool) -> None:
+        self.n_truncated_lines += 1
+        if complete:
+            logger.warning(
+                "%s: line %d and everything after it are unreadable (zero bytes or garbage, "
+                "as after a crash or power cut); kept everything before it",
+                self.path,
+                line_number,
+            )
+        else:
+            logger.warning(
+                "%s: the last line (%d) is incomplete, as after a crash; kept everything before it",
+                self.path,
+                line_number,
             )
 
     def close(self) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import os
+import random
 import stat
+import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -313,6 +316,216 @@ class TestTruncation:
         assert read_recording(path).events == (*ONE_OF_EACH, Marker(11.0, "appended"))
 
 
+# --- Damaged tails (power cut: zero bytes or garbage after the last write) -------------------
+
+
+def write_flushed_gzip(path: Path, evs: tuple[Event, ...], *, step_s: float) -> Path:
+    """A gzip recording written on a fake clock that advances ``step_s`` per write, so it
+    holds a Z_SYNC_FLUSH point after every ``FLUSH_INTERVAL_S / step_s`` writes."""
+    ticks = iter(step_s * i for i in range(1_000_000))
+    return write(path, evs, clock=lambda: next(ticks))
+
+
+def sync_points(data: bytes) -> list[int]:
+    """Offsets just after each Z_SYNC_FLUSH marker (the empty stored block 00 00 ff ff)."""
+    marker = b"\x00\x00\xff\xff"
+    return [i + len(marker) for i in range(len(data)) if data[i : i + len(marker)] == marker]
+
+
+def n_events_flushed(data: bytes, cut: int) -> int:
+    """Events whose line is complete in what the flushes before ``cut`` decompress to."""
+    last_sync = max(s for s in sync_points(data) if s <= cut)
+    text = zlib.decompressobj(wbits=31).decompress(data[:last_sync])
+    assert text.endswith(b"\n")  # the writer flushes after complete lines
+    return text.count(b"\n") - 1  # minus the header
+
+
+def n_events_inflatable(data: bytes, cut: int) -> int:
+    """Events whose line is complete in what ``data[:cut]`` decompresses to (the last line's
+    object may lack only its newline)."""
+    *lines, last = zlib.decompressobj(wbits=31).decompress(data[:cut]).split(b"\n")
+    try:
+        ends_with_an_object = isinstance(json.loads(last), dict)
+    except ValueError:
+        ends_with_an_object = False
+    return len(lines) - 1 + ends_with_an_object
+
+
+def garbage(n: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+# Noisy ECG frames make the flushed blocks large, so a cut can land well inside one.
+_NOISE = random.Random(5)
+LONG: tuple[Event, ...] = tuple(
+    EcgFrame(0.1 * i, 130.0, tuple(float(_NOISE.randrange(-900, 900)) for _ in range(40)))
+    if i % 3 == 0
+    else HeartRate(0.1 * i, 60.0 + i % 11)
+    if i % 3 == 1
+    else RRIntervals(0.1 * i, (800.0 + i % 7,))
+    for i in range(900)
+)
+
+SAMPLE_RECORDING = Path(__file__).resolve().parents[2] / "recordings" / "h10-resonance-5.5.jsonl.gz"
+
+
+class TestDamagedTail:
+    @pytest.fixture
+    def flushed(self, tmp_path: Path) -> bytes:
+        """A recording flushed every 50 writes: compressed blocks of about 2 KiB."""
+        return write_flushed_gzip(tmp_path / "full.jsonl.gz", LONG, step_s=0.02).read_bytes()
+
+    @staticmethod
+    def sync_with_room(data: bytes, room: int) -> int:
+        """A sync point in the middle of ``data`` with no other within ``room`` bytes after."""
+        syncs = sync_points(data)
+        mid = len(data) // 2
+        return next(s for s, nxt in itertools.pairwise(syncs) if s >= mid and nxt - s > room)
+
+    @pytest.mark.parametrize("padding", [0, 4096], ids=["cut", "cut-then-zeros"])
+    def test_gzip_cut_at_a_flush_then_zero_filled(
+        self, tmp_path: Path, flushed: bytes, padding: int
+    ) -> None:
+        cut = self.sync_with_room(flushed, 0)
+        path = tmp_path / "rec.jsonl.gz"
+        path.write_bytes(flushed[:cut] + b"\x00" * padding)
+        rec = read_recording(path)
+        assert rec.truncated
+        assert rec.events == LONG[: n_events_flushed(flushed, cut)]
+        assert 0 < len(rec.events) < len(LONG)
+
+    @pytest.mark.parametrize("tail", [b"\x00" * 4096, garbage(4096)], ids=["zeros", "garbage"])
+    def test_gzip_cut_inside_a_block_then_zero_filled_or_garbage(
+        self, tmp_path: Path, flushed: bytes, tail: bytes, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # Inflating zero bytes or garbage inside a block can produce plausible lines (even
+        # copies of earlier ones). After zeros the reader keeps what the last flush finished;
+        # garbage it cannot tell from data, but its first unreadable line ends the recording.
+        sync = self.sync_with_room(flushed, 700)
+        cut = sync + 700
+        path = tmp_path / "rec.jsonl.gz"
+        path.write_bytes(flushed[:cut] + tail)
+        with caplog.at_level(logging.WARNING, logger="pet_biofeedback.recording"):
+            rec = read_recording(path)
+        assert rec.truncated
+        zeros = tail[0] == 0
+        n_kept = n_events_flushed(flushed, sync) if zeros else n_events_inflatable(flushed, cut)
+        assert n_events_flushed(flushed, sync) < n_events_inflatable(flushed, cut)
+        assert rec.events == LONG[:n_kept]
+        assert any("kept everything" in r.getMessage() for r in caplog.records)
+
+    def test_every_cut_plus_zeros_or_garbage_reads_what_was_flushed(self, tmp_path: Path) -> None:
+        data = write_flushed_gzip(tmp_path / "full.jsonl.gz", ONE_OF_EACH, step_s=2.0).read_bytes()
+        header_sync = sync_points(data)[0]
+        path = tmp_path / "rec.jsonl.gz"
+        for cut in range(header_sync, len(data) - 10):
+            flushed, inflatable = n_events_flushed(data, cut), n_events_inflatable(data, cut)
+            for tail in (b"", b"\x00" * 600, garbage(600, seed=cut)):
+                path.write_bytes(data[:cut] + tail)
+                rec = read_recording(path)
+                where = (cut, tail[:1])
+                assert rec.truncated, where
+                assert rec.events == ONE_OF_EACH[: len(rec.events)], where
+                if not tail:  # a plain cut: all that decompresses
+                    assert len(rec.events) == inflatable, where
+                elif tail[0] == 0:  # zero-filled: what the last flush finished
+                    assert len(rec.events) == flushed, where
+                else:  # garbage: that, and perhaps lines of the cut block before it
+                    assert flushed <= len(rec.events) <= inflatable, where
+
+    def test_intact_sample_with_zero_padding_reads_whole(self, tmp_path: Path) -> None:
+        data = SAMPLE_RECORDING.read_bytes()
+        padded = data + b"\x00" * 512
+        assert gzip.decompress(padded) == gzip.decompress(data)  # as gzip itself reads it
+        path = tmp_path / "padded.jsonl.gz"
+        path.write_bytes(padded)
+        rec = read_recording(path)
+        assert rec.events == read_recording(SAMPLE_RECORDING).events
+        assert len(rec.events) > 1000
+        assert not rec.truncated
+
+    @pytest.mark.parametrize("closed", [True, False], ids=["complete", "cut-at-a-flush"])
+    def test_small_gzip_with_garbage_appended(self, tmp_path: Path, closed: bool) -> None:
+        # Under 64 KiB: one read chunk, which the old reader lost as a whole.
+        data = write_flushed_gzip(tmp_path / "full.jsonl.gz", ONE_OF_EACH, step_s=2.0).read_bytes()
+        assert len(data) < 1 << 16
+        cut = len(data) if closed else sync_points(data)[len(sync_points(data)) // 2]
+        path = tmp_path / "rec.jsonl.gz"
+        path.write_bytes(data[:cut] + garbage(3000))
+        rec = read_recording(path)
+        assert rec.truncated
+        expected = len(ONE_OF_EACH) if closed else n_events_flushed(data, cut)
+        assert rec.events == ONE_OF_EACH[:expected]
+        assert 0 < expected
+
+    def test_damage_inside_the_header_is_not_a_recording(self, tmp_path: Path) -> None:
+        data = write(tmp_path / "full.jsonl.gz", ONE_OF_EACH).read_bytes()
+        path = tmp_path / "rec.jsonl.gz"
+        path.write_bytes(data[:40] + b"\x00" * 4096)
+        with pytest.raises(RecordingFileError, match="is not a pet-biofeedback recording") as exc:
+            read_recording(path)
+        assert "damaged" in exc.value.user_message
+        for jargon in ("Error -3", "zlib", "stored block", "line 1:"):
+            assert jargon not in exc.value.user_message
+
+    @pytest.mark.parametrize(
+        "tail",
+        [
+            b"\x00" * 4096,
+            b"\x00" * 2000 + b"\n" + b"\x00" * 2000,
+            b"\x00" * 100 + b"\n" + b"\x00" * 50 + b"\n",
+            garbage(5000, seed=3),
+        ],
+        ids=["zeros", "zeros-with-a-newline", "zero-lines", "garbage"],
+    )
+    @pytest.mark.parametrize("cut_into_last_line", [False, True], ids=["whole", "cut"])
+    def test_plain_file_with_a_zero_filled_or_garbage_tail(
+        self, tmp_path: Path, tail: bytes, cut_into_last_line: bool
+    ) -> None:
+        data = write(tmp_path / "full.jsonl", ONE_OF_EACH).read_bytes()
+        kept = ONE_OF_EACH[:-1] if cut_into_last_line else ONE_OF_EACH
+        if cut_into_last_line:
+            data = data[:-15]
+        path = tmp_path / "rec.jsonl"
+        path.write_bytes(data + tail)
+        rec = read_recording(path)
+        assert rec.events == kept
+        assert rec.truncated
+        assert rec.n_truncated_lines == 1
+
+    def test_random_binary_named_jsonl_is_not_a_recording(self, tmp_path: Path) -> None:
+        content = garbage(3000, seed=7).replace(b"\n", b"").lstrip(b"{ \t\r")
+        path = tmp_path / "random.jsonl"
+        path.write_bytes(content)
+        with pytest.raises(RecordingFileError, match="is not a pet-biofeedback recording") as exc:
+            read_recording(path)
+        assert "cut off" not in exc.value.user_message
+
+    @pytest.mark.parametrize(
+        "bad_line", [b"garbage", b"\x00" * 40, b'{"t": 1.0, "ty'], ids=["text", "zeros", "cut"]
+    )
+    @pytest.mark.parametrize("form", ["plain", "gzip", "gzip-without-end"])
+    def test_malformed_middle_line_followed_by_valid_lines_reports_its_number(
+        self, tmp_path: Path, bad_line: bytes, form: str
+    ) -> None:
+        lines = raw_lines(write(tmp_path / "full.jsonl", ONE_OF_EACH))
+        lines[5] = bad_line + b"\n"
+        if form == "plain":
+            content = b"".join(lines)
+        elif form == "gzip":
+            content = gzip.compress(b"".join(lines))
+        else:  # as the writer leaves it after a crash: flushed lines, no end
+            compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+            content = b"".join(
+                compressor.compress(line) + compressor.flush(zlib.Z_SYNC_FLUSH) for line in lines
+            )
+        path = tmp_path / ("bad.jsonl" if form == "plain" else "bad.jsonl.gz")
+        path.write_bytes(content)
+        with pytest.raises(RecordingFormatError, match="not valid") as exc:
+            read_recording(path)
+        assert exc.value.line_number == 6
+
+
 # --- Malformed files -------------------------------------------------------------------------
 
 
@@ -476,14 +689,22 @@ class TestMalformed:
         with pytest.raises(RecordingFileError, match="not a pet-biofeedback recording"):
             read_recording(path)
 
-    def test_corrupt_gzip_data(self, tmp_path: Path) -> None:
-        path = write(tmp_path / "rec.jsonl.gz", ONE_OF_EACH * 20)
+    def test_corrupt_gzip_data_keeps_what_came_before_the_damage(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        evs = ONE_OF_EACH * 20
+        path = write_flushed_gzip(tmp_path / "rec.jsonl.gz", evs, step_s=2.0)
         data = bytearray(path.read_bytes())
         for i in range(len(data) // 2, len(data) // 2 + 40):
             data[i] ^= 0x5A
         path.write_bytes(bytes(data))
-        with pytest.raises(RecordingError):
-            read_recording(path)
+        with caplog.at_level(logging.WARNING, logger="pet_biofeedback.recording"):
+            rec = read_recording(path)
+        assert rec.truncated
+        assert 0 < len(rec.events) < len(evs)
+        assert rec.events == evs[: len(rec.events)]
+        assert any("unreadable" in r.getMessage() for r in caplog.records)
+        assert not any("Error -3" in r.getMessage() for r in caplog.records)
 
 
 # --- Writer behaviour ------------------------------------------------------------------------
