@@ -49,6 +49,7 @@ EXIT_USAGE: Final = 2
 EXIT_BUG: Final = 3
 STATUS_TTY_INTERVAL_S: Final = 0.5  # the in-place status line on a terminal is redrawn this often
 STATUS_LINE_INTERVAL_S: Final = 5.0  # …and printed as a new line this often otherwise
+_RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")  # what analyze and replay read
 SCAN_DEFAULT_S: Final = 5.0
 
 
@@ -97,12 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     analyze = sub.add_parser(
         "analyze",
-        help="analyse RR text files or ECG recordings (XDF)",
+        help="analyse recordings (.jsonl, .jsonl.gz), RR text files or ECG recordings (XDF)",
         description=(
-            "Analyse heartbeat recordings: RR text files (one interval per line, seconds or "
-            "milliseconds) and LSL/XDF files with an ECG stream. Prints time-domain, "
-            "frequency-domain and nonlinear HRV, artifact counts, coherence and, when the file "
-            "has a chest accelerometer, the breathing rate."
+            "Analyse heartbeat recordings: recordings made by record (.jsonl or .jsonl.gz), "
+            "RR text files (one interval per line, seconds or milliseconds) and LSL/XDF files "
+            "with an ECG stream. Prints time-domain, frequency-domain and nonlinear HRV, "
+            "artifact counts, coherence and, when the file has a chest accelerometer, the "
+            "breathing rate."
         ),
     )
     analyze.add_argument("paths", nargs="+", metavar="PATH", help="files to analyse")
@@ -154,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--out",
         metavar="FILE",
-        help="the recording to write (default: a new file named by the start time in the "
-        "recordings folder of $PET_BIOFEEDBACK_HOME or the user data folder)",
+        help="the recording to write, ending in .jsonl or .jsonl.gz (default: a new file "
+        "named by the start time in the recordings folder of $PET_BIOFEEDBACK_HOME or the "
+        "user data folder)",
     )
     record.add_argument(
         "--faults",
@@ -449,8 +452,15 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from pet_biofeedback.session.recorder import SessionStats, record
     from pet_biofeedback.session.sources import describe_source, open_source
 
+    if args.out and not args.out.lower().endswith(_RECORDING_SUFFIXES):
+        # analyze and replay know a recording by its name: anything else would be unreadable.
+        raise ConfigError(f"--out {args.out}: a recording's name must end in .jsonl or .jsonl.gz")
+    if args.out and Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: is a directory; give the name of a new file")
     source = open_source(args.source, speed=args.speed, faults=args.faults)
     out = Path(args.out) if args.out else default_recording_path()
+    # Only a file this run created is "saved" (an existing file or folder is refused).
+    out_existed = os.path.lexists(out)
     speed_value: object = "max" if math.isinf(args.speed) else args.speed
     settings: dict[str, object] = {
         "source": args.source,
@@ -487,12 +497,12 @@ def _cmd_record(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         status.show(_status_text(stats, time.monotonic() - started_s))
         status.end()
-        if out.exists():
+        if not out_existed and out.is_file():
             print(f"Stopped by Ctrl-C. Recording saved to {out}")
         return EXIT_OK
     except PetBiofeedbackError:
         status.end()
-        if out.exists():
+        if not out_existed and out.is_file():
             print(f"Recording so far saved to {out}", flush=True)
         raise
     finally:
@@ -559,6 +569,8 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     from pet_biofeedback.session.sources import open_source
 
     path = Path(args.file)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory (replay plays a recording, XDF or RR text file)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (replay plays a recording, XDF or RR text file)")
     source = open_source(str(path), speed=args.speed)
@@ -574,9 +586,12 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
                     continue
                 if math.isnan(next_status_s):
                     next_status_s = math.floor(event.t) + 1.0
-                while event.t >= next_status_s:
-                    print(_status_text(stats, next_status_s))
-                    next_status_s += 1.0
+                if event.t >= next_status_s:
+                    # At most one line per event: a long stretch without events (or a huge
+                    # t) is jumped over, not filled with one line per second.
+                    status_s = max(next_status_s, math.floor(event.t))
+                    print(_status_text(stats, status_s))
+                    next_status_s = status_s + 1.0
 
     try:
         asyncio.run(run())

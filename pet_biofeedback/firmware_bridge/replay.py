@@ -171,6 +171,7 @@ class _FileSupplier:
         self._iter: Iterator[Event] | None = None
         self._header: RecordingHeader | None = None
         self._truncated = False
+        self._error: Exception | None = None  # met while reading; raised by the next read
 
     @property
     def header(self) -> RecordingHeader | None:
@@ -184,12 +185,30 @@ class _FileSupplier:
         with self._lock:
             reader = RecordingReader(self._path)
             self._reader, self._iter, self._header = reader, iter(reader), reader.header
+            self._error = None
 
     def _read_sync(self, n: int) -> list[Event]:
+        """Up to ``n`` events; fewer at the end.
+
+        An error met while reading (a malformed line) is raised when it is reached: the
+        events before it are returned first, and the next call raises it.
+        """
         with self._lock:
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
             if self._iter is None or self._reader is None:
                 return []
-            batch = list(itertools.islice(self._iter, n))
+            batch: list[Event] = []
+            try:
+                for event in itertools.islice(self._iter, n):
+                    batch.append(event)
+            except Exception as exc:
+                self._iter = None  # a reader that raised cannot go on
+                if not batch:
+                    raise
+                self._error = exc
+                return batch
             if len(batch) < n:  # the end: the reader's counters are final
                 self._truncated = self._truncated or self._reader.truncated
                 self._iter = None
@@ -554,6 +573,7 @@ class ReplaySource:
         self._seq = 0
         self._max_t_read = -math.inf
         self._exhausted = False
+        self._read_error: Exception | None = None  # raised once the events before it played
         self._decoder: _RawDecoder | None = None
         self._decoder_checked = False
         self._consumed_until = -math.inf  # largest t popped (played or skipped)
@@ -752,6 +772,7 @@ class ReplaySource:
         self._unread.clear()
         self._max_t_read = -math.inf
         self._exhausted = False
+        self._read_error = None
         self._consumed_until = -math.inf
         self._last_played_t = -math.inf
         self._finished = False
@@ -782,10 +803,22 @@ class ReplaySource:
         """
         while True:
             event = self._ready()
+            if event is None and self._read_error is not None and not self._unread:
+                # Everything read before the error has played: playback reached it.
+                error, self._read_error = self._read_error, None
+                raise error
             if event is not None or self._exhausted:
                 return event
             if not self._unread:
-                batch = await self._supplier.next_batch()
+                try:
+                    batch = await self._supplier.next_batch()
+                except Exception as exc:
+                    if self._state != "open" or self._restart_pending:
+                        return None
+                    # Play what was read before it (the re-ordering heap), then raise.
+                    self._read_error = exc
+                    self._exhausted = True
+                    continue
                 if self._state != "open" or self._restart_pending:
                     return None
                 if not batch:

@@ -123,11 +123,16 @@ def _analyze_xdf_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
         "breathing_source": None,
     }
     if rec.acc_mg is not None and rec.acc_t_s is not None:
-        est = breathing_from_acc(rec.acc_mg, rec.acc_fs_hz, t_s=rec.acc_t_s)
-        if math.isfinite(est.rate_breaths_per_min):
-            breath_starts = est.breath_start_s
-            breathing_rate = est.rate_breaths_per_min
-            details["breathing_source"] = "chest accelerometer"
+        try:
+            est = breathing_from_acc(rec.acc_mg, rec.acc_fs_hz, t_s=rec.acc_t_s)
+        except SignalInputError as exc:
+            # A damaged accelerometer stream costs the breathing rate, not the analysis.
+            details["breathing_problem"] = f"accelerometer stream not usable: {exc}"
+        else:
+            if math.isfinite(est.rate_breaths_per_min):
+                breath_starts = est.breath_start_s
+                breathing_rate = est.rate_breaths_per_min
+                details["breathing_source"] = "chest accelerometer"
     try:
         result = analyze_rr(
             rr_ms,
@@ -326,7 +331,10 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
     order = np.argsort(np.asarray(rr_t), kind="stable")
     stretches = _rr_stretches([rr_t[i] for i in order], [rr_groups[i] for i in order], gap_t)
     rr_source = "rr events"
-    if sum(s.rr_ms.size for s in stretches) < MIN_BEATS and raw_payloads:
+    n_intervals = sum(s.rr_ms.size for s in stretches)
+    # A fallback (raw notifications, then ECG R-peaks) replaces what was found only when it
+    # gives more intervals: too few RR intervals are not thrown away for fewer still.
+    if n_intervals < MIN_BEATS and raw_payloads:
         decoded_t: list[float] = []
         decoded_rr: list[tuple[float, ...]] = []
         n_bad = 0
@@ -339,13 +347,19 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
             decoded_t.append(t)
             decoded_rr.append(m.rr_ms)
         details["raw_undecodable"] = n_bad
-        stretches = _rr_stretches(decoded_t, decoded_rr, gap_t)
-        rr_source = "raw heart-rate notifications"
-    if sum(s.rr_ms.size for s in stretches) < MIN_BEATS and ecg_frames:
-        stretches, n_unusable = _ecg_stretches(ecg_frames, ecg_values)
+        raw_stretches = _rr_stretches(decoded_t, decoded_rr, gap_t)
+        n_raw = sum(s.rr_ms.size for s in raw_stretches)
+        if n_raw > n_intervals:
+            stretches, n_intervals = raw_stretches, n_raw
+            rr_source = "raw heart-rate notifications"
+    n_ecg: int | None = None  # intervals from the ECG's R-peaks, when it was tried
+    if n_intervals < MIN_BEATS and ecg_frames:
+        ecg_stretches, n_unusable = _ecg_stretches(ecg_frames, ecg_values)
         details["ecg_stretches_unusable"] = n_unusable
-        rr_source = "ECG R-peaks"
-    n_intervals = sum(s.rr_ms.size for s in stretches)
+        n_ecg = sum(s.rr_ms.size for s in ecg_stretches)
+        if n_ecg > n_intervals:
+            stretches, n_intervals = ecg_stretches, n_ecg
+            rr_source = "ECG R-peaks"
     if n_intervals < MIN_BEATS:
         beating = [v for v in hr_bpm if v > 0]
         if beating and not rr_groups and not raw_payloads and not ecg_frames:
@@ -355,10 +369,10 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
                 f"{len(beating)} readings) and no RR intervals or ECG; HRV needs the time "
                 "between beats, which this sensor does not report",
             )
-        raise InputFileError(
-            str(path),
-            f"holds only {n_intervals} RR intervals; at least {MIN_BEATS} are needed",
-        )
+        found = f"{n_intervals} RR interval{'' if n_intervals == 1 else 's'}"
+        if n_ecg is not None and rr_source != "ECG R-peaks":
+            found += f" (its ECG gives {n_ecg})"
+        raise InputFileError(str(path), f"holds only {found}; at least {MIN_BEATS} are needed")
     beats = _join(stretches)
     details["rr_source"] = rr_source
     details["gaps"] = beats.n_gaps

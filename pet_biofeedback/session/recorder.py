@@ -229,8 +229,9 @@ class _WriterThread:
         )
         self.writer: RecordingWriter | None = None
 
-    async def run(self, fn: Callable[[], None]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+    def run(self, fn: Callable[[], None]) -> asyncio.Future[None]:
+        """Queue ``fn`` on the writer's thread now (jobs run in the order queued)."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def write_batch(self, batch: list[Event]) -> None:
         writer = self.writer
@@ -373,7 +374,11 @@ async def record(
             wake.clear()
             batch = pending.copy()
             pending.clear()
-            await thread.run(functools.partial(thread.write_batch, batch))
+            # Shielded: once taken from ``pending`` a batch must reach the file. Cancelling
+            # the executor's future before its job started would drop the batch (it is in
+            # neither ``pending`` nor the file); shielded, the job still runs, and on the
+            # writer's one thread it runs before `finish`.
+            await asyncio.shield(thread.run(functools.partial(thread.write_batch, batch)))
 
     async with source:
         header_device = {**dict(device), **_reported_device(source)}
@@ -412,9 +417,17 @@ async def record(
                     if len(pending) >= WAKE_WRITER_EVENTS:
                         wake.set()
             finally:
+                # Let the writer finish the batch it may hold and stop; never cancel it
+                # mid-write. What it has not taken is written by finish() below.
                 done = True
-                writer_task.cancel()  # what it has not taken is written by finish() below
-                await asyncio.wait([writer_task])
+                wake.set()
+                try:
+                    await asyncio.wait([writer_task])
+                except BaseException:
+                    # Cancelled again while waiting: stop the writer before it takes another
+                    # batch (a batch it took is still written: its write is shielded).
+                    writer_task.cancel()
+                    raise
             if not writer_task.cancelled() and (error := writer_task.exception()) is not None:
                 raise error
         finally:

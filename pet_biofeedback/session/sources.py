@@ -40,6 +40,7 @@ from pet_biofeedback.session.importers import rr_text_events, xdf_events
 
 __all__ = [
     "EMULATED_KINDS",
+    "MAX_EMULATED_SPEED",
     "SOURCE_FORMS",
     "ImportedFileSource",
     "describe_source",
@@ -53,6 +54,9 @@ Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], Awaitable[None]]
 
 EMULATED_KINDS: Final = ("h10", "strap", "optical")
+# An emulated strap runs the real BLE code, whose watchdog and timeouts run on real time: much
+# faster than this and a model second is shorter than they allow, so nothing gets recorded.
+MAX_EMULATED_SPEED: Final = 20.0
 SOURCE_FORMS: Final = (
     "ble[:ADDRESS|NAME], emulated:h10|strap|optical, sim[:key=value,...] "
     "(e.g. sim:resonance=5.5,seed=3), or the path of a recording (.jsonl, .jsonl.gz), "
@@ -252,7 +256,8 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
         file path (module docstring).
     speed : float, default 1.0
         For ``sim`` and files: 1 = real time, ``math.inf`` = as fast as possible; for
-        ``emulated``: a finite factor; a real strap (``ble``) runs in real time only.
+        ``emulated``: a finite factor up to `MAX_EMULATED_SPEED`; a real strap (``ble``) runs
+        in real time only.
     faults : str, optional
         Fault injection for emulated straps, e.g. ``"disconnect-every=15s,stall-every=40s"``
         (`firmware_bridge.emulated`); refused for other sources.
@@ -267,8 +272,8 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
     ------
     ConfigError
         Nonsense ``spec`` (the message lists the valid forms), a bad ``sim:`` setting or fault
-        spec, a speed other than 1 for ``ble`` or ``max`` for ``emulated``, or ``faults`` for a
-        source without fault injection.
+        spec, a speed other than 1 for ``ble`` or above `MAX_EMULATED_SPEED` (or ``max``) for
+        ``emulated``, or ``faults`` for a source without fault injection.
     InputFileError
         A path with a recording or XDF suffix that does not exist.
     DeviceError
@@ -285,7 +290,8 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
         if faults is not None and kind != "emulated":
             raise ConfigError("--faults works only with emulated straps (emulated:…)")
         if kind == "sim":
-            return SimulatedStrap(parse_sim_spec(text), speed=speed)
+            # The kind is case-insensitive ("SIM:seed=1"); parse_sim_spec wants "sim:".
+            return SimulatedStrap(parse_sim_spec(f"sim:{rest}"), speed=speed)
         if kind == "emulated":
             target = rest.strip().lower()
             if target not in EMULATED_KINDS:
@@ -297,6 +303,13 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
                 raise ConfigError(
                     "emulated straps stream over a virtual radio in real time or a finite "
                     "number of times faster (e.g. --speed 10), not at --speed max"
+                )
+            if speed > MAX_EMULATED_SPEED:
+                raise ConfigError(
+                    f"emulated straps run at most {MAX_EMULATED_SPEED:g} times real time "
+                    f"(got --speed {speed:g}): they drive the real Bluetooth code, whose "
+                    "watchdog and timeouts run on real time, so faster the recording would "
+                    "stay (nearly) empty"
                 )
             emulated = _load_emulated()
             plan = emulated.FaultPlan.parse(faults) if faults is not None else None
@@ -352,7 +365,7 @@ def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
     kind = head.lower()
     speed_value: object = "max" if math.isinf(speed) else speed
     if kind == "sim" and not Path(text).is_file():
-        config = dataclasses.asdict(parse_sim_spec(text))
+        config = dataclasses.asdict(parse_sim_spec(f"sim:{rest}"))
         return {"kind": "simulated", "name": "simulated strap", "speed": speed_value, **config}
     if kind == "emulated" and not Path(text).is_file():
         return {"kind": "emulated", "model": rest.strip().lower(), "speed": speed_value}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from pet_biofeedback.cli import main
@@ -33,6 +35,7 @@ from pet_biofeedback.events import (
     HeartRate,
     Link,
     LinkState,
+    Marker,
     RawNotification,
     RRIntervals,
 )
@@ -323,6 +326,167 @@ class TestAnalyzeRecordingBeatSources:
         assert report["summary"]["mean_hr_bpm"] == pytest.approx(
             from_rr["summary"]["mean_hr_bpm"], abs=0.1
         )
+
+
+def _ecg_frames(seconds: float, *, fs_hz: float = 130.0, n: int = 73) -> list[Event]:
+    """Frames of a clean ECG with one R peak a second (60 bpm), from t = 0."""
+    rng = np.random.default_rng(0)
+    frames: list[Event] = []
+    k = 0
+    while (k + 1) * n / fs_hz <= seconds:
+        t = np.arange(k * n, (k + 1) * n) / fs_hz
+        uv = 1000.0 * np.exp(-((((t % 1.0) - 0.5) / 0.01) ** 2)) + rng.normal(0.0, 5.0, t.size)
+        frames.append(EcgFrame(float(t[-1]), fs_hz, tuple(float(v) for v in uv)))
+        k += 1
+    return frames
+
+
+class TestEcgFallbackKeepsRrIntervals:
+    """Bug: the ECG fallback replaced the RR intervals even when it found fewer beats."""
+
+    def test_ecg_fallback_with_fewer_beats_keeps_the_rr_intervals(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        rr: list[Event] = [RRIntervals(1.0, (1000.0,)), RRIntervals(2.0, (1000.0,))]
+        path = _write(tmp_path / "rr2-ecg3s.jsonl", [*_ecg_frames(3.0), *rr])
+        code, _, err = run(["analyze", str(path)], capsys)
+        assert code == 2
+        assert_one_line_error(err, mentions="holds only 2 RR intervals (its ECG gives 0)")
+
+    def test_one_interval_is_singular(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = _write(tmp_path / "rr1.jsonl", [RRIntervals(1.0, (1000.0,))])
+        code, _, err = run(["analyze", str(path)], capsys)
+        assert code == 2
+        assert_one_line_error(err, mentions="holds only 1 RR interval;")
+
+    def test_ecg_with_more_beats_still_replaces_too_few_rr_intervals(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        rr: list[Event] = [RRIntervals(1.0, (1000.0,)), RRIntervals(2.0, (1000.0,))]
+        path = _write(tmp_path / "rr2-ecg30s.jsonl", [*_ecg_frames(30.0), *rr])
+        report = analyze_json(path, capsys)
+        assert report["settings"]["rr_source"] == "ECG R-peaks"
+        assert report["summary"]["n_beats"] >= 25
+
+
+def _corrupt_line(path: Path, line_no: int) -> Path:
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[line_no - 1] = b'{"t": 1.0, "type": "rr", "rr_ms": [\n'
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+class TestRecordOut:
+    @pytest.mark.parametrize("existing", ["file", "directory"])
+    def test_record_out_existing_does_not_claim_it_was_saved(
+        self, existing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / "taken.jsonl.gz"
+        if existing == "file":
+            out.write_bytes(b"keep me")
+        else:
+            out.mkdir()
+        argv = ["record", "--source", "sim:seed=1", "--seconds", "3", "--speed", "max"]
+        code, stdout, err = run([*argv, "--out", str(out)], capsys)
+        assert code == 2
+        assert "saved" not in stdout
+        assert_one_line_error(err, mentions=str(out))
+        if existing == "file":
+            assert out.read_bytes() == b"keep me"
+        else:
+            assert out.is_dir() and not any(out.iterdir())
+
+    @pytest.mark.parametrize("name", ["foo.txt", "foo", "foo.jsonl.txt", "foo.gz"])
+    def test_record_out_needs_a_recording_suffix(
+        self, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / name
+        argv = ["record", "--source", "sim:seed=1", "--seconds", "3", "--speed", "max"]
+        code, stdout, err = run([*argv, "--out", str(out)], capsys)
+        assert code == 2 and stdout == ""
+        assert_one_line_error(err, mentions=".jsonl or .jsonl.gz")
+        assert not out.exists()
+
+    @pytest.mark.parametrize("name", ["ok.JSONL", "ok.jsonl", "ok.jsonl.gz"])
+    def test_record_out_with_a_recording_suffix_is_accepted(
+        self, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / name
+        argv = ["record", "--source", "sim:seed=1", "--seconds", "3", "--speed", "max"]
+        code, stdout, err = run([*argv, "--out", str(out)], capsys)
+        assert code == 0, err
+        assert stdout.strip().splitlines()[-1] == f"Recording saved to {out}"
+
+    def test_record_from_a_recording_with_a_malformed_line_keeps_the_events_before_it(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        events: list[Event] = [RRIntervals(0.5 * i, (500.0,)) for i in range(1, 401)]
+        bad = _corrupt_line(_write(tmp_path / "bad.jsonl", events), 301)  # line 1: header
+        out = tmp_path / "copy.jsonl"
+        argv = ["record", "--source", str(bad), "--speed", "max", "--out", str(out)]
+        code, stdout, err = run(argv, capsys)
+        assert code == 2
+        assert_one_line_error(err, mentions="line 301")
+        assert f"Recording so far saved to {out}" in stdout
+        assert list(read_recording(out).events) == events[:299]
+
+
+class _LineLimit(io.StringIO):
+    """A stdout that fails once more than ``limit`` lines are written."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, text: str) -> int:
+        n = super().write(text)
+        if self.getvalue().count("\n") > self.limit:
+            raise AssertionError(f"more than {self.limit} lines printed")
+        return n
+
+
+class TestReplayCli:
+    def test_replay_of_a_malformed_line_plays_the_events_before_it(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        events: list[Event] = [RRIntervals(0.5 * i, (500.0,)) for i in range(1, 401)]
+        bad = _corrupt_line(_write(tmp_path / "bad.jsonl", events), 301)
+        argv = ["replay", str(bad), "--headless", "--speed", "max", "--events"]
+        code, out, err = run(argv, capsys)
+        assert code == 2
+        assert_one_line_error(err, mentions="line 301")
+        assert len(out.strip().splitlines()) == 299  # one line per event before the bad line
+
+    @pytest.mark.parametrize("last_t", [1e7, float(2**53), 1e17])
+    def test_replay_status_lines_at_most_one_per_event(
+        self,
+        last_t: float,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        events: list[Event] = [RRIntervals(float(i), (1000.0,)) for i in range(1, 11)]
+        events += [Marker(last_t, "far away"), Marker(last_t, "again")]
+        path = _write(tmp_path / "far.jsonl", events)
+        # One line per second of recording time would be 10**7 lines, or never end (t ≥ 2**53):
+        # stop it early instead (the error makes main() report a bug, exit 3).
+        stdout = _LineLimit(limit=len(events) + 1)
+        monkeypatch.setattr(sys, "stdout", stdout)
+        code, _, err = run(["replay", str(path), "--headless", "--speed", "max"], capsys)
+        assert code == 0, err
+        out = stdout.getvalue()
+        assert replayed_count(out) == len(events)
+
+    def test_replay_of_a_directory_says_so(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        folder = tmp_path / "folder.jsonl"
+        folder.mkdir()
+        code, _, err = run(["replay", str(folder), "--headless"], capsys)
+        assert code == 2
+        assert_one_line_error(err, mentions="is a directory")
 
 
 class TestErrors:

@@ -380,3 +380,20 @@ class TestEntryPoints:
         code, out, _ = run(["--version"], capsys)
         assert code == 0
         assert out.startswith("pet-biofeedback ")
+
+
+class TestHelp:
+    def test_analyze_help_mentions_recordings(self, capsys: pytest.CaptureFixture[str]) -> None:
+        code, out, _ = run(["analyze", "--help"], capsys)
+        assert code == 0
+        assert ".jsonl" in out and ".jsonl.gz" in out
+        code, out, _ = run(["--help"], capsys)
+        assert code == 0
+        assert ".jsonl" in out  # only the analyze line can mention it
+
+    def test_record_help_names_the_recording_suffixes(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        code, out, _ = run(["record", "--help"], capsys)
+        assert code == 0
+        assert ".jsonl or .jsonl.gz" in " ".join(out.split())

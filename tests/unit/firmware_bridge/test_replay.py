@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pet_biofeedback.errors import ConfigError, RecordingFileError
+from pet_biofeedback.errors import ConfigError, RecordingFileError, RecordingFormatError
 from pet_biofeedback.events import (
     Battery,
     Contact,
@@ -306,6 +306,26 @@ class TestFiles:
         assert 0 < len(played) <= len(events)
         assert played == events[: len(played)]
         assert source.truncated
+
+    @pytest.mark.parametrize("bad_line", [2, 301, 700])
+    @pytest.mark.parametrize("speed", [1.0, math.inf])
+    async def test_malformed_line_raises_after_the_events_before_it_played(
+        self, tmp_path: Path, bad_line: int, speed: float
+    ) -> None:
+        # Line 1 is the header: events[:bad_line - 2] come before the malformed line.
+        events: list[Event] = [HeartRate(t * 0.5, 60.0) for t in range(900)]
+        path = write_recording(tmp_path / "bad.jsonl", events)
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[bad_line - 1] = b'{"bad\n'
+        path.write_bytes(b"".join(lines))
+        clock = FakeClock()
+        source = ReplaySource(path, speed=speed, clock=clock, sleep=clock.sleep)
+        played: list[Event] = []
+        with pytest.raises(RecordingFormatError, match=f"line {bad_line}"):
+            async with asyncio.timeout(TIMEOUT_S), source:
+                async for event in source:
+                    played.append(event)
+        assert played == events[: bad_line - 2]
 
     async def test_missing_file_raises_on_opening(self, tmp_path: Path) -> None:
         with pytest.raises(RecordingFileError, match="does not exist"):

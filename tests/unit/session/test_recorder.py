@@ -20,13 +20,19 @@ from pet_biofeedback.events import (
     HeartRate,
     Link,
     LinkState,
+    Marker,
     RawNotification,
     RRIntervals,
 )
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
 from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
 from pet_biofeedback.recording import RecordingWriter, read_recording
-from pet_biofeedback.session.recorder import RR_SILENCE_GAP_S, SessionStats, record
+from pet_biofeedback.session.recorder import (
+    RR_SILENCE_GAP_S,
+    WAKE_WRITER_EVENTS,
+    SessionStats,
+    record,
+)
 
 TIMEOUT_S = 30.0
 
@@ -95,7 +101,68 @@ async def sim_events(config: SimConfig) -> list[Event]:
         return [event async for event in strap]
 
 
+class RacingSource:
+    """Yields ``n`` markers, lets the loop run ``k`` times, then ends (a marker past
+    ``seconds``) or, with ``then_wait``, waits to be cancelled.
+
+    The ``k`` loop turns let the woken writer take a batch and hand it to its thread just
+    before the recording stops: the race of issue "recorder loses whole batches".
+    """
+
+    def __init__(self, n: int, k: int, *, then_wait: bool = False) -> None:
+        self.n, self.k, self.then_wait = n, k, then_wait
+        self.all_yielded = asyncio.Event()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Event]:
+        for i in range(self.n):
+            yield Marker(i * 1e-3, str(i))
+        for _ in range(self.k):
+            await asyncio.sleep(0)
+        self.all_yielded.set()
+        if self.then_wait:
+            await asyncio.Event().wait()
+        yield Marker(1e6, "after the end")  # t > seconds: stops the recording
+
+
 class TestRecord:
+    @pytest.mark.parametrize("trial", range(60))
+    async def test_recorder_loses_no_batch_when_the_recording_stops(
+        self, tmp_path: Path, trial: int
+    ) -> None:
+        n = WAKE_WRITER_EVENTS * (1 + trial % 3)
+        k = 1 + trial % 6
+        path = tmp_path / "r.jsonl"
+        async with asyncio.timeout(TIMEOUT_S):
+            summary = await record(RacingSource(n, k), path, device={}, settings={}, seconds=1e5)
+        assert summary.n_events == n
+        assert [e.t for e in read_recording(path).events] == [i * 1e-3 for i in range(n)]
+
+    @pytest.mark.parametrize("trial", range(30))
+    async def test_recorder_loses_no_batch_when_cancelled(self, tmp_path: Path, trial: int) -> None:
+        # Ctrl-C: the same race, through cancellation instead of the end of the source.
+        n = WAKE_WRITER_EVENTS * (1 + trial % 3)
+        k = trial % 6
+        path = tmp_path / "c.jsonl.gz"
+        source = RacingSource(n, k, then_wait=True)
+        async with asyncio.timeout(TIMEOUT_S):
+            task = asyncio.create_task(record(source, path, device={}, settings={}))
+            await source.all_yielded.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        rec = read_recording(path)
+        assert len(rec.events) == n
+        assert not rec.truncated
+
     async def test_writes_every_event_of_a_simulated_strap_and_stops_after_seconds(
         self, tmp_path: Path
     ) -> None:

@@ -195,6 +195,29 @@ class TestOpenSource:
         with pytest.raises(ConfigError, match="--speed 10"):
             open_source("emulated:strap", speed=math.inf)
 
+    @pytest.mark.parametrize("speed", [21.0, 50.0, 200.0, 1000.0])
+    def test_emulated_speed_is_capped_because_ble_timeouts_run_on_real_time(
+        self, speed: float
+    ) -> None:
+        # At these speeds the recordings came out empty (1000: 1 event, 200: 0 beats).
+        with pytest.raises(ConfigError, match="at most 20 times real time") as info:
+            open_source("emulated:h10", speed=speed)
+        assert "real time" in info.value.user_message and "timeouts" in info.value.user_message
+
+    def test_emulated_speed_up_to_the_cap_is_accepted(self) -> None:
+        assert sources.MAX_EMULATED_SPEED == 20.0
+        try:
+            open_source("emulated:h10", speed=sources.MAX_EMULATED_SPEED)
+        except DeviceError:
+            pytest.skip("the emulated extra is not installed")
+
+    @pytest.mark.parametrize("spec", ["SIM:seed=3", "Sim:seed=3", "SIM"])
+    def test_upper_case_sim_kind_is_parsed(self, spec: str) -> None:
+        source = open_source(spec, speed=math.inf)
+        assert isinstance(source, SimulatedStrap)
+        assert source.config.seed == (3 if "seed" in spec else 0)
+        assert describe_source(spec)["kind"] == "simulated"
+
     def test_bad_fault_spec_is_refused_before_opening(self) -> None:
         with pytest.raises(PetBiofeedbackError) as info:
             open_source("emulated:h10", faults="explode-every=3s")
