@@ -300,7 +300,10 @@ def _render_table(report: dict[str, Any]) -> str:
         f"missed {art['missed']}, extra {art['extra']} "
         f"({_format_number(art['corrected_pct'], 1)} % of beats corrected)"
     )
-    notes = report["settings"].get("notes", [])
+    notes = list(report["settings"].get("notes", []))
+    skipped = report["settings"].get("skipped_lines")
+    if skipped:
+        notes.append(f"skipped {skipped} header, comment or non-numeric lines")
     lines.extend(f"  note: {n}" for n in notes)
     windows = report["windows"]
     if windows:

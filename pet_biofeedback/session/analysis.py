@@ -54,6 +54,7 @@ from pet_biofeedback.events import (
 from pet_biofeedback.firmware_bridge import hrs
 from pet_biofeedback.recording import RecordingReader
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
+from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.batch import AnalysisSettings, BatchAnalysis, HrvTable, analyze_rr
 
@@ -82,11 +83,15 @@ class FileAnalysis:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def _n_intervals(n: int) -> str:
+    return f"{n} interval" if n == 1 else f"{n} intervals"
+
+
 def _analyze_rr_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
     rr = read_rr_text(path)
     if rr.rr_ms.size < MIN_BEATS:
         raise InputFileError(
-            str(path), f"holds only {rr.rr_ms.size} intervals; at least {MIN_BEATS} are needed"
+            str(path), f"holds only {_n_intervals(rr.rr_ms.size)}; at least {MIN_BEATS} are needed"
         )
     try:
         result = analyze_rr(rr.rr_ms, settings)
@@ -490,10 +495,14 @@ def report_dict(result: FileAnalysis) -> dict[str, Any]:
         "window_s": s.window_s,
         "step_s": s.effective_step_s,
         "spectral_method": s.spectral_method,
-        "resample_hz": 4.0,
-        "detrending": "smoothness priors, lambda 500",
-        "welch_segment_s": 256.0,
-        "bands_hz": {"vlf": [0.0033, 0.04], "lf": [0.04, 0.15], "hf": [0.15, 0.4]},
+        "resample_hz": spectral.RESAMPLE_FS_HZ,
+        "detrending": f"smoothness priors, lambda {spectral.SMOOTHNESS_PRIORS_LAMBDA:g}",
+        "welch_segment_s": spectral.WELCH_SEGMENT_S,
+        "bands_hz": {
+            "vlf": list(spectral.VLF_BAND_HZ),
+            "lf": list(spectral.LF_BAND_HZ),
+            "hf": list(spectral.HF_BAND_HZ),
+        },
         "pnn50_denominator": "n_beats - 1",
         "coherence": "mean of 64-s coherence ratios evaluated every 5 s",
         "input": result.kind,
