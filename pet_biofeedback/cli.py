@@ -10,7 +10,6 @@ one-line message on stderr and exit code 2; anything else is a bug, logged with 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import math
@@ -420,6 +419,8 @@ class _BreakStatusLine(logging.Filter):
 
 
 async def _show_status_every(status: _StatusLine, stats: SessionStats, started_s: float) -> None:
+    import asyncio  # only the commands that run a source need the event loop
+
     while True:
         await asyncio.sleep(status.interval_s)
         status.show(_status_text(stats, time.monotonic() - started_s))
@@ -429,6 +430,8 @@ async def _show_status_every(status: _StatusLine, stats: SessionStats, started_s
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
+    import asyncio  # only the commands that run a source need the event loop
+
     from pet_biofeedback.session.sources import load_ble
 
     ble = load_ble()
@@ -451,6 +454,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
+    import asyncio  # only the commands that run a source need the event loop
+
     from pet_biofeedback.paths import default_recording_path
     from pet_biofeedback.session.recorder import SessionStats, record
     from pet_biofeedback.session.sources import describe_source, open_source
@@ -566,6 +571,8 @@ def _describe_event(event: Event) -> str:
 
 
 def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import asyncio  # only the commands that run a source need the event loop
+
     if not args.headless:
         parser.error("the replay window is not available yet; use --headless")
     from pet_biofeedback.session.recorder import SessionStats

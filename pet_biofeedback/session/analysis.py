@@ -51,8 +51,6 @@ from pet_biofeedback.events import (
     RawNotification,
     RRIntervals,
 )
-from pet_biofeedback.firmware_bridge import hrs
-from pet_biofeedback.recording import RecordingReader
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
 from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
@@ -70,7 +68,6 @@ RR_GAP_S: Final = 3.0
 ECG_BREAK_INTERVALS: Final = 1.5
 MIN_ECG_STRETCH_S: Final = 5.0  # find_r_peaks needs at least this much ECG
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
-_HRM_UUID: Final = hrs.HEART_RATE_MEASUREMENT_UUID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,6 +280,9 @@ def _ecg_stretches(
 
 
 def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
+    # Imported here: RR text and XDF analysis do not need the recording or decoder modules.
+    from pet_biofeedback.firmware_bridge import hrs
+    from pet_biofeedback.recording import RecordingReader
     from pet_biofeedback.signal.respiration import breathing_from_acc
 
     rr_t: list[float] = []
@@ -303,7 +303,7 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
                         rr_t.append(event.t)
                         rr_groups.append(event.rr_ms)
                     case RawNotification():
-                        if event.characteristic.lower() == _HRM_UUID:
+                        if event.characteristic.lower() == hrs.HEART_RATE_MEASUREMENT_UUID:
                             raw_t.append(event.t)
                             raw_payloads.append(event.payload)
                     case Gap():
