@@ -315,7 +315,7 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
             plan = emulated.FaultPlan.parse(faults) if faults is not None else None
             return _BuiltOnOpening(
                 functools.partial(
-                    emulated.emulated_source, target, faults=plan, seed=0, speed=speed
+                    emulated.emulated_source, target, faults=plan, seed=0, speed=speed, acc=True
                 )
             )
         if speed != 1.0:
@@ -324,7 +324,9 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
         if sep and identifier is None:
             raise _bad_source(spec, "ble: needs an address or a name after the colon")
         ble = load_ble()
-        strap: EventSource = ble.BleStrap(identifier)
+        # ECG and chest acceleration from an H10 (ACC gives the breathing rate and the
+        # breathing-compliance check, hrv-methods.md §8); other straps give heart rate only.
+        strap: EventSource = ble.BleStrap(identifier, ecg=True, acc=True)
         return strap
     if faults is not None:
         raise ConfigError("--faults works only with emulated straps (emulated:…)")
