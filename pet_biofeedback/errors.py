@@ -8,6 +8,7 @@ This module imports only the standard library, so every layer (``signal`` includ
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 __all__ = [
     "BluetoothUnavailableError",
@@ -32,11 +33,19 @@ __all__ = [
 
 
 class PetBiofeedbackError(Exception):
-    """Root of every error the application raises on purpose."""
+    """Root of every error the application raises on purpose.
+
+    ``user_message`` defaults to the class's ``default_user_message`` when a subclass sets
+    one, else to the developer message.
+    """
+
+    default_user_message: ClassVar[str | None] = None
 
     def __init__(self, message: str, *, user_message: str | None = None) -> None:
         super().__init__(message)
-        self.user_message = user_message if user_message is not None else message
+        if user_message is None:
+            user_message = self.default_user_message or message
+        self.user_message = user_message
 
 
 class SignalInputError(PetBiofeedbackError, ValueError):
@@ -217,50 +226,26 @@ class DeviceNotFoundError(DeviceError):
 class ConnectionLostError(DeviceError):
     """The link to the strap was lost, or could not be (re-)established."""
 
-    def __init__(self, message: str, *, user_message: str | None = None) -> None:
-        super().__init__(
-            message,
-            user_message=(
-                user_message
-                if user_message is not None
-                else (
-                    "The connection to the strap was lost and could not be restored. Check "
-                    "that the strap is worn and near this computer, then connect again."
-                )
-            ),
-        )
+    default_user_message: ClassVar[str | None] = (
+        "The connection to the strap was lost and could not be restored. Check "
+        "that the strap is worn and near this computer, then connect again."
+    )
 
 
 class DeviceBusyError(DeviceError):
     """The strap (or the Bluetooth stack) is busy with another connection or operation."""
 
-    def __init__(self, message: str, *, user_message: str | None = None) -> None:
-        super().__init__(
-            message,
-            user_message=(
-                user_message
-                if user_message is not None
-                else (
-                    "The strap is busy with another device or app. Disconnect it there (or "
-                    "close the other app), wait a few seconds and try again."
-                )
-            ),
-        )
+    default_user_message: ClassVar[str | None] = (
+        "The strap is busy with another device or app. Disconnect it there (or "
+        "close the other app), wait a few seconds and try again."
+    )
 
 
 class PairingRequiredError(DeviceError):
     """The strap wants to be paired before it sends some data, and pairing did not succeed."""
 
-    def __init__(self, message: str, *, user_message: str | None = None) -> None:
-        super().__init__(
-            message,
-            user_message=(
-                user_message
-                if user_message is not None
-                else (
-                    "The strap wants to be paired with this computer before it sends ECG or "
-                    "motion data, and pairing did not work. Accept the pairing request if the "
-                    "system shows one, then connect again. Heart rate works without pairing."
-                )
-            ),
-        )
+    default_user_message: ClassVar[str | None] = (
+        "The strap wants to be paired with this computer before it sends ECG or "
+        "motion data, and pairing did not work. Accept the pairing request if the "
+        "system shows one, then connect again. Heart rate works without pairing."
+    )
