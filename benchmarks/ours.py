@@ -26,6 +26,7 @@ from benchmarks.peers import (
     BenchInputs,
     Row,
     correction_quality,
+    median_subprocess_s,
 )
 
 LIVE_BEATS: Final = 3000  # beats timed after the window has filled
@@ -124,14 +125,12 @@ def artifact_rows(inputs: BenchInputs, repeats: int = ARTIFACT_REPEATS) -> list[
 
 def import_rows(repeats: int = IMPORT_REPEATS) -> list[Row]:
     """Import time of what the ``analyze`` command loads, in a fresh interpreter."""
-    from benchmarks.peers import _median_subprocess_s
-
-    bare_s = _median_subprocess_s("pass", repeats)
+    bare_s = median_subprocess_s("pass", repeats)
     code = "import pet_biofeedback.session.analysis, pet_biofeedback.signal.batch"
     return [
         Row(
             "import: ours (analyze path: session.analysis + signal.batch)",
-            _median_subprocess_s(code, repeats) - bare_s,
+            median_subprocess_s(code, repeats) - bare_s,
             f"median of {repeats}, fresh subprocess, minus bare python",
         )
     ]

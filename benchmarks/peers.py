@@ -448,7 +448,7 @@ def artifact_rows(inputs: BenchInputs, repeats: int = ARTIFACT_REPEATS) -> list[
 # ----------------------------------------------------------------------------------- (d) imports
 
 
-def _median_subprocess_s(code: str, repeats: int) -> float:
+def median_subprocess_s(code: str, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -459,7 +459,7 @@ def _median_subprocess_s(code: str, repeats: int) -> float:
 
 def import_rows(repeats: int = IMPORT_REPEATS) -> list[Row]:
     """Import time in a fresh interpreter: median of ``repeats`` minus a bare interpreter's."""
-    bare_s = _median_subprocess_s("pass", repeats)
+    bare_s = median_subprocess_s("pass", repeats)
     rows = [Row("import: bare python (subtracted below)", bare_s, f"median of {repeats}")]
     for label, code in (
         (
@@ -472,7 +472,7 @@ def import_rows(repeats: int = IMPORT_REPEATS) -> list[Row]:
         rows.append(
             Row(
                 f"import: {label}",
-                _median_subprocess_s(code, repeats) - bare_s,
+                median_subprocess_s(code, repeats) - bare_s,
                 f"median of {repeats}, fresh subprocess, minus bare python",
             )
         )
