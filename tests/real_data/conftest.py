@@ -6,6 +6,9 @@
   is set and ``pytest.skip`` otherwise, with package, URL and reason (reference-data.md §7.4).
   Tests may therefore call the loaders of ``reference.py`` directly. A hash mismatch
   (`ReferenceDataCorrupt`) is never converted: it always fails.
+* A module-scoped fixture that failed is not set up again: pytest re-raises its cached
+  exception for every later test without calling ``pytest_fixture_setup``, so
+  ``pytest_runtest_makereport`` converts those reports the same way (they were ERRORs, #9).
 * ``reference_file`` is a factory fixture: ``reference_file("nsrdb_short") -> Path``.
 """
 
@@ -17,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from .reference import ReferenceDataUnavailable, fetch, report_unavailable
+from .reference import (
+    ReferenceDataUnavailable,
+    ci_requested,
+    fetch,
+    report_unavailable,
+    unavailable_message,
+)
 
 _HERE = Path(__file__).resolve().parent
 
@@ -46,6 +55,24 @@ def pytest_fixture_setup(
     except ReferenceDataUnavailable as exc:
         error = exc
     report_unavailable(error)  # outside the except: no chained traceback in the report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    excinfo = call.excinfo
+    if excinfo is None or not excinfo.errisinstance(ReferenceDataUnavailable):
+        return report
+    message = unavailable_message(excinfo.value)
+    if ci_requested():
+        report.outcome = "failed"
+        report.longrepr = message
+    else:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
+    return report
 
 
 @pytest.fixture

@@ -598,11 +598,16 @@ def ci_requested() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def unavailable_message(exc: BaseException) -> str:
+    """What a skipped or failed real-data test says: package, URL, reason and the CI switch."""
+    return f"{exc} [reference-data.md §7.4; CI={os.environ.get('CI', '')!r}]"
+
+
 def report_unavailable(exc: ReferenceDataUnavailable) -> NoReturn:
     """``pytest.fail`` in CI, ``pytest.skip`` locally, both with package, URL and reason."""
     import pytest
 
-    message = f"{exc} [reference-data.md §7.4; CI={os.environ.get('CI', '')!r}]"
+    message = unavailable_message(exc)
     if ci_requested():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
