@@ -10,6 +10,8 @@ one-line message on stderr and exit code 2; anything else is a bug, logged with 
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import json
 import logging
 import math
@@ -617,8 +619,50 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return EXIT_OK
 
 
+# What a console that cannot show a character gets instead (Windows code pages,
+# PYTHONIOENCODING=ascii); anything not listed becomes "?".
+_CONSOLE_FALLBACK: Final = {
+    "−": "-",
+    "–": "-",
+    "—": "--",
+    "…": "...",
+    "α": "alpha",
+    "±": "+/-",
+    "×": "x",
+    "≥": ">=",
+    "≤": "<=",
+    "²": "2",
+    "µ": "u",
+    "°": " deg",
+    "→": "->",
+    "’": "'",
+    "“": '"',
+    "”": '"',
+}
+_CONSOLE_ERRORS: Final = "pet_biofeedback_console"
+
+
+def _console_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start : exc.end]
+    return "".join(_CONSOLE_FALLBACK.get(ch, "?") for ch in text), exc.end
+
+
+def _make_console_safe() -> None:
+    """Replace what the console cannot encode instead of failing (issue #9); keep the rest."""
+    try:
+        codecs.lookup_error(_CONSOLE_ERRORS)
+    except LookupError:
+        codecs.register_error(_CONSOLE_ERRORS, _console_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=_CONSOLE_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pet-biofeedback`` command; returns the exit code."""
+    _make_console_safe()
     _configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
