@@ -180,29 +180,41 @@ class Battery:
 
 @dataclass(frozen=True, slots=True)
 class PacerPhase:
-    """The pacer's breathing pattern from ``t`` on; ``t`` is the onset of an inhalation.
+    """The pacer's breathing pattern from ``t`` on.
 
-    One breath cycle lasts ``60 / breaths_per_min`` s: ``inhale_s`` of inhalation, then
-    ``exhale_s`` of exhalation, then a pause for whatever remains of the cycle (usually 0 s).
-    The pacer's phase at a later time ``t2`` (until the next `PacerPhase`) is therefore
-    ``((t2 - t) * breaths_per_min / 60) % 1``, 0 at every inhalation onset.
+    One breath cycle lasts ``60 / breaths_per_min`` s: ``inhale_s`` of inhalation, a hold of
+    ``hold_after_inhale_s``, ``exhale_s`` of exhalation, then a pause for whatever remains of
+    the cycle. ``position`` is the pacer's breath position at ``t`` (breaths since the pacer
+    started; its fractional part is where in the cycle the change happened, 0 at an inhalation
+    onset), so the phase at a later time ``t2`` (until the next `PacerPhase`) is
+    ``(position + (t2 - t) * breaths_per_min / 60) % 1``. A ``breaths_per_min`` of 0 means the
+    pacer stopped (spontaneous breathing, e.g. a rest between assessment blocks).
 
     Parameters
     ----------
     t : float
-        Onset of an inhalation, s since session start.
+        Time of the change, s since session start.
     breaths_per_min : float
-        Breathing rate in breaths/min.
+        Breathing rate in breaths/min; 0 when the pacer stops.
     inhale_s : float
         Inhalation time in s.
     exhale_s : float
         Exhalation time in s.
+    hold_after_inhale_s : float, default 0.0
+        Pause with full lungs, s.
+    position : float, default 0.0
+        Breath position at ``t`` (older recordings: 0, ``t`` was an inhalation onset).
+    shape : str, default "sine"
+        How the guide moves: "sine" or "linear".
     """
 
     t: float
     breaths_per_min: float
     inhale_s: float
     exhale_s: float
+    hold_after_inhale_s: float = 0.0
+    position: float = 0.0
+    shape: str = "sine"
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,8 +309,13 @@ class Pacer:
         """Every settings change, the start first."""
         return tuple(self._changes)
 
-    def change(self, t_s: float, settings: PacerSettings) -> PacerChange:
+    def change(
+        self, t_s: float, settings: PacerSettings, *, position: float | None = None
+    ) -> PacerChange:
         """Switch to ``settings`` at ``t_s`` keeping the guide continuous (module docstring).
+
+        ``position`` overrides the breath position the change starts from (a replay re-creates
+        a recorded change exactly, whatever the rules were when it was recorded).
 
         Raises
         ------
@@ -320,11 +325,12 @@ class Pacer:
         last = self._changes[-1]
         if not (math.isfinite(t_s) and t_s >= last.t_s):
             raise ConfigError(f"pacer change at {t_s!r} s is before the last one ({last.t_s} s)")
-        position = self.position_at(t_s)
-        breath = math.floor(position)
-        fraction = _remap_fraction(position - breath, last.settings, settings)
+        if position is None or not math.isfinite(position):
+            before = self.position_at(t_s)
+            breath = math.floor(before)
+            position = breath + _remap_fraction(before - breath, last.settings, settings)
         # Two changes at one time are fine: queries take the later one from that time on.
-        change = PacerChange(t_s=float(t_s), position=breath + fraction, settings=settings)
+        change = PacerChange(t_s=float(t_s), position=float(position), settings=settings)
         self._changes.append(change)
         self._refresh_arrays()
         return change

@@ -1,0 +1,514 @@
+"""The session engine: a source's events in; feedback out; everything recorded.
+
+`SessionEngine` wraps any `EventSource` (strap, emulated, simulated, replay) and is an
+`EventSource` itself: the recorder writes what it yields — the source's events unchanged, plus
+the engine's own `PacerPhase`, `Marker` and `Rating` events at the session times they happen —
+so a recording holds everything needed to re-create the session, and a replay of it through a
+new engine reproduces every snapshot (docs/design.md §6).
+
+Per event the engine does O(1) work, per beat what `LiveAnalyzer` does (incremental), plus a
+breathing estimate from the last minute of chest acceleration every few seconds. It never
+reads a clock: session time is the events' ``t``. The pacer's breath onsets between two beats
+go to the analyzer (RSA per breath, phase synchrony) before the beat does, so the result does
+not depend on how fast the source delivers — ×1 and as-fast-as-possible give the same
+snapshots.
+
+The engine publishes one `FeedbackSnapshot` per beat to its subscribers (the Qt window through
+its bridge, the terminal view, tests). Views call `pacer_state(t_s)` at display rate; nothing
+at display rate goes through events or the recording.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final, Literal, Self, get_args
+
+import numpy as np
+
+from pet_biofeedback.errors import ConfigError, SignalInputError
+from pet_biofeedback.events import (
+    AccFrame,
+    Battery,
+    Contact,
+    Event,
+    EventSource,
+    Gap,
+    HeartRate,
+    Link,
+    Marker,
+    PacerPhase,
+    Rating,
+    RRIntervals,
+)
+from pet_biofeedback.session.feedback import (
+    DEFAULT_LEVELS,
+    FeedbackLevels,
+    FeedbackSnapshot,
+    QualityMonitor,
+    level_of,
+)
+from pet_biofeedback.session.pacer import Pacer, PacerSettings, PacerShape, PacerState
+from pet_biofeedback.signal.live import LiveAnalyzer, LiveUpdate
+from pet_biofeedback.signal.respiration import breathing_from_acc
+
+__all__ = [
+    "BREATHING_EVERY_S",
+    "BREATHING_WINDOW_S",
+    "Protocol",
+    "SessionEngine",
+    "SessionPlan",
+]
+
+logger = logging.getLogger(__name__)
+
+Protocol = Literal["practice", "baseline", "assessment"]
+
+PRACTICE_MINUTES: Final = (2.0, 60.0)  # issue #7: 2 min is valid, short sessions start habits
+BASELINE_MINUTES: Final = (2.0, 5.0)
+ASSESSMENT_MINUTES: Final = (5.0, 60.0)
+BREATHING_WINDOW_S: Final = 60.0  # measured breathing from the last minute of chest ACC
+BREATHING_EVERY_S: Final = 5.0  # …refreshed this often (a breath at 6/min lasts 10 s)
+# Measured breathing "matches" the pacer within this many breaths/min: the ACC rate's
+# periodogram resolution over 60 s is about 1 breath/min (docs/hrv-methods.md §8.1).
+PACER_AGREEMENT_BREATHS_PER_MIN: Final = 1.0
+MIN_PC1_SHARE: Final = 0.5  # below this the chest-tilt model does not hold (motion, §8.1)
+ESTIMATED_FROM_RR: Final = "estimated from heart rhythm"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPlan:
+    """What a session will do.
+
+    Parameters
+    ----------
+    protocol : {"practice", "baseline", "assessment"}
+    minutes : float
+        Planned length: practice 2–60, baseline 2–5 min.
+    pacer : PacerSettings, optional
+        The pacer at the start; None for spontaneous breathing (baseline).
+    steps : tuple of (float, PacerSettings or None, str)
+        Later protocol steps: at session time ``t_s`` switch the pacer to the settings (None
+        stops pacing, e.g. a rest) and set a marker with the text.
+    profile : str
+        Whose session it is.
+    """
+
+    protocol: Protocol
+    minutes: float
+    pacer: PacerSettings | None = None
+    steps: tuple[tuple[float, PacerSettings | None, str], ...] = ()
+    profile: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in get_args(Protocol):
+            raise ConfigError(
+                f"protocol must be one of {', '.join(get_args(Protocol))}, got {self.protocol!r}"
+            )
+        low, high = {
+            "practice": PRACTICE_MINUTES,
+            "baseline": BASELINE_MINUTES,
+            "assessment": ASSESSMENT_MINUTES,
+        }[self.protocol]
+        if not (math.isfinite(self.minutes) and low <= self.minutes <= high):
+            raise ConfigError(
+                f"a {self.protocol} session lasts {low:g}–{high:g} minutes, got {self.minutes:g}"
+            )
+        if self.protocol == "practice" and self.pacer is None:
+            raise ConfigError("a practice session needs pacer settings")
+        if self.protocol == "baseline" and (self.pacer is not None or self.steps):
+            raise ConfigError("a baseline is spontaneous breathing: no pacer")
+        times = [t for t, _, _ in self.steps]
+        if times != sorted(times) or any(not math.isfinite(t) or t < 0 for t in times):
+            raise ConfigError("protocol steps must be at increasing, non-negative times")
+
+    @property
+    def seconds(self) -> float:
+        return 60.0 * self.minutes
+
+    def header_settings(self) -> dict[str, object]:
+        """What the recording's header says about the session (JSON-serialisable)."""
+        settings: dict[str, object] = {
+            "protocol": self.protocol,
+            "minutes": self.minutes,
+            "profile": self.profile,
+        }
+        if self.pacer is not None:
+            settings["pacer"] = _pacer_dict(self.pacer)
+        return settings
+
+
+def _pacer_dict(s: PacerSettings) -> dict[str, object]:
+    return {
+        "breaths_per_min": s.breaths_per_min,
+        "inhale_s": round(s.inhale_s, 6),
+        "exhale_s": round(s.exhale_s, 6),
+        "hold_after_inhale_s": s.hold_after_inhale_s,
+        "hold_after_exhale_s": s.hold_after_exhale_s,
+        "shape": s.shape,
+    }
+
+
+@dataclass(slots=True)
+class _AccWindow:
+    """The last `BREATHING_WINDOW_S` of chest acceleration, as preallocated arrays."""
+
+    fs_hz: float = math.nan
+    t_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    mg: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+
+    def add(self, frame: AccFrame) -> None:
+        n = len(frame.acc_mg)
+        if n == 0 or not (math.isfinite(frame.fs_hz) and frame.fs_hz > 0):
+            return
+        if frame.fs_hz != self.fs_hz:  # a new rate starts a new window
+            self.fs_hz = frame.fs_hz
+            self.t_s, self.mg = np.empty(0), np.empty((0, 3))
+        t = frame.t - (n - 1 - np.arange(n)) / frame.fs_hz
+        keep_from = frame.t - BREATHING_WINDOW_S
+        # bounded: at most a minute of samples is kept, whatever the session length
+        old = self.t_s >= keep_from
+        self.t_s = np.concatenate((self.t_s[old], t))
+        self.mg = np.concatenate((self.mg[old], np.asarray(frame.acc_mg, dtype=np.float64)))
+
+
+class SessionEngine:
+    """One session (module docstring).
+
+    Parameters
+    ----------
+    source : EventSource
+        Not yet opened; the engine opens and closes it.
+    plan : SessionPlan
+    levels : FeedbackLevels, optional
+        Thresholds for low / medium / high (default: the starting levels).
+    pacer_from_source : bool, default False
+        Take the pacer from the source's recorded `PacerPhase` events instead of the plan
+        (a replay of a session re-creates its pacer; the plan's pacer is then not emitted).
+    """
+
+    def __init__(
+        self,
+        source: EventSource,
+        plan: SessionPlan,
+        *,
+        levels: FeedbackLevels = DEFAULT_LEVELS,
+        pacer_from_source: bool = False,
+    ) -> None:
+        self._source = source
+        self.plan = plan
+        self.levels = levels
+        self._pacer_from_source = pacer_from_source
+        self._subscribers: list[Callable[[FeedbackSnapshot], None]] = []
+        self._pending: list[Event] = []
+        self._steps = list(plan.steps)
+        self.pacer: Pacer | None = None
+        self._paced = False
+        self._live: LiveAnalyzer | None = None
+        self._quality = QualityMonitor()
+        self._acc = _AccWindow()
+        self._next_breathing_s = -math.inf
+        self._breathing: tuple[float, str] | None = None
+        self._battery: int | None = None
+        self._t_start_s: float | None = None
+        self._t_last_s = 0.0
+        self._last_onset_query_s = -math.inf
+        self.snapshots_published = 0
+        self.last_snapshot: FeedbackSnapshot | None = None
+        self._valid_coherence: list[float] = []
+        self._valid_rsa: list[float] = []
+        self._paused_s = 0.0
+        self._last_snapshot_t_s: float | None = None
+        self._onsets: list[float] = []
+        self._last_coh_t = math.nan
+        self._last_rsa_onset = math.nan
+        if plan.pacer is not None and not pacer_from_source:
+            # Session time starts at 0 (events.py), and so does the pacer, before any event
+            # arrives: a simulated person can follow it from the first breath.
+            self._apply_pacer(0.0, plan.pacer)
+
+    # ------------------------------------------------------------------ views and intents
+    def subscribe(self, callback: Callable[[FeedbackSnapshot], None]) -> None:
+        """Call ``callback`` with every snapshot (on the engine's task)."""
+        self._subscribers.append(callback)
+
+    def pacer_position(self, t_s: float) -> float:
+        """Breath position of the pacer at ``t_s`` — what a simulated person follows.
+
+        Before any pacer (a baseline) the position advances at 6 breaths/min, which a
+        simulated person given its own spontaneous rate never asks for.
+        """
+        if self.pacer is None:
+            return t_s / 10.0
+        return self.pacer.position_at(t_s)
+
+    def pacer_state(self, t_s: float) -> PacerState | None:
+        """The guide at session time ``t_s``, for a display; None when not pacing."""
+        if self.pacer is None or not self._paced:
+            return None
+        return self.pacer.state_at(t_s)
+
+    def change_pacer(self, settings: PacerSettings | None) -> None:
+        """Switch the pacer now (the time of the last event); recorded as a `PacerPhase`."""
+        self._apply_pacer(self._t_last_s, settings)
+
+    def mark(self, text: str) -> None:
+        """Set a marker now; recorded."""
+        self._pending.append(Marker(self._t_last_s, text))
+
+    def rate(self, kind: str, value: int) -> None:
+        """Record a rating (e.g. ``pain_before``, 0–10) now."""
+        if not (0 <= value <= 10):
+            raise ConfigError(f"ratings are 0–10, got {value}")
+        self._pending.append(Rating(self._t_last_s, kind, value))
+
+    @property
+    def elapsed_s(self) -> float:
+        return 0.0 if self._t_start_s is None else self._t_last_s - self._t_start_s
+
+    # ------------------------------------------------------------------ EventSource
+    async def __aenter__(self) -> Self:
+        await self._source.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._source.__aexit__(exc_type, exc, tb)
+
+    @property
+    def device_info(self) -> object:
+        return getattr(self._source, "device_info", None)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Event]:
+        async for event in self._source:
+            if self._t_start_s is None:
+                self._start(event.t)
+            self._due_steps(event.t)
+            for own in self._drain():
+                yield own
+            self._handle(event)
+            yield event
+            for own in self._drain():  # what subscribers asked for while handling
+                yield own
+
+    # ------------------------------------------------------------------ summary
+    def live_summary(self) -> dict[str, float | int | None]:
+        """Session means of what was shown as valid (coherence, RSA) and paused time, s."""
+        coh = self._valid_coherence
+        rsa = self._valid_rsa
+        return {
+            "coherence": float(np.mean(coh)) if coh else None,
+            "rsa_bpm": float(np.mean(rsa)) if rsa else None,
+            "feedback_paused_s": round(self._paused_s, 3),
+            "snapshots": self.snapshots_published,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _drain(self) -> list[Event]:
+        out, self._pending = self._pending, []
+        return out
+
+    def _start(self, t_s: float) -> None:
+        self._t_start_s = min(t_s, 0.0)
+        self._t_last_s = self._t_start_s
+        self._pending.insert(0, Marker(self._t_start_s, f"session start: {self.plan.protocol}"))
+
+    def _due_steps(self, t_s: float) -> None:
+        assert self._t_start_s is not None
+        while self._steps and self._t_start_s + self._steps[0][0] <= t_s:
+            at_s, settings, text = self._steps.pop(0)
+            t_step = self._t_start_s + at_s
+            self._pending.append(Marker(t_step, text))
+            if not self._pacer_from_source:
+                self._apply_pacer(t_step, settings)
+
+    def _apply_pacer(
+        self, t_s: float, settings: PacerSettings | None, *, position: float | None = None
+    ) -> None:
+        """Pacer off (None) or on with ``settings`` from ``t_s``; a recorded ``position`` wins."""
+        self._feed_onsets(t_s)  # the old pacer's onsets up to the change
+        if settings is None:
+            self._paced = False
+            if not self._pacer_from_source:
+                self._pending.append(PacerPhase(t_s, 0.0, 0.0, 0.0))
+            return
+        if self.pacer is None or not self._paced:
+            # (re)starting: a fresh breath, or where the recording says the pacer was
+            fraction = 0.0 if position is None else position % 1.0
+            self.pacer = Pacer(settings, t_start_s=t_s - fraction * settings.period_s)
+            change_position = self.pacer.position_at(t_s)
+        else:
+            change_position = self.pacer.change(t_s, settings, position=position).position
+        self._paced = True
+        if not self._pacer_from_source:
+            self._pending.append(
+                PacerPhase(
+                    t_s,
+                    settings.breaths_per_min,
+                    settings.inhale_s,
+                    settings.exhale_s,
+                    hold_after_inhale_s=settings.hold_after_inhale_s,
+                    position=change_position,
+                    shape=settings.shape,
+                )
+            )
+
+    def _feed_onsets(self, t_s: float) -> None:
+        """Give the analyzer the pacer's breath onsets up to ``t_s`` (before the beat at t_s)."""
+        if self.pacer is None or not self._paced or self._live is None:
+            self._last_onset_query_s = max(self._last_onset_query_s, t_s)
+            return
+        start = self._last_onset_query_s
+        if t_s <= start:
+            return
+        inhale_s = self.pacer.settings.inhale_s
+        for onset in self.pacer.breath_starts(start, t_s):
+            self._live.push_breath_start(float(onset), inhale_s=inhale_s)
+            self._onsets = [*self._onsets[-2:], float(onset)]
+        self._last_onset_query_s = t_s
+
+    def _handle(self, event: Event) -> None:
+        self._t_last_s = max(self._t_last_s, event.t)
+        match event:
+            case RRIntervals():
+                self._beats(event)
+            case Gap():
+                self._quality.gap(event.t, event.seconds)
+                if self._live is not None:
+                    self._live.note_gap(event.seconds)
+            case Contact():
+                self._quality.contact(event.t, event.ok)
+            case Link():
+                self._quality.link(event.t, event.state)
+            case Battery():
+                self._battery = event.battery_pct
+            case AccFrame():
+                self._acc.add(event)
+                self._maybe_breathing(event.t)
+            case PacerPhase() if self._pacer_from_source:
+                self._apply_pacer(event.t, _settings_of(event), position=event.position)
+            case HeartRate() | Marker() | Rating():
+                pass
+            case _:
+                pass
+
+    def _beats(self, event: RRIntervals) -> None:
+        rr = np.asarray(event.rr_ms, dtype=np.float64)
+        rr = rr[np.isfinite(rr) & (rr > 0)]
+        if rr.size == 0:
+            return
+        ends_s = event.t - (np.sum(rr) - np.cumsum(rr)) / 1000.0
+        if self._live is None:
+            self._live = LiveAnalyzer(t_first_s=float(ends_s[0] - rr[0] / 1000.0))
+            self._last_onset_query_s = float(ends_s[0] - rr[0] / 1000.0)
+        for end_s, rr_ms in zip(ends_s.tolist(), rr.tolist(), strict=True):
+            self._feed_onsets(end_s)
+            for update in self._live.push(rr_ms):
+                self._publish(update)
+
+    def _maybe_breathing(self, t_s: float) -> None:
+        if t_s < self._next_breathing_s or self._acc.t_s.size == 0:
+            return
+        self._next_breathing_s = t_s + BREATHING_EVERY_S
+        span_s = float(self._acc.t_s[-1] - self._acc.t_s[0])
+        if span_s < BREATHING_WINDOW_S / 3:
+            return
+        t = self._acc.t_s
+        increasing = np.concatenate(([True], np.diff(t) > 0))
+        try:
+            est = breathing_from_acc(self._acc.mg[increasing], self._acc.fs_hz, t_s=t[increasing])
+        except SignalInputError as exc:
+            logger.debug("breathing from ACC skipped: %s", exc)
+            return
+        ok = math.isfinite(est.rate_breaths_per_min) and est.explained_variance >= MIN_PC1_SHARE
+        self._breathing = (est.rate_breaths_per_min, "chest accelerometer") if ok else None
+
+    def _publish(self, u: LiveUpdate) -> None:
+        assert self._t_start_s is not None
+        assert self._live is not None
+        self._quality.beat(u.t_s, u.corrected)
+        t_s = u.t_s
+        quality = self._quality.quality(t_s)
+        clean = quality.clean_since_s
+        coherence: float | None = None
+        if (
+            quality.ok
+            and math.isfinite(u.coherence_ratio)
+            and u.coherence_t_s - self._live.settings.coherence_window_s >= clean
+        ):
+            coherence = u.coherence_ratio
+        rsa: float | None = None
+        if quality.ok and math.isfinite(u.rsa_last_breath_bpm) and len(self._onsets) >= 2:
+            if self._onsets[-2] >= clean:
+                rsa = u.rsa_last_breath_bpm
+        breathing = self._breathing
+        if breathing is None and math.isfinite(u.coherence_peak_hz) and quality.ok:
+            # RSA-based (docs/hrv-methods.md §8.3): the fed-back signal itself, so it is
+            # marked as estimated and never compared with the pacer
+            breathing = (60.0 * u.coherence_peak_hz, ESTIMATED_FROM_RR)
+        pacer_rate = self.pacer.settings.breaths_per_min if self.pacer and self._paced else None
+        matches: bool | None = None
+        if breathing is not None and pacer_rate is not None and breathing[1] != ESTIMATED_FROM_RR:
+            matches = abs(breathing[0] - pacer_rate) <= PACER_AGREEMENT_BREATHS_PER_MIN
+        elapsed = t_s - self._t_start_s
+        if self._last_snapshot_t_s is not None and not quality.ok:
+            self._paused_s += max(t_s - self._last_snapshot_t_s, 0.0)
+        self._last_snapshot_t_s = t_s
+        if coherence is not None and u.coherence_t_s != self._last_coh_t:
+            self._valid_coherence.append(coherence)
+            self._last_coh_t = u.coherence_t_s
+        if rsa is not None and self._onsets[-1] != self._last_rsa_onset:
+            self._valid_rsa.append(rsa)
+            self._last_rsa_onset = self._onsets[-1]
+        levels = self.levels
+        snapshot = FeedbackSnapshot(
+            t_s=t_s,
+            elapsed_s=elapsed,
+            remaining_s=max(self.plan.seconds - elapsed, 0.0),
+            n_beats=u.n_total_beats,
+            nn_ms=u.nn_ms,
+            hr_bpm=60_000.0 / u.nn_ms,
+            rmssd_ms=u.time.rmssd_ms if quality.ok and math.isfinite(u.time.rmssd_ms) else None,
+            rsa_bpm=rsa,
+            rsa_level=level_of(rsa, levels.rsa_medium_bpm, levels.rsa_high_bpm),
+            coherence=coherence,
+            coherence_level=level_of(coherence, levels.coherence_medium, levels.coherence_high),
+            breathing_breaths_per_min=None if breathing is None else breathing[0],
+            breathing_source=None if breathing is None else breathing[1],
+            pacer_breaths_per_min=pacer_rate,
+            breathing_matches_pacer=matches,
+            quality=quality,
+            link=quality.link,
+            battery_pct=self._battery,
+            levels=levels,
+        )
+        self.snapshots_published += 1
+        self.last_snapshot = snapshot
+        for callback in self._subscribers:
+            callback(snapshot)
+
+
+def _settings_of(event: PacerPhase) -> PacerSettings | None:
+    """The pacer settings a recorded `PacerPhase` describes; None for "pacer off"."""
+    if event.breaths_per_min <= 0:
+        return None
+    period_s = 60.0 / event.breaths_per_min
+    hold_out_s = max(period_s - event.inhale_s - event.exhale_s - event.hold_after_inhale_s, 0.0)
+    shape: PacerShape = "linear" if event.shape == "linear" else "sine"
+    return PacerSettings.from_seconds(
+        event.inhale_s,
+        event.exhale_s,
+        hold_after_inhale_s=event.hold_after_inhale_s,
+        hold_after_exhale_s=hold_out_s,
+        shape=shape,
+    )
