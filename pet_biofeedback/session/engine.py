@@ -77,6 +77,9 @@ BREATHING_EVERY_S: Final = 5.0  # …refreshed this often (a breath at 6/min las
 PACER_AGREEMENT_BREATHS_PER_MIN: Final = 1.0
 MIN_PC1_SHARE: Final = 0.5  # below this the chest-tilt model does not hold (motion, §8.1)
 ESTIMATED_FROM_RR: Final = "estimated from heart rhythm"
+# The analysis clock (first beat + the intervals) may drift this far from the packets' times
+# before it is corrected: more than a strap's timing jitter and a held-back beat or two.
+MAX_BEAT_CLOCK_DRIFT_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,6 +219,7 @@ class SessionEngine:
         self._t_start_s: float | None = None
         self._t_last_s = 0.0
         self._last_onset_query_s = -math.inf
+        self._beat_clock_s = 0.0
         self.snapshots_published = 0
         self.last_snapshot: FeedbackSnapshot | None = None
         self._valid_coherence: list[float] = []
@@ -384,8 +388,9 @@ class SessionEngine:
                 self._beats(event)
             case Gap():
                 self._quality.gap(event.t, event.seconds)
-                if self._live is not None:
+                if self._live is not None and math.isfinite(event.seconds) and event.seconds > 0:
                     self._live.note_gap(event.seconds)
+                    self._beat_clock_s += event.seconds
             case Contact():
                 self._quality.contact(event.t, event.ok)
             case Link():
@@ -408,13 +413,32 @@ class SessionEngine:
         if rr.size == 0:
             return
         ends_s = event.t - (np.sum(rr) - np.cumsum(rr)) / 1000.0
-        if self._live is None:
-            self._live = LiveAnalyzer(t_first_s=float(ends_s[0] - rr[0] / 1000.0))
-            self._last_onset_query_s = float(ends_s[0] - rr[0] / 1000.0)
         for end_s, rr_ms in zip(ends_s.tolist(), rr.tolist(), strict=True):
+            if self._live is None:
+                self._restart_analysis(end_s - rr_ms / 1000.0)
+            assert self._live is not None
+            self._beat_clock_s += rr_ms / 1000.0
+            drift_s = end_s - self._beat_clock_s
+            if drift_s > MAX_BEAT_CLOCK_DRIFT_S:
+                # time passed that no interval covers: beats were lost without a gap event
+                self._quality.gap(end_s, drift_s)
+                self._live.note_gap(drift_s)
+                self._beat_clock_s = end_s
+            elif drift_s < -MAX_BEAT_CLOCK_DRIFT_S:
+                # the intervals add up to more time than passed: they are not real beats;
+                # start the analysis again from here rather than show numbers from them
+                self._quality.gap(end_s, 0.0)
+                self._restart_analysis(end_s)
+                continue
             self._feed_onsets(end_s)
             for update in self._live.push(rr_ms):
                 self._publish(update)
+
+    def _restart_analysis(self, t_first_s: float) -> None:
+        self._live = LiveAnalyzer(t_first_s=t_first_s)
+        self._beat_clock_s = t_first_s
+        self._last_onset_query_s = t_first_s
+        self._onsets = []
 
     def _maybe_breathing(self, t_s: float) -> None:
         if t_s < self._next_breathing_s or self._acc.t_s.size == 0:
@@ -448,8 +472,10 @@ class SessionEngine:
         ):
             coherence = u.coherence_ratio
         rsa: float | None = None
-        if quality.ok and math.isfinite(u.rsa_last_breath_bpm) and len(self._onsets) >= 2:
-            if self._onsets[-2] >= clean:
+        if quality.ok and math.isfinite(u.rsa_last_breath_bpm) and len(self._onsets) >= 3:
+            # the value describes the last breath whose beats are all final: one of the two
+            # before the latest onset; both must be clean
+            if self._quality.breath_is_clean(self._onsets[-3], self._onsets[-1]):
                 rsa = u.rsa_last_breath_bpm
         breathing = self._breathing
         if breathing is None and math.isfinite(u.coherence_peak_hz) and quality.ok:

@@ -40,6 +40,12 @@ Level = Literal["low", "medium", "high"]
 
 QUALITY_WINDOW_S: Final = 30.0  # corrected-beat share is judged over this span (issue #7)
 MAX_CORRECTED_PCT: Final = 20.0  # more corrected beats than this in the window pauses feedback
+# Two corrected beats this close together are a burst, not an isolated ectopic beat (which
+# the corrector handles well): the data is bad from the first of them on.
+BURST_SPAN_S: Final = 10.0
+# A breath's RSA is shown only if at most this many of its beats were corrected.
+MAX_CORRECTED_PER_BREATH: Final = 1
+_KEEP_CORRECTED_S: Final = 120.0  # corrected-beat times kept for these checks
 # A beat interval longer than this with no gap event is taken as lost beats (a strap that
 # stops notifying shows up here before any watchdog fires).
 MAX_BEAT_SILENCE_S: Final = 3.0
@@ -161,7 +167,7 @@ class QualityMonitor:
         self._gap_until_s = -math.inf
         self._clean_since_s = -math.inf
         self._last_beat_s: float | None = None
-        self._bad_now: str | None = None
+        self._corrected_t: collections.deque[float] = collections.deque()
 
     def contact(self, t_s: float, ok: bool) -> None:
         self._contact = ok
@@ -189,8 +195,20 @@ class QualityMonitor:
         while self._beats and self._beats[0][0] < t_s - QUALITY_WINDOW_S:
             _, old = self._beats.popleft()
             self._n_corrected -= old
+        if corrected:
+            previous = self._corrected_t[-1] if self._corrected_t else -math.inf
+            self._corrected_t.append(t_s)
+            if t_s - previous <= BURST_SPAN_S:
+                self._mark_bad(previous)  # bad from the first beat of the burst on
+        while self._corrected_t and self._corrected_t[0] < t_s - _KEEP_CORRECTED_S:
+            self._corrected_t.popleft()
         if self.corrected_pct > MAX_CORRECTED_PCT:
             self._mark_bad(t_s)
+
+    def breath_is_clean(self, t0_s: float, t1_s: float) -> bool:
+        """True when the beats ending in ``(t0_s, t1_s]`` had at most one correction."""
+        n = sum(1 for t in self._corrected_t if t0_s < t <= t1_s)
+        return n <= MAX_CORRECTED_PER_BREATH and t0_s >= self._clean_since_s
 
     @property
     def corrected_pct(self) -> float:
