@@ -20,10 +20,11 @@ at display rate goes through events or the recording.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Literal, Self, get_args
 
@@ -72,6 +73,7 @@ BASELINE_MINUTES: Final = (2.0, 5.0)
 ASSESSMENT_MINUTES: Final = (5.0, 60.0)
 BREATHING_WINDOW_S: Final = 60.0  # measured breathing from the last minute of chest ACC
 BREATHING_EVERY_S: Final = 5.0  # …refreshed this often (a breath at 6/min lasts 10 s)
+ACC_KEEP_HZ: Final = 25.0  # chest ACC is block-averaged to about this rate for the estimate
 # Measured breathing "matches" the pacer within this many breaths/min: the ACC rate's
 # periodogram resolution over 60 s is about 1 breath/min (docs/hrv-methods.md §8.1).
 PACER_AGREEMENT_BREATHS_PER_MIN: Final = 1.0
@@ -155,27 +157,60 @@ def _pacer_dict(s: PacerSettings) -> dict[str, object]:
     }
 
 
-@dataclass(slots=True)
 class _AccWindow:
-    """The last `BREATHING_WINDOW_S` of chest acceleration, as preallocated arrays."""
+    """The last `BREATHING_WINDOW_S` of chest acceleration in a preallocated ring.
 
-    fs_hz: float = math.nan
-    t_s: np.ndarray = field(default_factory=lambda: np.empty(0))
-    mg: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+    Samples are averaged in blocks down to about `ACC_KEEP_HZ` as they arrive: breathing lies
+    below 1 Hz and the estimator low-passes at 1 Hz anyway (docs/hrv-methods.md §8.1), so the
+    estimate costs a fraction of what it would on 200-Hz data, and adding a frame costs only
+    its own samples, whatever the window.
+    """
+
+    def __init__(self) -> None:
+        self.fs_hz = math.nan  # of the kept (averaged) samples
+        self._block = 1
+        self._capacity = 0
+        self._t = np.empty(0)
+        self._mg = np.empty((0, 3))
+        self._n = 0  # samples written so far (the ring position is _n % capacity)
+        self._carry_t: list[float] = []
+        self._carry_mg: list[tuple[float, float, float]] = []
 
     def add(self, frame: AccFrame) -> None:
         n = len(frame.acc_mg)
         if n == 0 or not (math.isfinite(frame.fs_hz) and frame.fs_hz > 0):
             return
-        if frame.fs_hz != self.fs_hz:  # a new rate starts a new window
-            self.fs_hz = frame.fs_hz
-            self.t_s, self.mg = np.empty(0), np.empty((0, 3))
+        block = max(1, round(frame.fs_hz / ACC_KEEP_HZ))
+        if frame.fs_hz / block != self.fs_hz:  # a new rate starts a new window
+            self.fs_hz = frame.fs_hz / block
+            self._block = block
+            self._capacity = math.ceil(BREATHING_WINDOW_S * self.fs_hz)
+            self._t = np.empty(self._capacity)
+            self._mg = np.empty((self._capacity, 3))
+            self._n = 0
+            self._carry_t, self._carry_mg = [], []
         t = frame.t - (n - 1 - np.arange(n)) / frame.fs_hz
-        keep_from = frame.t - BREATHING_WINDOW_S
-        # bounded: at most a minute of samples is kept, whatever the session length
-        old = self.t_s >= keep_from
-        self.t_s = np.concatenate((self.t_s[old], t))
-        self.mg = np.concatenate((self.mg[old], np.asarray(frame.acc_mg, dtype=np.float64)))
+        self._carry_t.extend(t.tolist())
+        self._carry_mg.extend(frame.acc_mg)
+        whole = len(self._carry_t) // self._block * self._block
+        if whole == 0:
+            return
+        t_blocks = np.asarray(self._carry_t[:whole]).reshape(-1, self._block).mean(axis=1)
+        mg_blocks = np.asarray(self._carry_mg[:whole], dtype=np.float64)
+        mg_blocks = mg_blocks.reshape(-1, self._block, 3).mean(axis=1)
+        del self._carry_t[:whole], self._carry_mg[:whole]
+        k = t_blocks.size
+        idx = (self._n + np.arange(k)) % self._capacity
+        self._t[idx] = t_blocks
+        self._mg[idx] = mg_blocks
+        self._n += k
+
+    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Times (s) and acceleration (mG, n × 3) of the window, oldest first."""
+        if self._n <= self._capacity:
+            return self._t[: self._n], self._mg[: self._n]
+        order = (self._n + np.arange(self._capacity)) % self._capacity
+        return self._t[order], self._mg[order]
 
 
 class SessionEngine:
@@ -191,6 +226,14 @@ class SessionEngine:
     pacer_from_source : bool, default False
         Take the pacer from the source's recorded `PacerPhase` events instead of the plan
         (a replay of a session re-creates its pacer; the plan's pacer is then not emitted).
+    ask_after : callable () -> awaitable mapping, optional
+        Asked when the session ends (planned end, the source ending, or `request_stop`) for
+        the after-ratings (``{"pain_after": 3, …}``), which are recorded before the file closes.
+
+    Notes
+    -----
+    The session ends at ``plan.minutes`` of session time: the first event after it is not
+    taken. Record it with `record(engine, …)` without ``seconds``.
     """
 
     def __init__(
@@ -200,11 +243,15 @@ class SessionEngine:
         *,
         levels: FeedbackLevels = DEFAULT_LEVELS,
         pacer_from_source: bool = False,
+        ask_after: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
     ) -> None:
         self._source = source
         self.plan = plan
         self.levels = levels
         self._pacer_from_source = pacer_from_source
+        self._ask_after = ask_after
+        self._stop = asyncio.Event()
+        self.stopped_early = False
         self._subscribers: list[Callable[[FeedbackSnapshot], None]] = []
         self._pending: list[Event] = []
         self._steps = list(plan.steps)
@@ -294,16 +341,59 @@ class SessionEngine:
         return self._events()
 
     async def _events(self) -> AsyncIterator[Event]:
-        async for event in self._source:
-            if self._t_start_s is None:
-                self._start(event.t)
-            self._due_steps(event.t)
-            for own in self._drain():
-                yield own
-            self._handle(event)
-            yield event
-            for own in self._drain():  # what subscribers asked for while handling
-                yield own
+        iterator = aiter(self._source)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                step = asyncio.ensure_future(anext(iterator))
+                await asyncio.wait((step, stop), return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():  # a stop was requested while the source was quiet
+                    step.cancel()
+                    await asyncio.gather(step, return_exceptions=True)
+                    self.stopped_early = True
+                    break
+                try:
+                    event = step.result()
+                except StopAsyncIteration:
+                    break
+                if self._t_start_s is None:
+                    self._start(event.t)
+                if event.t > self.plan.seconds + (self._t_start_s or 0.0):
+                    break  # the planned time is over
+                self._due_steps(event.t)
+                for own in self._drain():
+                    yield own
+                self._handle(event)
+                yield event
+                for own in self._drain():  # what subscribers asked for while handling
+                    yield own
+                if self._stop.is_set():
+                    self.stopped_early = True
+                    break
+        finally:
+            stop.cancel()
+            await asyncio.gather(stop, return_exceptions=True)
+        for own in await self._finish():
+            yield own
+
+    def request_stop(self) -> None:
+        """End the session early (Ctrl-C, a Stop button): the after-ratings are still asked."""
+        self._stop.set()
+
+    async def _finish(self) -> list[Event]:
+        """The session's last events: the after-ratings (asked now) and the end marker."""
+        t_end = self._t_last_s
+        events = self._drain()
+        if self._ask_after is not None:
+            try:
+                answers = await self._ask_after()
+            except (EOFError, OSError) as exc:  # no one to ask: the session still ends well
+                logger.info("after-ratings not asked: %s", exc)
+                answers = {}
+            events += [Rating(t_end, kind, value) for kind, value in answers.items()]
+        how = "stopped early" if self.stopped_early else "completed"
+        events.append(Marker(t_end, f"session end: {how}"))
+        return events
 
     # ------------------------------------------------------------------ summary
     def live_summary(self) -> dict[str, float | int | None]:
@@ -441,16 +531,15 @@ class SessionEngine:
         self._onsets = []
 
     def _maybe_breathing(self, t_s: float) -> None:
-        if t_s < self._next_breathing_s or self._acc.t_s.size == 0:
+        if t_s < self._next_breathing_s:
+            return
+        t, mg = self._acc.contents()
+        if t.size < 2 or t[-1] - t[0] < BREATHING_WINDOW_S / 3:
             return
         self._next_breathing_s = t_s + BREATHING_EVERY_S
-        span_s = float(self._acc.t_s[-1] - self._acc.t_s[0])
-        if span_s < BREATHING_WINDOW_S / 3:
-            return
-        t = self._acc.t_s
         increasing = np.concatenate(([True], np.diff(t) > 0))
         try:
-            est = breathing_from_acc(self._acc.mg[increasing], self._acc.fs_hz, t_s=t[increasing])
+            est = breathing_from_acc(mg[increasing], self._acc.fs_hz, t_s=t[increasing])
         except SignalInputError as exc:
             logger.debug("breathing from ACC skipped: %s", exc)
             return

@@ -21,6 +21,7 @@ count is unchanged by a change, so breath boundaries keep their numbering.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
@@ -338,7 +339,10 @@ class Pacer:
     # ------------------------------------------------------------------ queries
     def position_at(self, t_s: float) -> float:
         """Breath position at ``t_s``: breaths since the start (integers are inhalation onsets)."""
-        return float(self.positions(np.array([t_s], dtype=np.float64))[0])
+        # scalar path without arrays: a simulated person asks this every 0.1 s
+        k = max(bisect.bisect_right(self._t_list, t_s) - 1, 0)
+        change = self._changes[k]
+        return change.position + (t_s - change.t_s) / change.settings.period_s
 
     def positions(self, t_s: npt.ArrayLike) -> FloatArray:
         """Breath positions at many times (any order), shape of ``t_s``."""
@@ -425,6 +429,7 @@ class Pacer:
     def _refresh_arrays(self) -> None:
         changes = self._changes
         self._t = np.array([c.t_s for c in changes], dtype=np.float64)
+        self._t_list = [c.t_s for c in changes]
         self._pos = np.array([c.position for c in changes], dtype=np.float64)
         self._period = np.array([c.settings.period_s for c in changes], dtype=np.float64)
         bounds = np.array([c.settings._bounds() for c in changes], dtype=np.float64)

@@ -1,0 +1,153 @@
+"""Run one session end to end: source → engine → recorder, a view, the summary afterwards.
+
+This is the composition root of a headless session (the `session` command); the Qt window
+has its own (docs/design.md §6) and wires the same parts. The recording is written first and
+closed; only then is it analysed for the summary, so a crash can never leave a summary without
+its recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from pet_biofeedback.events import Event, EventSource, Rating
+from pet_biofeedback.session.engine import SessionEngine, SessionPlan
+from pet_biofeedback.session.feedback import DEFAULT_LEVELS, FeedbackLevels
+from pet_biofeedback.session.terminal import TerminalView
+
+__all__ = ["RATING_KINDS", "SessionOutcome", "run_session", "session_summary"]
+
+logger = logging.getLogger(__name__)
+
+RATING_KINDS: Final = ("pain_before", "mood_before", "pain_after", "mood_after")
+# The terminal view extrapolates session time from the last event by at most this much
+# (a strap notifies about once a second).
+_MAX_EXTRAPOLATION_S: Final = 1.5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionOutcome:
+    """What a finished session leaves: its file, summary, protocol and ratings."""
+
+    recording: Path
+    summary: dict[str, Any]
+    protocol: dict[str, Any]
+    ratings: dict[str, int | None]
+    stopped_early: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recording": str(self.recording),
+            "summary": self.summary,
+            "protocol": self.protocol,
+            "ratings": self.ratings,
+        }
+
+
+def session_summary(path: Path, live: Mapping[str, Any]) -> dict[str, Any]:
+    """The session's measures: the recording analysed as `analyze` does, plus what was shown.
+
+    ``coherence`` and ``rsa_bpm`` are the means of the values the person saw as valid (the
+    engine's `live_summary`); everything else comes from the whole-recording analysis, so a
+    session's summary and `analyze` of its file agree.
+    """
+    from pet_biofeedback.errors import InputFileError
+    from pet_biofeedback.session.analysis import analyze_file, report_dict
+    from pet_biofeedback.signal.batch import AnalysisSettings
+
+    summary: dict[str, Any] = {}
+    try:
+        report = report_dict(analyze_file(path, AnalysisSettings()))
+        summary.update(report["summary"])
+        summary["notes"] = report.get("notes", [])
+    except InputFileError as exc:  # e.g. a session too short for HRV: say so, keep going
+        summary["notes"] = [exc.user_message]
+    summary["coherence_shown"] = live.get("coherence")
+    summary["rsa_bpm"] = live.get("rsa_bpm")
+    summary["feedback_paused_s"] = live.get("feedback_paused_s")
+    return summary
+
+
+async def _redraw(
+    view: TerminalView, engine: SessionEngine, last: list[float], speed: float
+) -> None:
+    while True:
+        await asyncio.sleep(view.interval_s)
+        t_event, wall = last
+        extra = 0.0 if math.isinf(speed) else (time.monotonic() - wall) * speed
+        view.draw(engine.pacer_state(t_event + min(extra, _MAX_EXTRAPOLATION_S)))
+
+
+async def run_session(
+    source: EventSource,
+    plan: SessionPlan,
+    path: Path,
+    *,
+    engine_factory: Callable[[EventSource], SessionEngine] | None = None,
+    levels: FeedbackLevels = DEFAULT_LEVELS,
+    ratings_before: Mapping[str, int] | None = None,
+    ask_after: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
+    view: TerminalView | None = None,
+    speed: float = 1.0,
+    device: Mapping[str, object] | None = None,
+    on_engine: Callable[[SessionEngine], None] | None = None,
+) -> SessionOutcome:
+    """Run ``plan`` on ``source`` (not yet opened), recording to ``path``.
+
+    ``on_engine`` receives the engine before the session starts (to wire a stop request to
+    Ctrl-C, or a simulated person to its pacer). Cancellation keeps the recording: the
+    recorder closes the file on every exit path.
+    """
+    from pet_biofeedback.session.recorder import record
+
+    engine = (
+        engine_factory(source)
+        if engine_factory is not None
+        else SessionEngine(source, plan, levels=levels, ask_after=ask_after)
+    )
+    ratings: dict[str, int | None] = dict.fromkeys(RATING_KINDS)
+    for kind, value in (ratings_before or {}).items():
+        engine.rate(kind, value)
+        ratings[kind] = value
+    if on_engine is not None:
+        on_engine(engine)
+    last = [0.0, time.monotonic()]
+
+    def seen(event: Event) -> None:
+        last[0], last[1] = event.t, time.monotonic()
+        if isinstance(event, Rating):
+            ratings[event.kind] = int(event.value)
+
+    redraw: asyncio.Task[None] | None = None
+    if view is not None:
+        engine.subscribe(view.on_snapshot)
+        redraw = asyncio.create_task(_redraw(view, engine, last, speed))
+    try:
+        await record(
+            engine,
+            path,
+            device=dict(device or {}),
+            settings=plan.header_settings(),
+            on_event=seen,
+        )
+    finally:
+        if redraw is not None and view is not None:
+            redraw.cancel()
+            await asyncio.gather(redraw, return_exceptions=True)
+            view.end()
+    summary = await asyncio.to_thread(session_summary, path, engine.live_summary())
+    protocol: dict[str, Any] = {"name": plan.protocol, **plan.header_settings()}
+    return SessionOutcome(
+        recording=path,
+        summary=summary,
+        protocol=protocol,
+        ratings=ratings,
+        stopped_early=engine.stopped_early,
+    )
