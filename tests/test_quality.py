@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -79,3 +80,119 @@ def test_third_party_device_and_gui_libraries_stay_in_their_modules() -> None:
             if not any(rel.startswith(a) for a in allowed[lib]):
                 offenders.append(f"{rel} imports {lib}")
     assert offenders == []
+
+
+# --- Citations of the project's own documents ------------------------------------------------
+#
+# Code, tests and benchmarks cite the documents in docs/ as ``NAME.md §N.M`` (or
+# ``docs/NAME.md §N.M``), lists like ``§4.9, §4.10`` and ranges like ``§4.3–§4.4`` / ``§1-§6``.
+# Every named document must exist in the repository and every cited section must be a numbered
+# heading (``## 4. …`` / ``### 4.9 …``) of it. Sections cited without a document name (a bare
+# ``§2.3`` under a module docstring that names the document) are not checked here.
+
+_CITING_ROOTS: tuple[str, ...] = ("pet_biofeedback", "tests", "benchmarks", "recordings")
+_CITING_FILES: tuple[str, ...] = ("pyproject.toml", "README.md")
+_CITING_SUFFIXES: frozenset[str] = frozenset({".py", ".md", ".toml", ".txt"})
+# Documents of the Polar BLE SDK (polarofficial/polar-ble-sdk, folder documentation/) that the
+# device code cites as its sources; they are upstream files, not ours.
+_UPSTREAM_DOCS: frozenset[str] = frozenset(
+    {"PPIData.md", "KnownIssues.md", "TimeSystemExplained.md", "products/PolarH10.md"}
+)
+_DOC_RE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.md)\b")
+_SECTION_RE = r"(\d+(?:\.\d+)*)"
+_FIRST_SECTION_RE = re.compile(r"\s*§§?\s?" + _SECTION_RE)
+# A further section of the same citation: ", §4.10", " and §5", "–§4.4", "-4.4".
+_MORE_SECTION_RE = re.compile(r"\s*(?:(?:,|and|or)\s*§|[–-]\s*§?)\s?" + _SECTION_RE)
+_HEADING_RE = re.compile(r"^#{1,6}\s+" + _SECTION_RE + r"\.?\s", re.M)
+
+
+def _citations(text: str) -> list[tuple[int, str, tuple[str, ...]]]:
+    """``(line number, document, cited sections)`` for every document named in `text`."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for match in _DOC_RE.finditer(line):
+            sections: list[str] = []
+            first = _FIRST_SECTION_RE.match(line, match.end())
+            if first is not None:
+                sections.append(first.group(1))
+                pos = first.end()
+                while (more := _MORE_SECTION_RE.match(line, pos)) is not None:
+                    sections.append(more.group(1))
+                    pos = more.end()
+            found.append((number, match.group(1), tuple(sections)))
+    return found
+
+
+def _resolve_doc(name: str) -> Path | None:
+    """The repository file a cited document name means, or None when there is none."""
+    name = name.removeprefix("./").removeprefix("docs/")
+    for candidate in (ROOT / "docs" / name, ROOT / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _bad_citations(sources: list[tuple[str, str]]) -> list[str]:
+    """Every citation in ``(file name, text)`` pairs whose document or section is missing."""
+    headings: dict[Path, set[str]] = {}
+    bad = []
+    for rel, text in sources:
+        for number, name, sections in _citations(text):
+            if name in _UPSTREAM_DOCS:
+                continue
+            doc = _resolve_doc(name)
+            if doc is None:
+                bad.append(f"{rel}:{number}: {name} is not in docs/ or the repository")
+                continue
+            if doc not in headings:
+                headings[doc] = set(_HEADING_RE.findall(doc.read_text(encoding="utf-8")))
+            bad.extend(
+                f"{rel}:{number}: {name} has no section {section}"
+                for section in sections
+                if section not in headings[doc]
+            )
+    return bad
+
+
+def _citing_sources() -> list[tuple[str, str]]:
+    files = [ROOT / name for name in _CITING_FILES if (ROOT / name).is_file()]
+    for root in _CITING_ROOTS:
+        files.extend(
+            p
+            for p in sorted((ROOT / root).rglob("*"))
+            if p.is_file() and p.suffix in _CITING_SUFFIXES and ".venv" not in p.parts
+        )
+    this_file = Path(__file__).resolve()  # its examples of bad citations are deliberate
+    return [
+        (p.relative_to(ROOT).as_posix(), p.read_text(encoding="utf-8", errors="replace"))
+        for p in files
+        if p.resolve() != this_file
+    ]
+
+
+def test_citation_parser_reads_lists_and_ranges() -> None:
+    line = "x (hrv-methods.md §5.1 step 4; ble-protocol.md §4.3–4.4, §4.9 and §4.10; design.md)"
+    assert _citations(line) == [
+        (1, "hrv-methods.md", ("5.1",)),
+        (1, "ble-protocol.md", ("4.3", "4.4", "4.9", "4.10")),
+        (1, "design.md", ()),
+    ]
+    assert _citations("docs/style.md §2.8, reference-data.md §1-§6.") == [
+        (1, "docs/style.md", ("2.8",)),
+        (1, "reference-data.md", ("1", "6")),
+    ]
+
+
+def test_citation_check_reports_missing_documents_and_sections() -> None:
+    text = "ok: hrv-methods.md §5.1\nsee nowhere.md §1 and docs/hrv-methods.md §99.9\n"
+    assert _bad_citations([("a.py", text)]) == [
+        "a.py:2: nowhere.md is not in docs/ or the repository",
+        "a.py:2: docs/hrv-methods.md has no section 99.9",
+    ]
+
+
+def test_every_cited_document_and_section_exists() -> None:
+    """Issue 9: every ``NAME.md §N`` in code, tests and benchmarks names a file in docs/ (or
+    the repository's README files) and a numbered heading in it."""
+    bad = _bad_citations(_citing_sources())
+    assert bad == [], "citations of documents or sections that do not exist:\n" + "\n".join(bad)
