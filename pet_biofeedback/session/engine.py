@@ -62,6 +62,7 @@ __all__ = [
     "Protocol",
     "SessionEngine",
     "SessionPlan",
+    "settings_from_event",
 ]
 
 logger = logging.getLogger(__name__)
@@ -491,7 +492,7 @@ class SessionEngine:
                 self._acc.add(event)
                 self._maybe_breathing(event.t)
             case PacerPhase() if self._pacer_from_source:
-                self._apply_pacer(event.t, _settings_of(event), position=event.position)
+                self._apply_pacer(event.t, settings_from_event(event), position=event.position)
             case HeartRate() | Marker() | Rating():
                 pass
             case _:
@@ -613,7 +614,7 @@ class SessionEngine:
             callback(snapshot)
 
 
-def _settings_of(event: PacerPhase) -> PacerSettings | None:
+def settings_from_event(event: PacerPhase) -> PacerSettings | None:
     """The pacer settings a recorded `PacerPhase` describes; None for "pacer off"."""
     if event.breaths_per_min <= 0:
         return None
