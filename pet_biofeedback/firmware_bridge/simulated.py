@@ -72,6 +72,7 @@ __all__ = [
     "fixed_rate_pacer",
     "ipfm_beat_times_s",
     "parse_sim_spec",
+    "sim_help_text",
     "rsa_response",
     "simulate",
 ]
@@ -307,6 +308,60 @@ SPEC_KEYS: Final[dict[str, str]] = {
     "battery": "battery_pct",
     "duration": "duration_s",
 }
+# What each key means and its unit, for `sim:help`; ranges and defaults come from SimConfig.
+_SPEC_HELP: Final[dict[str, tuple[str, str]]] = {
+    "seed": ("random seed; the same seed gives the same data", ""),
+    "hr": ("mean heart rate", "beats/min"),
+    "resonance": ("breathing rate at which the heart-rate swing peaks", "breaths/min"),
+    "q": ("sharpness of that resonance", ""),
+    "rsa": ("heart-rate swing (peak to trough) when breathing at resonance", "beats/min"),
+    "breathing": ("breathing rate when no pacer leads the person", "breaths/min"),
+    "inhale": ("share of each breath spent breathing in", "fraction"),
+    "lag": ("how far the person lags behind the pacer", "s"),
+    "sloppiness": ("breath-to-breath variation of breath length", "fraction"),
+    "lf": ("slow (~0.1 Hz) heart-rate waves", "beats/min SD"),
+    "hf": ("fast (0.15–0.4 Hz) heart-rate noise", "beats/min SD"),
+    "drift": ("slow heart-rate drift over minutes", "beats/min SD"),
+    "ectopy": ("share of premature (ectopic) beats", "fraction"),
+    "dropouts": ("contact dropouts per minute", "per min"),
+    "dropout_s": ("length of each dropout", "s"),
+    "ecg": ("stream 130 Hz ECG (as a Polar H10)", ""),
+    "acc": ("stream 200 Hz chest acceleration", ""),
+    "ecg_noise": ("ECG noise", "µV SD"),
+    "acc_noise": ("accelerometer noise per axis", "mG SD"),
+    "battery": ("battery level reported", "%"),
+    "duration": ("end the stream after this long (none: until stopped)", "s"),
+}
+
+
+def sim_help_text() -> str:
+    """The ``sim:help`` text: every key with its meaning, unit, range and default."""
+    defaults = SimConfig()
+    lines = [
+        "Simulated strap: --source sim:KEY=VALUE,KEY=VALUE,… (e.g. sim:resonance=5,seed=3)",
+        "",
+        f"  {'key':<11} {'default':>8}  {'range':<13} meaning",
+    ]
+    for key, field_name in SPEC_KEYS.items():
+        meaning, unit = _SPEC_HELP[key]
+        default = getattr(defaults, field_name)
+        shown = "none" if default is None else str(default).lower()
+        if field_name in _RANGES:
+            low, high = _RANGES[field_name]
+            span = f"{low:g}–{high:g}"
+        elif field_name == "seed":
+            span = "≥ 0"
+        elif field_name == "battery_pct":
+            span = "0–100"
+        elif field_name == "duration_s":
+            span = "> 0"
+        else:
+            span = "true/false"
+        suffix = f" ({unit})" if unit else ""
+        lines.append(f"  {key:<11} {shown:>8}  {span:<13} {meaning}{suffix}")
+    return "\n".join(lines)
+
+
 _TRUE_WORDS: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS: Final = frozenset({"0", "false", "no", "off"})
 
