@@ -72,8 +72,8 @@ __all__ = [
     "fixed_rate_pacer",
     "ipfm_beat_times_s",
     "parse_sim_spec",
-    "sim_help_text",
     "rsa_response",
+    "sim_help_text",
     "simulate",
 ]
 
