@@ -12,14 +12,13 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from pet_biofeedback.events import Event, EventSource, Rating
-from pet_biofeedback.session.engine import SessionEngine, SessionPlan
-from pet_biofeedback.session.feedback import DEFAULT_LEVELS, FeedbackLevels
+from pet_biofeedback.events import Event, Rating
+from pet_biofeedback.session.engine import SessionEngine
 from pet_biofeedback.session.terminal import TerminalView
 
 __all__ = ["RATING_KINDS", "SessionOutcome", "run_session", "session_summary"]
@@ -86,44 +85,37 @@ async def _redraw(
 
 
 async def run_session(
-    source: EventSource,
-    plan: SessionPlan,
+    engine: SessionEngine,
     path: Path,
     *,
-    engine_factory: Callable[[EventSource], SessionEngine] | None = None,
-    levels: FeedbackLevels = DEFAULT_LEVELS,
     ratings_before: Mapping[str, int] | None = None,
-    ask_after: Callable[[], Awaitable[Mapping[str, int]]] | None = None,
     view: TerminalView | None = None,
     speed: float = 1.0,
     device: Mapping[str, object] | None = None,
-    on_engine: Callable[[SessionEngine], None] | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> SessionOutcome:
-    """Run ``plan`` on ``source`` (not yet opened), recording to ``path``.
+    """Run ``engine``'s session (its source not yet opened), recording to ``path``.
 
-    ``on_engine`` receives the engine before the session starts (to wire a stop request to
-    Ctrl-C, or a simulated person to its pacer). Cancellation keeps the recording: the
-    recorder closes the file on every exit path.
+    The caller builds the engine (and wires a stop request, a simulated person's pacer, the
+    after-ratings to it). ``on_event`` sees every recorded event (a window's clock and link
+    display). Cancellation keeps the recording: the recorder closes the file on every exit
+    path.
     """
     from pet_biofeedback.session.recorder import record
 
-    engine = (
-        engine_factory(source)
-        if engine_factory is not None
-        else SessionEngine(source, plan, levels=levels, ask_after=ask_after)
-    )
+    plan = engine.plan
     ratings: dict[str, int | None] = dict.fromkeys(RATING_KINDS)
     for kind, value in (ratings_before or {}).items():
         engine.rate(kind, value)
         ratings[kind] = value
-    if on_engine is not None:
-        on_engine(engine)
     last = [0.0, time.monotonic()]
 
     def seen(event: Event) -> None:
         last[0], last[1] = event.t, time.monotonic()
         if isinstance(event, Rating):
             ratings[event.kind] = int(event.value)
+        if on_event is not None:
+            on_event(event)
 
     redraw: asyncio.Task[None] | None = None
     if view is not None:

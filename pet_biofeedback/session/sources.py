@@ -35,7 +35,7 @@ from typing import Final, Self, TypeAlias
 from pet_biofeedback.errors import ConfigError, DeviceError, InputFileError
 from pet_biofeedback.events import Event, EventSource
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
-from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap, parse_sim_spec
+from pet_biofeedback.firmware_bridge.simulated import PacerFn, SimulatedStrap, parse_sim_spec
 from pet_biofeedback.session.importers import rr_text_events, xdf_events
 
 __all__ = [
@@ -246,7 +246,13 @@ class _BuiltOnOpening:
         return await anext(self._iterator)
 
 
-def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> EventSource:
+def open_source(
+    spec: str,
+    *,
+    speed: float = 1.0,
+    faults: str | None = None,
+    pacer: PacerFn | None = None,
+) -> EventSource:
     """The (not yet opened) event source that ``spec`` names.
 
     Parameters
@@ -261,6 +267,8 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
     faults : str, optional
         Fault injection for emulated straps, e.g. ``"disconnect-every=15s,stall-every=40s"``
         (`firmware_bridge.emulated`); refused for other sources.
+    pacer : PacerFn, optional
+        What a simulated person breathes after (the session's pacer); other sources ignore it.
 
     Returns
     -------
@@ -291,7 +299,7 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
             raise ConfigError("--faults works only with emulated straps (emulated:…)")
         if kind == "sim":
             # The kind is case-insensitive ("SIM:seed=1"); parse_sim_spec wants "sim:".
-            return SimulatedStrap(parse_sim_spec(f"sim:{rest}"), speed=speed)
+            return SimulatedStrap(parse_sim_spec(f"sim:{rest}"), speed=speed, pacer=pacer)
         if kind == "emulated":
             target = rest.strip().lower()
             if target not in EMULATED_KINDS:

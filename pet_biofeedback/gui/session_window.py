@@ -1,0 +1,204 @@
+"""The session window: the pacer beside the heart-rate wave, feedback cards, status.
+
+Signals in (`on_snapshot`, `on_link`), intents out (`stop_requested`, `pacer_rate_changed`,
+`presentation_changed`). Two queries are handed in by the composition root: the pacer state
+"now" (asked at display rate by a precise timer) and the heart-rate picture (asked once per
+beat). Presentation mode (F11, or the toolbar) shows only the pacer and the wave, full screen,
+in large high-contrast type, readable when shared at 1280×720; the arrow keys change the
+pacer rate while demonstrating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pet_biofeedback.events import Link, LinkState
+from pet_biofeedback.gui.cards import FeedbackCards
+from pet_biofeedback.gui.hr_view import HeartRateView
+from pet_biofeedback.gui.pacer_view import PacerView
+from pet_biofeedback.session.feedback import FeedbackSnapshot
+from pet_biofeedback.session.pacer import PacerState
+from pet_biofeedback.session.trace import TraceArrays
+
+__all__ = ["FRAME_MS", "SessionWindow"]
+
+FRAME_MS: Final = 16  # the pacer is redrawn about 60 times a second
+RATE_STEP: Final = 0.1  # breaths/min per arrow key in presentation mode
+
+_STYLE: Final = """
+QMainWindow, QWidget#central { background: #F6F8FA; }
+QFrame#card { background: #FFFFFF; border: 1px solid #D0D7DE; border-radius: 8px; }
+QLabel#cardTitle { color: #3A4A5A; font-size: 13pt; }
+QLabel#cardValue { color: #102030; font-size: 22pt; font-weight: bold; }
+QLabel#cardExplanation { color: #56606A; font-size: 10pt; }
+QLabel#quality { color: #1B5E20; font-size: 12pt; padding: 4px; }
+QLabel#quality[paused="true"] { color: #8A4B00; font-weight: bold; }
+QLabel#status { color: #3A4A5A; font-size: 11pt; padding: 0 8px; }
+"""
+_LINK_WORDS: Final = {
+    LinkState.SCANNING: "looking for the strap",
+    LinkState.CONNECTING: "connecting",
+    LinkState.CONNECTED: "connected",
+    LinkState.STREAMING: "connected",
+    LinkState.RECONNECTING: "reconnecting",
+    LinkState.DISCONNECTED: "disconnected",
+    LinkState.FAILED: "connection failed",
+}
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(seconds, 0.0)
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+class SessionWindow(QMainWindow):
+    """The window of a running session (module docstring)."""
+
+    stop_requested = Signal()
+    pacer_rate_changed = Signal(float)  # breaths/min
+    presentation_changed = Signal(bool)
+
+    def __init__(
+        self,
+        *,
+        pacer_now: Callable[[], PacerState | None],
+        trace_now: Callable[[], TraceArrays],
+        title: str = "Breathing session",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"pet-biofeedback — {title}")
+        self.setStyleSheet(_STYLE)
+        self._pacer_now = pacer_now
+        self._trace_now = trace_now
+        self._rate: float | None = None
+        self.presenting = False
+
+        self.pacer = PacerView()
+        self.heart = HeartRateView()
+        self.cards = FeedbackCards()
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.pacer)
+        top.addWidget(self.heart)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
+        central = QWidget()
+        central.setObjectName("central")
+        layout = QVBoxLayout(central)
+        layout.addWidget(top, stretch=3)
+        layout.addWidget(self.cards, stretch=1)
+        self.setCentralWidget(central)
+        self.central = central
+
+        self.link_label = QLabel("starting")
+        self.battery_label = QLabel("")
+        self.recording_label = QLabel("● recording")
+        self.time_label = QLabel("0:00")
+        status = QWidget()
+        row = QHBoxLayout(status)
+        row.setContentsMargins(0, 0, 0, 0)
+        for label in (self.link_label, self.battery_label, self.recording_label, self.time_label):
+            label.setObjectName("status")
+            row.addWidget(label)
+        self.recording_label.setStyleSheet("color: #B00020;")
+        self.statusBar().addPermanentWidget(status, 1)
+
+        toolbar = QToolBar("Session")
+        toolbar.setMovable(False)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+        self.present_action = QAction("Presentation mode", self)
+        self.present_action.setCheckable(True)
+        self.present_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.present_action.toggled.connect(self.set_presentation)
+        toolbar.addAction(self.present_action)
+        self.stop_action = QAction("Stop session", self)
+        self.stop_action.triggered.connect(self.stop_requested)
+        toolbar.addAction(self.stop_action)
+
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.frame_timer.setInterval(FRAME_MS)
+        self.frame_timer.timeout.connect(self._frame)
+        self.frame_timer.start()
+
+    # ------------------------------------------------------------------ signals in
+    def on_snapshot(self, snapshot: FeedbackSnapshot) -> None:
+        self.cards.set_snapshot(snapshot)
+        self.heart.set_arrays(self._trace_now())
+        self._rate = snapshot.pacer_breaths_per_min
+        remaining = (
+            "" if snapshot.remaining_s is None else f" / {_clock(snapshot.remaining_s)} left"
+        )
+        self.time_label.setText(f"{_clock(snapshot.elapsed_s)}{remaining}")
+        if snapshot.battery_pct is not None:
+            self.battery_label.setText(f"battery {snapshot.battery_pct} %")
+
+    def on_link(self, link: Link) -> None:
+        words = _LINK_WORDS.get(link.state, str(link.state))
+        self.link_label.setText(f"Strap: {words}" + (f" — {link.detail}" if link.detail else ""))
+
+    def on_session_ended(self) -> None:
+        self.frame_timer.stop()
+        self.recording_label.setText("saved")
+        self.recording_label.setStyleSheet("color: #1B5E20;")
+        self.stop_action.setEnabled(False)
+
+    # ------------------------------------------------------------------ presentation
+    def set_presentation(self, on: bool) -> None:
+        if on == self.presenting:
+            return
+        self.presenting = on
+        self.cards.setVisible(not on)
+        self.statusBar().setVisible(not on)
+        self.toolbar.setVisible(not on)
+        self.central.setStyleSheet("background: #000000;" if on else "")
+        if on:
+            self.pacer.set_colours(
+                fill="#F0E442", ring="#FFFFFF", text="#000000", halo="#FFFFFF", background="#000000"
+            )
+            self.pacer.text_scale = 1.3
+            self.heart.set_colours(heart="#FFFFFF", wave="#0072B2", background="#000000")
+            self.showFullScreen()
+        else:
+            self.pacer.set_colours(
+                fill="#56B4E9", ring="#0072B2", text="#102030", halo="#FFFFFF", background="#F6F8FA"
+            )
+            self.pacer.text_scale = 1.0
+            self.heart.set_colours(heart="#D55E00", wave="#56B4E9", background="#FFFFFF")
+            self.showNormal()
+        if self.present_action.isChecked() != on:
+            self.present_action.setChecked(on)
+        self.presentation_changed.emit(on)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Escape and self.presenting:
+            self.set_presentation(False)
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down) and self._rate is not None:
+            step = RATE_STEP if key == Qt.Key.Key_Up else -RATE_STEP
+            self.pacer_rate_changed.emit(round(self._rate + step, 1))
+        else:
+            super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.frame_timer.stop()
+        self.stop_requested.emit()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------------ internals
+    def _frame(self) -> None:
+        self.pacer.set_state(self._pacer_now())
