@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, NoReturn
 
 from pet_biofeedback import __version__
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
@@ -197,7 +197,118 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--events", action="store_true", help="print every event instead of status lines"
     )
+    _add_session_parsers(sub)
     return parser
+
+
+def _rate(text: str) -> float:
+    """``--rate``: 3–10 breaths/min in steps of 0.1."""
+    from pet_biofeedback.session.pacer import rate_on_grid
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected breaths/min like 5.5, got {text[:40]!r}"
+        ) from None
+    try:
+        return rate_on_grid(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.user_message) from None
+
+
+def _rating(text: str) -> int:
+    """A 0–10 rating."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number 0–10, got {text[:40]!r}"
+        ) from None
+    if not 0 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"ratings go from 0 to 10, got {value}")
+    return value
+
+
+def _add_pacer_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--minutes", type=float, default=None, metavar="N", help="session length")
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        default=None,
+        metavar="BPM",
+        help="pacer rate, 3–10 breaths/min in steps of 0.1 (default 6)",
+    )
+    p.add_argument(
+        "--ratio", default="4:6", metavar="IN:OUT", help="inhale:exhale ratio (default 4:6)"
+    )
+    p.add_argument("--profile", default="default", metavar="NAME", help="whose session it is")
+
+
+def _add_session_parsers(sub: Any) -> None:
+    session = sub.add_parser(
+        "session",
+        help="a breathing session in the terminal (no window)",
+        description=(
+            "A paced-breathing session in the terminal: a breathing bar to follow, heart rate, "
+            "heart-rate swing, coherence and signal quality, recorded to a crash-safe file; "
+            "a summary at the end. Ctrl-C stops early and keeps everything."
+        ),
+    )
+    session.add_argument(
+        "--source", default="sim", metavar="SRC", help="as for record (default sim)"
+    )
+    session.add_argument(
+        "--protocol",
+        choices=("practice", "baseline"),
+        default="practice",
+        help="practice: paced breathing (2–60 min); baseline: free breathing (2–5 min)",
+    )
+    _add_pacer_arguments(session)
+    session.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X|max",
+        help="for sim and file sources: X times real time, or max (default 1)",
+    )
+    for kind in ("pain", "mood"):
+        for when in ("before", "after"):
+            session.add_argument(
+                f"--{kind}-{when}",
+                type=_rating,
+                default=None,
+                metavar="N",
+                help=f"{kind} {when} the session, 0–10 (asked in a terminal when not given)",
+            )
+    session.add_argument("--note", default=None, metavar="TEXT", help="a note for the history")
+    session.add_argument("--out", metavar="FILE", help="the recording to write (as for record)")
+    session.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    gui = sub.add_parser(
+        "gui",
+        help="open the app (also what pet-biofeedback does with no command)",
+        description="Open the breathing coach's window.",
+    )
+    gui.add_argument("--source", default=None, metavar="SRC", help="as for record (default sim)")
+    gui.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X|max",
+        help="for sim and file sources: X times real time (default 1)",
+    )
+    gui.add_argument("--presentation", action="store_true", help="start in presentation mode")
+    _add_pacer_arguments(gui)
+    gui.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window at the end")
+    gui.add_argument(
+        "--exit-after",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="close after this many seconds (with --screenshot: for docs and tests)",
+    )
+    gui.add_argument("--out", metavar="FILE", help="the recording to write (as for record)")
 
 
 class _StderrHandler(logging.StreamHandler[IO[str]]):
@@ -619,6 +730,213 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     return EXIT_OK
 
 
+# --- session and gui -----------------------------------------------------------------------------
+
+
+def _plan_from(args: argparse.Namespace) -> Any:
+    from pet_biofeedback.session.engine import SessionPlan
+    from pet_biofeedback.session.pacer import PacerSettings, parse_ratio
+
+    protocol: Literal["practice", "baseline"] = (
+        "baseline" if getattr(args, "protocol", "practice") == "baseline" else "practice"
+    )
+    default_minutes = 5.0 if protocol == "baseline" else 10.0
+    minutes = args.minutes if args.minutes is not None else default_minutes
+    pacer = None
+    if protocol != "baseline":
+        inhale, exhale = parse_ratio(args.ratio)
+        pacer = PacerSettings(
+            breaths_per_min=args.rate if args.rate is not None else 6.0,
+            inhale_parts=inhale,
+            exhale_parts=exhale,
+        )
+    elif args.rate is not None:
+        raise ConfigError("a baseline is free breathing: --rate is for practice sessions")
+    return SessionPlan(protocol=protocol, minutes=minutes, pacer=pacer, profile=args.profile)
+
+
+def _ask_rating(question: str) -> int | None:
+    """Ask for a 0–10 rating on the terminal; Enter skips. Runs on a plain thread."""
+    while True:
+        answer = input(f"{question} (0–10, Enter to skip): ").strip()
+        if not answer:
+            return None
+        if answer.isdigit() and 0 <= int(answer) <= 10:
+            return int(answer)
+        print("Please type a whole number from 0 to 10, or press Enter to skip.")
+
+
+async def _ask_in_thread(questions: list[tuple[str, str]]) -> dict[str, int]:
+    """Ask on a daemon thread, so a stop signal never waits for someone to answer."""
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[dict[str, int]] = loop.create_future()
+
+    def ask() -> None:
+        answers: dict[str, int] = {}
+        try:
+            for kind, question in questions:
+                value = _ask_rating(question)
+                if value is not None:
+                    answers[kind] = value
+        except (EOFError, OSError):
+            pass
+
+        def deliver() -> None:
+            if not done.done():
+                done.set_result(answers)
+
+        loop.call_soon_threadsafe(deliver)
+
+    threading.Thread(target=ask, name="ratings", daemon=True).start()
+    return await done
+
+
+def _cmd_session(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from pet_biofeedback.session.engine import SessionEngine
+    from pet_biofeedback.session.run import run_session
+    from pet_biofeedback.session.sources import describe_source, open_source
+    from pet_biofeedback.session.terminal import TerminalView
+
+    plan = _plan_from(args)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.json
+    before: dict[str, int] = {
+        kind: value
+        for kind, value in (("pain_before", args.pain_before), ("mood_before", args.mood_before))
+        if value is not None
+    }
+    if interactive:
+        for kind, question in (
+            ("pain_before", "Pain right now"),
+            ("mood_before", "Mood right now"),
+        ):
+            if kind not in before:
+                value = _ask_rating(question)
+                if value is not None:
+                    before[kind] = value
+    after_given = {
+        kind: value
+        for kind, value in (("pain_after", args.pain_after), ("mood_after", args.mood_after))
+        if value is not None
+    }
+    questions = [
+        (kind, question)
+        for kind, question in (("pain_after", "Pain now"), ("mood_after", "Mood now"))
+        if kind not in after_given
+    ]
+
+    async def ask_after() -> dict[str, int]:
+        answers = dict(after_given)
+        if interactive and questions:
+            answers.update(await _ask_in_thread(questions))
+        return answers
+
+    out = Path(args.out) if args.out else _default_recording()
+    holder: list[SessionEngine] = []
+    source = open_source(
+        args.source,
+        speed=args.speed,
+        pacer=lambda t: holder[0].pacer_position(t) if holder else 0.0,
+    )
+    engine = SessionEngine(source, plan, ask_after=ask_after)
+    holder.append(engine)
+    if args.note:
+        engine.mark(f"note: {args.note}")
+    view = None if args.json else TerminalView(sys.stdout)
+
+    async def run() -> Any:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                loop.add_signal_handler(sig, engine.request_stop)
+        return await run_session(
+            engine,
+            out,
+            ratings_before=before,
+            view=view,
+            speed=args.speed,
+            device=describe_source(args.source, speed=args.speed),
+        )
+
+    if not args.json:
+        what = (
+            "free breathing"
+            if plan.pacer is None
+            else (f"breathing at {plan.pacer.breaths_per_min:g}/min")
+        )
+        print(
+            f"{plan.protocol.capitalize()} session, {plan.minutes:g} min, {what}. "
+            "Ctrl-C ends early and keeps everything.",
+            flush=True,
+        )
+    outcome = asyncio.run(run())
+    if args.json:
+        print(json.dumps(outcome.to_json(), ensure_ascii=False, allow_nan=False))
+        return EXIT_OK
+    _print_session_summary(outcome)
+    return EXIT_OK
+
+
+def _default_recording() -> Path:
+    from pet_biofeedback.paths import default_recording_path
+
+    return default_recording_path()
+
+
+def _print_session_summary(outcome: Any) -> None:
+    s = outcome.summary
+
+    def num(key: str, digits: int, unit: str) -> str | None:
+        value = s.get(key)
+        return None if value is None else f"{value:.{digits}f}{unit}"
+
+    parts = [
+        ("heart rate", num("mean_hr_bpm", 0, " bpm")),
+        ("RMSSD", num("rmssd_ms", 0, " ms")),
+        ("coherence", num("coherence_shown", 1, "")),
+        ("heart-rate swing", num("rsa_bpm", 0, " bpm per breath")),
+        ("breathing", num("breathing_rate_bpm", 1, " breaths/min")),
+    ]
+    early = " (stopped early)" if outcome.stopped_early else ""
+    print(f"Session finished{early}: " + ", ".join(f"{k} {v}" for k, v in parts if v) + ".")
+    ratings = {k: v for k, v in outcome.ratings.items() if v is not None}
+    if ratings:
+        print("Ratings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ratings.items()))
+    for note in s.get("notes", []):
+        print(f"Note: {note}")
+    print(f"Recording saved to {outcome.recording}")
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from pet_biofeedback.gui.display import display_problem
+
+    problem = display_problem()
+    if problem is not None:
+        print(f"pet-biofeedback: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from pet_biofeedback.gui.app import GuiOptions, run_app
+
+    plan = _plan_from(args)
+    return run_app(
+        GuiOptions(
+            source=args.source,
+            speed=args.speed,
+            presentation=args.presentation,
+            profile=args.profile,
+            minutes=plan.minutes,
+            pacer=plan.pacer,
+            recording=Path(args.out) if args.out else None,
+            screenshot=Path(args.screenshot) if args.screenshot else None,
+            exit_after_s=args.exit_after,
+        )
+    )
+
+
 # What a console that cannot show a character gets instead (Windows code pages,
 # PYTHONIOENCODING=ascii); anything not listed becomes "?".
 _CONSOLE_FALLBACK: Final = {
@@ -675,7 +993,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_record(args)
         if args.command == "replay":
             return _cmd_replay(args, parser)
-        parser.error("no command given; try: pet-biofeedback analyze|scan|record|replay")
+        if args.command == "session":
+            return _cmd_session(args)
+        if args.command in ("gui", None):
+            if args.command is None:  # no command: open the app with its defaults
+                args = parser.parse_args(["gui"])
+            return _cmd_gui(args)
+        parser.error("unknown command")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
         return EXIT_USAGE

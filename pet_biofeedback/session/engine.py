@@ -365,6 +365,8 @@ class SessionEngine:
                 for own in self._drain():
                     yield own
                 self._handle(event)
+                if isinstance(event, PacerPhase) and not self._pacer_from_source:
+                    continue  # a replayed session's old pacer: this session has its own
                 yield event
                 for own in self._drain():  # what subscribers asked for while handling
                     yield own
