@@ -74,6 +74,7 @@ BASELINE_MINUTES: Final = (2.0, 5.0)
 ASSESSMENT_MINUTES: Final = (5.0, 60.0)
 BREATHING_WINDOW_S: Final = 60.0  # measured breathing from the last minute of chest ACC
 BREATHING_EVERY_S: Final = 5.0  # …refreshed this often (a breath at 6/min lasts 10 s)
+_READ_AHEAD_EVENTS: Final = 256  # events read ahead of the engine (bounded memory)
 ACC_KEEP_HZ: Final = 25.0  # chest ACC is block-averaged to about this rate for the estimate
 # Measured breathing "matches" the pacer within this many breaths/min: the ACC rate's
 # periodogram resolution over 60 s is about 1 breath/min (docs/hrv-methods.md §8.1).
@@ -174,8 +175,8 @@ class _AccWindow:
         self._t = np.empty(0)
         self._mg = np.empty((0, 3))
         self._n = 0  # samples written so far (the ring position is _n % capacity)
-        self._carry_t: list[float] = []
-        self._carry_mg: list[tuple[float, float, float]] = []
+        self._carry_t = np.empty(0)
+        self._carry_mg = np.empty((0, 3))
 
     def add(self, frame: AccFrame) -> None:
         n = len(frame.acc_mg)
@@ -189,17 +190,18 @@ class _AccWindow:
             self._t = np.empty(self._capacity)
             self._mg = np.empty((self._capacity, 3))
             self._n = 0
-            self._carry_t, self._carry_mg = [], []
+            self._carry_t, self._carry_mg = np.empty(0), np.empty((0, 3))
         t = frame.t - (n - 1 - np.arange(n)) / frame.fs_hz
-        self._carry_t.extend(t.tolist())
-        self._carry_mg.extend(frame.acc_mg)
-        whole = len(self._carry_t) // self._block * self._block
+        mg = np.asarray(frame.acc_mg, dtype=np.float64).reshape(n, 3)
+        if self._carry_t.size:
+            t = np.concatenate((self._carry_t, t))
+            mg = np.concatenate((self._carry_mg, mg))
+        whole = t.size // self._block * self._block
+        self._carry_t, self._carry_mg = t[whole:], mg[whole:]
         if whole == 0:
             return
-        t_blocks = np.asarray(self._carry_t[:whole]).reshape(-1, self._block).mean(axis=1)
-        mg_blocks = np.asarray(self._carry_mg[:whole], dtype=np.float64)
-        mg_blocks = mg_blocks.reshape(-1, self._block, 3).mean(axis=1)
-        del self._carry_t[:whole], self._carry_mg[:whole]
+        t_blocks = t[:whole].reshape(-1, self._block).mean(axis=1)
+        mg_blocks = mg[:whole].reshape(-1, self._block, 3).mean(axis=1)
         k = t_blocks.size
         idx = (self._n + np.arange(k)) % self._capacity
         self._t[idx] = t_blocks
@@ -252,6 +254,7 @@ class SessionEngine:
         self._pacer_from_source = pacer_from_source
         self._ask_after = ask_after
         self._stop = asyncio.Event()
+        self._source_error: Exception | None = None
         self.stopped_early = False
         self._subscribers: list[Callable[[FeedbackSnapshot], None]] = []
         self._pending: list[Event] = []
@@ -342,21 +345,29 @@ class SessionEngine:
         return self._events()
 
     async def _events(self) -> AsyncIterator[Event]:
-        iterator = aiter(self._source)
+        # The source is read by its own task into a small queue, so that a stop request ends
+        # the session even while a quiet strap sends nothing; while events are waiting the
+        # next one is taken without any task switch (as fast as possible for a replay).
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=_READ_AHEAD_EVENTS)
+        reader = asyncio.create_task(self._read_source(queue))
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             while True:
-                step = asyncio.ensure_future(anext(iterator))
-                await asyncio.wait((step, stop), return_when=asyncio.FIRST_COMPLETED)
-                if not step.done():  # a stop was requested while the source was quiet
-                    step.cancel()
-                    await asyncio.gather(step, return_exceptions=True)
-                    self.stopped_early = True
+                if queue.empty():
+                    get = asyncio.ensure_future(queue.get())
+                    await asyncio.wait((get, stop), return_when=asyncio.FIRST_COMPLETED)
+                    if not get.done():  # stopped while the source was quiet
+                        get.cancel()
+                        self.stopped_early = True
+                        break
+                    item = get.result()
+                else:
+                    item = queue.get_nowait()
+                if item is None:
+                    if self._source_error is not None:
+                        raise self._source_error
                     break
-                try:
-                    event = step.result()
-                except StopAsyncIteration:
-                    break
+                event = item
                 if self._t_start_s is None:
                     self._start(event.t)
                 if event.t > self.plan.seconds + (self._t_start_s or 0.0):
@@ -375,9 +386,18 @@ class SessionEngine:
                     break
         finally:
             stop.cancel()
-            await asyncio.gather(stop, return_exceptions=True)
+            reader.cancel()
+            await asyncio.gather(stop, reader, return_exceptions=True)
         for own in await self._finish():
             yield own
+
+    async def _read_source(self, queue: asyncio.Queue[Event | None]) -> None:
+        try:
+            async for event in self._source:
+                await queue.put(event)
+        except Exception as exc:  # the consumer re-raises it after the events before it
+            self._source_error = exc
+        await queue.put(None)
 
     def request_stop(self) -> None:
         """End the session early (Ctrl-C, a Stop button): the after-ratings are still asked."""
