@@ -246,7 +246,9 @@ class _BuiltOnOpening:
         return await anext(self._iterator)
 
 
-def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> EventSource:
+def open_source(
+    spec: str, *, speed: float = 1.0, faults: str | None = None, strict: bool = False
+) -> EventSource:
     """The (not yet opened) event source that ``spec`` names.
 
     Parameters
@@ -261,6 +263,8 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
     faults : str, optional
         Fault injection for emulated straps, e.g. ``"disconnect-every=15s,stall-every=40s"``
         (`firmware_bridge.emulated`); refused for other sources.
+    strict : bool, default False
+        For recordings: refuse a malformed line instead of skipping it.
 
     Returns
     -------
@@ -336,7 +340,7 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
     if file_kind == "recording":
         if not path.exists():
             raise InputFileError(str(path), "no such file")
-        return ReplaySource(path, speed=speed)
+        return ReplaySource(path, speed=speed, strict=strict)
     if not path.exists():
         if file_kind == "xdf":
             raise InputFileError(str(path), "no such file")
