@@ -216,6 +216,7 @@ class GzipChunks:
         src = self._input
         damaged_bytes = 0
         ended = False  # an end marker was the last thing read
+        ended_before_damage = False  # ... before the damaged bytes now being skipped
         first = True
         while True:
             n_zeros = self._skip_zeros()
@@ -247,12 +248,16 @@ class GzipChunks:
                 return
             # Damaged: skip what its intact header says it spans, else look for the next
             # member start that checks out.
+            if not damaged_bytes:
+                ended_before_damage = ended
             damaged_bytes += n_zeros + (
                 self._skip(consumed) if consumed else self._skip_to_next_member()
             )
             ended = False
         if damaged_bytes:
-            if ended:
+            # At most an end marker's worth of bytes cannot have held a line: the end marker
+            # itself was damaged, or a little garbage follows; either way nothing was lost.
+            if ended_before_damage or damaged_bytes <= len(END_MEMBER):
                 self.trailing_garbage = True
             else:
                 self.cut = True
