@@ -202,6 +202,8 @@ class GzipChunks:
         self.in_unverified_tail = False
         self.members = False
         self.damaged_from_start = False  # the first member does not check out
+        # An old single-stream file whose CRC fails: the damage cannot be located.
+        self.unlocated_damage = False
 
     def __iter__(self) -> Iterator[bytes | Damage]:
         self._input.fill(_HEADER_BYTES)
@@ -311,6 +313,8 @@ class GzipChunks:
         src = self._input
         src.fill(_HEADER_BYTES)
         if not src.buf.startswith(_MEMBER_MAGIC):
+            if src.at_eof and _MEMBER_MAGIC.startswith(src.buf):  # cut inside the magic
+                return _Outcome.CUT, len(src.buf), b""
             return _Outcome.DAMAGED, 0, b""
         size = member_size(bytes(src.buf[:_HEADER_BYTES]))
         decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
@@ -342,14 +346,16 @@ class GzipChunks:
             return _Outcome.DAMAGED, size or 0, b""
         if decompressor.eof:
             return _Outcome.GOOD, fed - len(decompressor.unused_data), b"".join(out)
-        if size is not None and size > len(src.buf) and src.at_eof and fed >= len(src.buf):
-            # A crash while the member was being written: only its lines are left to keep.
-            return _Outcome.CUT, len(src.buf), b"".join(out)
+        if src.at_eof and fed >= len(src.buf) and (size is None or size > len(src.buf)):
+            # A crash while the member was being written: only its lines are left to keep,
+            # if its header shows that our writer wrote it.
+            return _Outcome.CUT, len(src.buf), b"".join(out) if size is not None else b""
         return _Outcome.DAMAGED, size or 0, b""
 
     # -- one stream with sync points (format v1 as first written) --
 
     def _legacy(self) -> Iterator[bytes | Damage]:
+        self.unlocated_damage = not _stream_checks_out(self._file)
         self._file.seek(0)
         member: LegacyMember | None = None  # None between gzip members
         member_done = False
@@ -373,8 +379,12 @@ class GzipChunks:
                     return
                 self.in_unverified_tail = True
                 yield member.unverified_tail(damaged=True)
-                self.cut = True
-                yield Damage(0, to_end=True)
+                # zlib checks the CRC-32 and length after the last data: then nothing was
+                # left out unless held output was dropped (the checksum note says the rest).
+                checks_only = "incorrect data check" in str(exc) or "incorrect length" in str(exc)
+                if not checks_only or member.dropped:
+                    self.cut = True
+                    yield Damage(0, to_end=True)
                 return
             if member.eof:  # another gzip member may follow (concatenated files)
                 member_done = True
@@ -413,6 +423,7 @@ class LegacyMember:
         self.produced = False  # the member has produced output
         self.eof = False  # the member ended, its trailer verified
         self.unused_data = b""  # input after the member's end
+        self.dropped = False  # `unverified_tail` dropped held output
 
     def inflate(self, data: bytes) -> Iterator[bytes]:
         """Inflate ``data`` and yield the output now trusted.
@@ -442,7 +453,10 @@ class LegacyMember:
         """The held output to keep after the member ended early (cut, or ``damaged``)."""
         held = self._release()
         zero_filled = self._zero_run >= _ZERO_FILL_MIN_BYTES  # a power cut's, not a plain cut
-        return b"" if self.synced and (damaged or zero_filled) else held
+        if self.synced and (damaged or zero_filled):
+            self.dropped = bool(held)
+            return b""
+        return held
 
     def _inflate_piece(self, piece: bytes) -> None:
         decompressor = self._decompressor
@@ -473,6 +487,42 @@ class LegacyMember:
         self._held = []
         self._n_held = 0
         return out
+
+
+def _stream_checks_out(file: IO[bytes]) -> bool:
+    """Whether the gzip members of ``file`` inflate and their CRCs check out (a member that is
+    merely cut, as after a crash, and garbage after a complete member do not count).
+
+    Reads the whole file once, keeping no output: a single-stream file has one CRC at its
+    end, so this is the only way to know before using its data whether any of it is damaged.
+    """
+    file.seek(0)
+    decompressor: zlib._Decompress | None = None
+    n_members_done = 0
+    data = b""
+    while True:
+        if not data:
+            data = file.read(_READ_CHUNK_BYTES)
+            if not data:
+                return True
+        if decompressor is None:
+            data = data.lstrip(b"\x00")
+            if not data:
+                continue
+            decompressor = zlib.decompressobj(wbits=_GZIP_WBITS)
+            produced = False
+        try:
+            while data and not decompressor.eof:
+                produced = bool(decompressor.decompress(data, _INFLATE_PIECE_BYTES)) or produced
+                data = decompressor.unconsumed_tail
+            while not decompressor.eof and decompressor.decompress(b"", _INFLATE_PIECE_BYTES):
+                produced = True
+        except zlib.error:
+            return n_members_done > 0 and not produced  # garbage after the end is no damage
+        if decompressor.eof:
+            data = decompressor.unused_data
+            decompressor = None
+            n_members_done += 1
 
 
 def _inflate_until_damage(decompressor: zlib._Decompress, data: bytes) -> bytes:

@@ -75,7 +75,7 @@ class DamagedSpan:
         if self.t_before is not None:
             return (
                 f"the data after {format_t(self.t_before)} (min:s) are unreadable (damaged, "
-                "or garbage after a crash) and were left out"
+                "or garbage after a crash) and were left out; kept everything before"
             )
         return "all events were damaged and left out"
 
@@ -316,13 +316,23 @@ class RecordingReader:
         """True when the file ended early: a truncated tail (a partial last line, or zero bytes
         or garbage after the last good line), or a compressed recording without its end (cut
         off, or unreadable up to the end)."""
-        return self.n_truncated_lines > 0 or (self._lines.gzip is not None and self._lines.gzip.cut)
+        gz = self._lines.gzip
+        return (
+            self.n_truncated_lines > 0
+            or (gz is not None and gz.cut)
+            or (self._iterated and self._open_span is not None)  # lost up to the end
+        )
 
     @property
     def notes(self) -> tuple[str, ...]:
         """What was lost or ignored, in plain words, one sentence each (for `analyze` and
         `replay`); empty for an intact recording."""
         notes = [span.describe() for span in self.damaged_spans]
+        if self._lines.gzip is not None and self._lines.gzip.unlocated_damage:
+            notes.append(
+                "the compressed data fail their checksum and this older file cannot show "
+                "where, so some values read may be wrong"
+            )
         if self.n_malformed_lines:
             notes.append(self._malformed_summary())
         to_end = any(span.t_after is None for span in self.damaged_spans)
@@ -351,6 +361,8 @@ class RecordingReader:
             else:
                 problem = f"longer than {MAX_LINE_BYTES} bytes"
             if obj is None:
+                if self._unlocated_damage_shows(line_number):
+                    break
                 if lines.in_unverified_tail:  # inflated from zero bytes or garbage, maybe
                     self._drop_tail(line_number, complete=complete)
                     break
@@ -360,6 +372,8 @@ class RecordingReader:
             try:
                 event = self._decode(obj, line_number)
             except BadLine as exc:
+                if self._unlocated_damage_shows(line_number):
+                    break
                 if lines.in_unverified_tail:
                     self._drop_tail(line_number, complete=complete)
                     break
@@ -393,6 +407,16 @@ class RecordingReader:
                 self._unknown_types.add(kind)
             self.n_unknown_events += 1
         return event
+
+    def _unlocated_damage_shows(self, line_number: int) -> bool:
+        """In an old single-stream file whose CRC failed, a malformed line is the first sign
+        of the damage: nothing from there on can be trusted (True: stop reading)."""
+        gz = self._lines.gzip
+        if gz is None or not gz.unlocated_damage:
+            return False
+        logger.debug("%s: line %d is the first sign of damage", self.path, line_number)
+        self._damage(Damage(0, to_end=True))
+        return True
 
     def _malformed(self, lines: list[tuple[int, bool, bool, str]]) -> None:
         """Skip (or, strict, refuse) malformed lines that have good lines after them."""
@@ -434,20 +458,8 @@ class RecordingReader:
             )
 
     def _log_summary(self) -> None:
-        for span in self.damaged_spans:
-            logger.warning("%s: %s", self.path, span.describe())
-        if self.n_malformed_lines:
-            logger.warning("%s: %s", self.path, self._malformed_summary())
-        gz = self._lines.gzip
-        if gz is not None and gz.cut and not self.damaged_spans:
-            logger.warning(
-                "%s: the compressed data end early, as after a crash; kept everything before",
-                self.path,
-            )
-        if self.trailing_garbage:
-            logger.warning(
-                "%s: unreadable data after the end of the recording were ignored", self.path
-            )
+        for note in self.notes:
+            logger.warning("%s: %s", self.path, note)
 
     def close(self) -> None:
         """Close the file."""

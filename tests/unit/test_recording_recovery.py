@@ -406,3 +406,38 @@ def test_reader_notes_are_empty_for_an_intact_recording(tmp_path: Path) -> None:
         assert reader.notes == ()
         assert not reader.truncated
     assert zlib  # used by the members' own checks only
+
+
+class TestOldSingleStreamFiles:
+    """Files of the first writer (one gzip stream) have one CRC, at their end."""
+
+    def test_a_failed_checksum_is_said_even_when_every_line_reads(self, tmp_path: Path) -> None:
+        events = events_over(3)
+        plain = write_timed(tmp_path / "rec.jsonl", events).read_bytes()
+        data = bytearray(gzip.compress(plain))
+        data[-6] ^= 0x01  # the stream's CRC-32
+        path = tmp_path / "old.jsonl.gz"
+        path.write_bytes(bytes(data))
+        rec = read_recording(path)
+        assert rec.events == tuple(events)
+        assert rec.notes == (
+            "the compressed data fail their checksum and this older file cannot show where, "
+            "so some values read may be wrong",
+        )
+
+    def test_with_a_failed_checksum_a_malformed_line_ends_what_is_trusted(
+        self, tmp_path: Path
+    ) -> None:
+        # Damage that inflates to garbage is not a malformed line to skip: nothing after it
+        # can be trusted (an intact file would skip the line and read on).
+        events = events_over(3)
+        path = plain_with(tmp_path, events, {10: b"\x00garbage\n"})
+        data = bytearray(gzip.compress(path.read_bytes()))
+        data[-6] ^= 0x01
+        path = tmp_path / "old.jsonl.gz"
+        path.write_bytes(bytes(data))
+        rec = read_recording(path)
+        assert rec.events == tuple(events[:8])
+        assert rec.truncated
+        assert rec.n_malformed_lines == 0
+        assert rec.damaged_spans[0].t_before == events[7].t
