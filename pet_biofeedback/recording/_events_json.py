@@ -183,6 +183,20 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     return type(value) is float and math.isfinite(value) and abs(value) <= MAX_ABS_VALUE
 
 
+def _plausible_floats(values: list[object]) -> tuple[float, ...] | None:
+    """``values`` as floats if all are JSON numbers of plausible size, else None (the bulk
+    twin of `_is_number`: ECG and ACC frames hold most numbers of a recording)."""
+    if not all(type(v) is float or type(v) is int for v in values):
+        return None
+    try:
+        floats = tuple(map(float, values))  # type: ignore[arg-type]  # numbers, checked above
+    except OverflowError:  # an int beyond float range
+        return None
+    if floats and not (-MAX_ABS_VALUE <= min(floats) and max(floats) <= MAX_ABS_VALUE):
+        return None  # out of range, or infinite
+    return floats
+
+
 class Fields:
     """Typed access to one event line's keys; every failure is a `BadLine` naming the key."""
 
@@ -241,31 +255,23 @@ class Fields:
 
     def numbers(self, key: str) -> tuple[float, ...]:
         values = self._get(key)
-        if isinstance(values, list):
-            numbers = tuple([float(v) for v in values if _is_number(v)])
-            if len(numbers) == len(values):
-                return numbers
-        raise self.error(f"{key!r} must be a list of finite numbers within ±{MAX_ABS_VALUE:g}")
+        numbers = _plausible_floats(values) if isinstance(values, list) else None
+        if numbers is None:
+            raise self.error(
+                f"{key!r} must be a list of finite numbers within ±{MAX_ABS_VALUE:g}"
+            )
+        return numbers
 
     def xyz(self, key: str) -> tuple[tuple[float, float, float], ...]:
         values = self._get(key)
-        if isinstance(values, list):
-            triples = tuple(
-                [
-                    (float(v[0]), float(v[1]), float(v[2]))
-                    for v in values
-                    if isinstance(v, list)
-                    and len(v) == 3
-                    and _is_number(v[0])
-                    and _is_number(v[1])
-                    and _is_number(v[2])
-                ]
+        flat = None
+        if isinstance(values, list) and all(type(v) is list and len(v) == 3 for v in values):
+            flat = _plausible_floats([c for v in values for c in v])
+        if flat is None:
+            raise self.error(
+                f"{key!r} must be a list of [x, y, z] number triples within ±{MAX_ABS_VALUE:g}"
             )
-            if len(triples) == len(values):
-                return triples
-        raise self.error(
-            f"{key!r} must be a list of [x, y, z] number triples within ±{MAX_ABS_VALUE:g}"
-        )
+        return tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
 
     def link_state(self, key: str) -> LinkState:
         value = self.text(key)
