@@ -236,6 +236,16 @@ ABSURD_LINES: Final = (
     b'{"t": 1e300, "type": "hr", "bpm": 60}',
     b'{"t": 36.0, "type": "rr", "rr_ms": [1e999]}',
 )
+# The largest values the reader lets through must not crash anything downstream either.
+AT_BOUND_LINES: Final = (
+    b'{"t": 40.0, "type": "acc", "fs": 10000, "mg": [[1e9, -1e9, 1e9]]}',
+    b'{"t": 41.0, "type": "ecg", "fs": 10000, "uv": [1e9, -1e9]}',
+    b'{"t": 42.0, "type": "acc", "fs": 1, "mg": [[1, 2, 3]]}',
+    b'{"t": 43.0, "type": "gap", "seconds": 1e9, "reason": "x"}',
+    b'{"t": 44.0, "type": "pacer", "bpm": 1e9, "inhale_s": 1e9, "exhale_s": -1e9}',
+    b'{"t": -1e9, "type": "hr", "bpm": 60}',
+    b'{"t": 1e9, "type": "rr", "rr_ms": [800]}',
+)
 
 
 @pytest.mark.parametrize("sample", ["h10-resonance-5.5.jsonl.gz", "strap-dropouts-ectopy.jsonl.gz"])
@@ -243,7 +253,7 @@ def test_analyze_and_replay_of_absurd_values_give_no_traceback(
     sample: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = gzip.decompress((REPO_ROOT / "recordings" / sample).read_bytes()).splitlines(True)
-    for k, line in enumerate(ABSURD_LINES):
+    for k, line in enumerate(ABSURD_LINES + AT_BOUND_LINES):
         lines.insert(50 + 20 * k, line + b"\n")
     path = tmp_path / sample
     path.write_bytes(gzip.compress(b"".join(lines)))
