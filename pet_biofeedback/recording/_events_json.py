@@ -257,9 +257,7 @@ class Fields:
         values = self._get(key)
         numbers = _plausible_floats(values) if isinstance(values, list) else None
         if numbers is None:
-            raise self.error(
-                f"{key!r} must be a list of finite numbers within ±{MAX_ABS_VALUE:g}"
-            )
+            raise self.error(f"{key!r} must be a list of finite numbers within ±{MAX_ABS_VALUE:g}")
         return numbers
 
     def xyz(self, key: str) -> tuple[tuple[float, float, float], ...]:

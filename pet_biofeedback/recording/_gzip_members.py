@@ -280,12 +280,14 @@ class GzipChunks:
         return n
 
     def _skip(self, n: int) -> int:
-        """Drop ``n`` bytes (fewer at the end of the file); how many."""
+        """Drop ``n`` bytes (fewer at the end of the file), a chunk at a time; how many."""
         src = self._input
-        src.fill(n)
-        n = min(n, len(src.buf))
-        src.drop(n)
-        return n
+        skipped = 0
+        while skipped < n and src.fill(1):
+            step = min(n - skipped, len(src.buf))
+            src.drop(step)
+            skipped += step
+        return skipped
 
     def _skip_to_next_member(self) -> int:
         """Drop bytes up to the next candidate member start (or the end); how many."""

@@ -268,3 +268,27 @@ def test_analyze_and_replay_of_absurd_values_give_no_traceback(
     assert main(["analyze", "--strict", str(path)]) == 2
     out, err = capsys.readouterr()
     assert "line 51" in err and "Traceback" not in err
+
+
+def test_analyze_and_replay_say_what_was_damaged(
+    written: list[Written], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = written[0]  # a member per second
+    k = len(w.member_offsets) // 2
+    mutant = bytearray(w.path.read_bytes())
+    mutant[(w.member_offsets[k] + w.member_offsets[k + 1]) // 2] ^= 0x08
+    path = tmp_path / "damaged.jsonl.gz"
+    path.write_bytes(bytes(mutant))
+    lost = w.member_events[k]
+    t_before, t_after = w.events[lost.start - 1].t, w.events[lost.stop].t
+    said = (
+        f"{t_after - t_before:.1f} s of data between 0:{t_before:04.1f} and "
+        f"0:{t_after:04.1f} (min:s) was damaged and left out"
+    )
+    assert main(["analyze", "--json", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    assert said in json.loads(out)["settings"]["notes"]
+    assert main(["replay", str(path), "--headless", "--speed", "max"]) == 0
+    out, err = capsys.readouterr()
+    assert said in out.strip().splitlines()[-1]
+    assert said in err  # the reader's warning
