@@ -84,6 +84,7 @@ from pet_biofeedback.recording._format import (
 )
 from pet_biofeedback.recording._header import RecordingHeader
 from pet_biofeedback.recording.reader import (
+    MAX_LINE_BYTES,
     DamagedSpan,
     Recording,
     RecordingReader,
@@ -98,6 +99,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "FSYNC_INTERVAL_S",
+    "MAX_LINE_BYTES",
     "MEMBER_INPUT_BYTES",
     "DamagedSpan",
     "Recording",

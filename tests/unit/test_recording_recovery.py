@@ -21,6 +21,7 @@ import pytest
 from pet_biofeedback.errors import RecordingError, RecordingFormatError, RecordingWriteError
 from pet_biofeedback.events import AccFrame, EcgFrame, Event, Gap, HeartRate, Marker, RRIntervals
 from pet_biofeedback.recording import (
+    MAX_LINE_BYTES,
     MEMBER_INPUT_BYTES,
     RecordingReader,
     RecordingWriter,
@@ -270,6 +271,15 @@ class TestMalformedLines:
         assert rec.events == tuple(events)
         assert not rec.truncated
         assert rec.notes == ()
+
+
+def test_a_line_too_long_to_hold_is_malformed_not_read_into_memory(tmp_path: Path) -> None:
+    events = events_over(1)
+    huge = b'{"t": 1.0, "type": "marker", "text": "' + b"x" * (MAX_LINE_BYTES + 10) + b'"}\n'
+    path = plain_with(tmp_path, events, {3: huge})
+    rec = read_recording(path)
+    assert rec.events == tuple(events[:1] + events[2:])
+    assert rec.malformed_line_numbers == (3,)
 
 
 class TestUntrustedValues:
