@@ -28,6 +28,7 @@ This module imports only the standard library.
 
 from __future__ import annotations
 
+import enum
 import logging
 import struct
 import zlib
@@ -176,12 +177,12 @@ class _Input:
         return not self.fill(1)
 
 
-class _Outcome:
+class _Outcome(enum.Enum):
     """What trying a member at the start of the input gave."""
 
-    GOOD = "good"  # checked out; ``consumed`` bytes, ``output`` released
-    DAMAGED = "damaged"  # skip ``consumed`` bytes (its declared size) or search on
-    CUT = "cut"  # the file ends inside a member with an intact header
+    GOOD = enum.auto()  # checked out: its bytes consumed, its output released
+    DAMAGED = enum.auto()  # skip its declared size, or search on for the next member
+    CUT = enum.auto()  # the file ends inside it (its output kept only if the header is ours)
 
 
 class GzipChunks:
@@ -310,7 +311,7 @@ class GzipChunks:
             n += dropped
             src.fill(len(src.buf) + _READ_CHUNK_BYTES)
 
-    def _try_member(self) -> tuple[str, int, bytes]:
+    def _try_member(self) -> tuple[_Outcome, int, bytes]:
         """Inflate the member at the start of the input: (outcome, bytes, output)."""
         src = self._input
         src.fill(_HEADER_BYTES)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Final, Self
+from typing import IO, Final, NamedTuple, Self
 
 from pet_biofeedback.errors import (
     RecordingFileError,
@@ -36,6 +36,15 @@ MAX_LINE_BYTES: Final = 1 << 26
 MALFORMED_LINES_LISTED: Final = 20  # line numbers kept for the warning and the notes
 
 Line = tuple[int, bytes | None, bool]  # (line number, bytes or None if too long, complete)
+
+
+class _BadLine(NamedTuple):
+    """A line that is not a valid event, waiting to be called malformed or a truncated tail."""
+
+    line_number: int
+    complete: bool  # it ended with a newline
+    blank: bool
+    problem: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -351,7 +360,7 @@ class RecordingReader:
 
     def _events(self) -> Iterator[Event]:
         lines = self._lines
-        pending: list[tuple[int, bool, bool, str]] = []  # unparseable lines: middle or tail?
+        pending: list[_BadLine] = []  # lines that are not JSON: in the middle, or a tail?
         for line_number, raw, complete in lines:
             try:
                 obj = parse_object(raw) if raw is not None else None
@@ -367,7 +376,7 @@ class RecordingReader:
                     self._drop_tail(line_number, complete=complete)
                     break
                 blank = complete and raw is not None and not raw.strip(b" \t\r")
-                pending.append((line_number, complete, blank, problem))
+                pending.append(_BadLine(line_number, complete, blank, problem))
                 continue
             try:
                 event = self._decode(obj, line_number)
@@ -379,7 +388,7 @@ class RecordingReader:
                     break
                 self._malformed(pending)
                 pending = []
-                self._malformed([(line_number, complete, False, str(exc))])
+                self._malformed([_BadLine(line_number, complete, False, str(exc))])
                 continue
             self._malformed(pending)  # good lines follow them: not a truncated tail
             pending = []
@@ -392,9 +401,9 @@ class RecordingReader:
                     self._open_span = None
                 self._last_t = event.t
                 yield event
-        if pending and not all(blank for _, _, blank, _ in pending):
-            line_number, complete, _, _ = next(p for p in pending if not p[2])
-            self._drop_tail(line_number, complete=complete)
+        if pending and not all(bad.blank for bad in pending):
+            first = next(bad for bad in pending if not bad.blank)
+            self._drop_tail(first.line_number, complete=first.complete)
         self._log_summary()
 
     def _decode(self, obj: dict[str, object], line_number: int) -> Event | None:
@@ -418,15 +427,17 @@ class RecordingReader:
         self._damage(Damage(0, to_end=True))
         return True
 
-    def _malformed(self, lines: list[tuple[int, bool, bool, str]]) -> None:
+    def _malformed(self, lines: list[_BadLine]) -> None:
         """Skip (or, strict, refuse) malformed lines that have good lines after them."""
-        for line_number, _, _, problem in lines:
+        for bad in lines:
             if self.strict:
-                raise RecordingFormatError(f"{problem} ({self.path})", line_number=line_number)
-            logger.debug("%s: line %d skipped: %s", self.path, line_number, problem)
+                raise RecordingFormatError(
+                    f"{bad.problem} ({self.path})", line_number=bad.line_number
+                )
+            logger.debug("%s: line %d skipped: %s", self.path, bad.line_number, bad.problem)
             self.n_malformed_lines += 1
             if len(self._malformed_numbers) < MALFORMED_LINES_LISTED:
-                self._malformed_numbers.append(line_number)
+                self._malformed_numbers.append(bad.line_number)
 
     def _malformed_summary(self) -> str:
         n = self.n_malformed_lines
