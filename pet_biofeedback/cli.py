@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="step between windows (default: the window length, no overlap)",
     )
+    analyze.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a recording with a malformed line (default: skip the line and say so)",
+    )
 
     scan = sub.add_parser(
         "scan",
@@ -196,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--events", action="store_true", help="print every event instead of status lines"
+    )
+    replay.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a recording with a malformed line (default: skip the line and say so)",
     )
     _add_session_parsers(sub)
     return parser
@@ -444,7 +454,7 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     status = EXIT_OK
     for path in args.paths:
         try:
-            result = analyze_file(Path(path), settings)
+            result = analyze_file(Path(path), settings, strict=args.strict)
         except PetBiofeedbackError as exc:
             print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
             status = EXIT_USAGE
@@ -696,7 +706,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         raise ConfigError(f"{path}: is a directory (replay plays a recording, XDF or RR text file)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (replay plays a recording, XDF or RR text file)")
-    source = open_source(str(path), speed=args.speed)
+    source = open_source(str(path), speed=args.speed, strict=args.strict)
     stats = SessionStats()
 
     async def run() -> None:
@@ -721,10 +731,14 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except KeyboardInterrupt:
         print("Stopped by Ctrl-C.")
     truncated = bool(getattr(source, "truncated", False))
+    # What the reader lost or skipped (damaged parts, malformed lines, a cut-off end).
+    notes: tuple[str, ...] = getattr(source, "notes", ())
+    if not notes and truncated:
+        notes = ("the recording was cut off; replayed what it holds",)
     print(
         f"Replayed {_plural(stats.n_events, 'event')}: {_plural(stats.n_beats, 'beat')} over "
         f"{stats.duration_s:.1f} s, {_plural(stats.n_gaps + stats.n_rr_silences, 'gap')}"
-        + (" (the recording was cut off; replayed what it holds)" if truncated else "")
+        + (f" ({'; '.join(notes)})" if notes else "")
         + "."
     )
     return EXIT_OK

@@ -26,6 +26,7 @@ __all__ = [
     "RecordingError",
     "RecordingFileError",
     "RecordingFormatError",
+    "RecordingWriteError",
     "SignalInputError",
     "SignalQualityWarning",
     "UnsupportedVersionError",
@@ -134,6 +135,39 @@ class RecordingFileError(RecordingError):
         super().__init__(f"{path}: {problem}", user_message=f"{path}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class RecordingWriteError(RecordingError):
+    """Writing a recording failed (disk full, file size limit, drive gone); the file keeps
+    what was saved before the failure.
+
+    Attributes
+    ----------
+    path : str
+        The recording being written.
+    disk_full : bool
+        The disk (or the user's quota or file size limit) is full.
+    n_events_saved : int
+        Events that reached the file before the failure.
+    saved_until_t : float or None
+        ``t`` (s since session start) of the last saved event; None when none was saved.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        disk_full: bool,
+        n_events_saved: int,
+        saved_until_t: float | None,
+        user_message: str | None = None,
+    ) -> None:
+        super().__init__(message, user_message=user_message)
+        self.path = path
+        self.disk_full = disk_full
+        self.n_events_saved = n_events_saved
+        self.saved_until_t = saved_until_t
 
 
 class BluetoothUnavailableReason(StrEnum):

@@ -55,8 +55,10 @@ backwards (to or before an event already played) reads the recording again from 
 into steps of at most `MAX_WAIT_S`, so pause and seek take effect within that time.
 
 A truncated recording (crash: partial last line or a gzip stream without its end) plays what
-is there; the reader warns, and `ReplaySource.truncated` says so afterwards. A malformed line
-in the middle raises `RecordingFormatError` when playback reaches it.
+is there; the reader warns, and `ReplaySource.truncated` says so afterwards. Damaged parts and
+malformed lines are left out (`ReplaySource.notes` says what was lost, in one warning at the
+end); with ``strict=True`` a malformed line raises `RecordingFormatError` when playback
+reaches it.
 
 This module imports `pet_biofeedback.errors`, `events`, `recording` and the decoders next to
 it; it never imports session code or `pet_biofeedback.signal` (design.md §2).
@@ -145,6 +147,9 @@ class _Supplier(Protocol):
     @property
     def truncated(self) -> bool: ...
 
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+
 
 class _Inventory:
     """Which decoded event types and raw characteristics a recording holds."""
@@ -163,9 +168,11 @@ class _Inventory:
 class _FileSupplier:
     """A recording file read in batches on a worker thread (no blocking I/O on the loop)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, strict: bool = False) -> None:
         self.name = path
         self._path = path
+        self._strict = strict
+        self._notes: tuple[str, ...] = ()
         self._lock = threading.Lock()  # one thread at a time touches the reader
         self._reader: RecordingReader | None = None
         self._iter: Iterator[Event] | None = None
@@ -181,9 +188,13 @@ class _FileSupplier:
     def truncated(self) -> bool:
         return self._truncated
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self._notes
+
     def _open_sync(self) -> None:
         with self._lock:
-            reader = RecordingReader(self._path)
+            reader = RecordingReader(self._path, strict=self._strict)
             self._reader, self._iter, self._header = reader, iter(reader), reader.header
             self._error = None
 
@@ -211,6 +222,7 @@ class _FileSupplier:
                 return batch
             if len(batch) < n:  # the end: the reader's counters are final
                 self._truncated = self._truncated or self._reader.truncated
+                self._notes = self._reader.notes
                 self._iter = None
             return batch
 
@@ -256,6 +268,10 @@ class _MemorySupplier:
     @property
     def truncated(self) -> bool:
         return False
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return ()
 
     async def open(self) -> None:
         self._next_idx = 0
@@ -496,6 +512,9 @@ class ReplaySource:
         How to wait (tests inject one that advances a fake clock).
     decode_raw : bool, default True
         Re-decode raw notifications of streams the recording has no decoded events for.
+    strict : bool, default False
+        Refuse a malformed line (`RecordingFormatError` when playback reaches it) instead of
+        skipping it.
 
     Raises
     ------
@@ -520,8 +539,9 @@ class ReplaySource:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         decode_raw: bool = True,
+        strict: bool = False,
     ) -> None:
-        self._init(_FileSupplier(os.fspath(path)), speed, clock, sleep, decode_raw)
+        self._init(_FileSupplier(os.fspath(path), strict=strict), speed, clock, sleep, decode_raw)
 
     @classmethod
     def from_events(
@@ -653,6 +673,12 @@ class ReplaySource:
     def truncated(self) -> bool:
         """True once playback reached the end of a recording that was cut off (a crash)."""
         return self._supplier.truncated
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Once playback reached the end: what the reader lost or ignored (damaged parts,
+        malformed lines, a cut-off end), one plain sentence each."""
+        return self._supplier.notes
 
     # -- controls --
 
@@ -885,10 +911,11 @@ class ReplaySource:
                 self._decoder.n_errors,
                 self._decoder.last_error,
             )
-        if self._supplier.truncated:
+        if self._supplier.notes:
             logger.warning(
-                "%s was cut off (a crash?): replayed the %d events before the cut",
+                "%s: %s; replayed %d events",
                 self.name,
+                "; ".join(self._supplier.notes),
                 self._n_played,
             )
         logger.info("replay of %s finished: %d events", self.name, self._n_played)

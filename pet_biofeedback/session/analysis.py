@@ -279,7 +279,9 @@ def _ecg_stretches(
     return stretches, n_unusable
 
 
-def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
+def _analyze_recording(
+    path: Path, settings: AnalysisSettings, *, strict: bool = False
+) -> FileAnalysis:
     # Imported here: RR text and XDF analysis do not need the recording or decoder modules.
     from pet_biofeedback.firmware_bridge import hrs
     from pet_biofeedback.recording import RecordingReader
@@ -296,7 +298,7 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
     acc_frames: list[tuple[float, float, int]] = []
     acc_values: list[tuple[tuple[float, float, float], ...]] = []
     try:
-        with RecordingReader(path) as reader:
+        with RecordingReader(path, strict=strict) as reader:
             for event in reader:
                 match event:
                     case RRIntervals():
@@ -320,7 +322,7 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
                             acc_values.append(event.acc_mg)
                     case _:
                         pass
-            header, truncated = reader.header, reader.truncated
+            header, truncated, read_notes = reader.header, reader.truncated, reader.notes
     except RecordingFileError as exc:
         raise InputFileError(exc.path, exc.problem) from exc
     except RecordingError as exc:
@@ -413,23 +415,24 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
             "intervals on both sides are analysed back to back and times after a gap are "
             "earlier by the gap time"
         )
-    if truncated:
-        notes.append("the recording was cut off (a crash?); analysed what it holds")
+    # What the reader lost or skipped: damaged parts, malformed lines, a cut-off end.
+    notes.extend(read_notes)
     result = dataclasses.replace(result, notes=tuple(notes))
     return FileAnalysis(source=str(path), kind="recording", analysis=result, details=details)
 
 
-def analyze_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
+def analyze_file(path: Path, settings: AnalysisSettings, *, strict: bool = False) -> FileAnalysis:
     """Read and analyse one file; `InputFileError` names the file and the problem.
 
     RR text, XDF (``.xdf``, ``.xdfz``) and recordings (``.jsonl``, ``.jsonl.gz``; module
-    docstring) are recognised by their names.
+    docstring) are recognised by their names. ``strict``: refuse a recording with a malformed
+    line instead of skipping the line.
     """
     name = path.name.lower()
     if path.suffix.lower() == ".xdf" or name.endswith(".xdfz"):
         return _analyze_xdf_file(path, settings)
     if name.endswith(_RECORDING_SUFFIXES):
-        return _analyze_recording(path, settings)
+        return _analyze_recording(path, settings, strict=strict)
     return _analyze_rr_file(path, settings)
 
 

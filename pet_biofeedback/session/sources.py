@@ -252,6 +252,7 @@ def open_source(
     speed: float = 1.0,
     faults: str | None = None,
     pacer: PacerFn | None = None,
+    strict: bool = False,
 ) -> EventSource:
     """The (not yet opened) event source that ``spec`` names.
 
@@ -269,6 +270,8 @@ def open_source(
         (`firmware_bridge.emulated`); refused for other sources.
     pacer : PacerFn, optional
         What a simulated person breathes after (the session's pacer); other sources ignore it.
+    strict : bool, default False
+        For recordings: refuse a malformed line instead of skipping it.
 
     Returns
     -------
@@ -344,7 +347,7 @@ def open_source(
     if file_kind == "recording":
         if not path.exists():
             raise InputFileError(str(path), "no such file")
-        return ReplaySource(path, speed=speed)
+        return ReplaySource(path, speed=speed, strict=strict)
     if not path.exists():
         if file_kind == "xdf":
             raise InputFileError(str(path), "no such file")

@@ -92,3 +92,52 @@ def test_sigkill_mid_session_loses_at_most_the_last_seconds(tmp_path: Path) -> N
         assert path.stat().st_mode & 0o777 == 0o600
         if path.suffix == ".gz":
             assert rec.truncated  # no gzip trailer after SIGKILL, read as a truncated tail
+
+
+FULL_DISK_SCRIPT = """
+import resource, signal, sys
+from pet_biofeedback.errors import RecordingWriteError
+from pet_biofeedback.events import RRIntervals
+from pet_biofeedback.recording import RecordingWriter
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills us at the limit
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+ticks = iter(range(10**9))
+writer = RecordingWriter(sys.argv[1], device={}, settings={}, clock=lambda: next(ticks) * 0.1)
+try:
+    for i in range(10**6):
+        writer.write(RRIntervals(i * 0.1, (800.0 + i % 50, 790.0 + i % 30)))
+except RecordingWriteError as exc:
+    print(exc.n_events_saved, exc.saved_until_t, exc.disk_full)
+    print(exc.user_message)
+writer.close()  # must not raise a second error
+print("closed")
+"""
+
+
+@pytest.mark.parametrize("name", ["full.jsonl", "full.jsonl.gz"])
+def test_file_size_limit_gives_one_error_saying_what_was_saved(tmp_path: Path, name: str) -> None:
+    # `ulimit -f` with SIGXFSZ ignored: write() fails with EFBIG, as a full disk with ENOSPC.
+    path = tmp_path / name
+    proc = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_SCRIPT, str(path), "20000"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    counts, message, closed = proc.stdout.splitlines()
+    n_saved, saved_until_t, disk_full = counts.split()
+    assert disk_full == "True"
+    assert closed == "closed"
+    assert f"stopped because the disk is full; the {n_saved} events" in message
+    assert str(path) in message
+    rec = read_recording(path)  # what was saved reads back whole, nothing damaged
+    assert len(rec.events) == int(n_saved) > 0
+    assert rec.events[-1].t == float(saved_until_t)
+    assert rec.damaged_spans == () and rec.n_malformed_lines == 0
+    assert path.stat().st_size <= 20000

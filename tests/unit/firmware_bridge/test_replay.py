@@ -319,13 +319,30 @@ class TestFiles:
         lines[bad_line - 1] = b'{"bad\n'
         path.write_bytes(b"".join(lines))
         clock = FakeClock()
-        source = ReplaySource(path, speed=speed, clock=clock, sleep=clock.sleep)
+        source = ReplaySource(path, speed=speed, clock=clock, sleep=clock.sleep, strict=True)
         played: list[Event] = []
         with pytest.raises(RecordingFormatError, match=f"line {bad_line}"):
             async with asyncio.timeout(TIMEOUT_S), source:
                 async for event in source:
                     played.append(event)
         assert played == events[: bad_line - 2]
+
+    @pytest.mark.parametrize("bad_line", [2, 301, 700])
+    async def test_malformed_line_is_skipped_and_named_unless_strict(
+        self, tmp_path: Path, bad_line: int, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # Issue 6: one bad line no longer loses the rest of the recording.
+        events: list[Event] = [HeartRate(t * 0.5, 60.0) for t in range(900)]
+        path = write_recording(tmp_path / "bad.jsonl", events)
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[bad_line - 1] = b'{"bad\n'
+        path.write_bytes(b"".join(lines))
+        source = ReplaySource(path, speed=math.inf)
+        with caplog.at_level(logging.WARNING):
+            played = await play(source)
+        assert played == events[: bad_line - 2] + events[bad_line - 1 :]
+        assert source.notes == (f"skipped 1 malformed line ({bad_line})",)
+        assert any(f"malformed line ({bad_line})" in r.getMessage() for r in caplog.records)
 
     async def test_missing_file_raises_on_opening(self, tmp_path: Path) -> None:
         with pytest.raises(RecordingFileError, match="does not exist"):

@@ -1,0 +1,357 @@
+"""Events to and from the JSON objects of recording lines (the table in the package docstring).
+
+This is the one place that maps the frozen on-disk keys (``fs``, ``uv``, ``mg``, ``bpm``, …) to
+the unit-suffixed fields of `pet_biofeedback.events` (style.md §2.2), and the one place that
+decides which values a line may hold: finite numbers of plausible size, sample rates within
+`FS_MIN_HZ`–`FS_MAX_HZ` (a file is untrusted input: a sample rate of 1e8 Hz would make
+analysis allocate gigabytes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Final, TypeGuard, assert_never
+
+from pet_biofeedback.events import (
+    AccFrame,
+    Battery,
+    Contact,
+    EcgFrame,
+    Event,
+    Gap,
+    HeartRate,
+    Link,
+    LinkState,
+    Marker,
+    PacerPhase,
+    Rating,
+    RawNotification,
+    RRIntervals,
+)
+
+# Sample rates a file may declare for ECG and ACC frames (the H10 streams 130 Hz ECG and
+# 25–200 Hz ACC; 10 kHz leaves room for any chest sensor while bounding what a crafted
+# ``"fs": 1e8`` could make analysis allocate per second of recording).
+FS_MIN_HZ: Final = 1.0
+FS_MAX_HZ: Final = 10_000.0
+# Largest magnitude of any number in an event (t in s, µV, mg, ms, bpm, …). Real values stay
+# far below; beyond it squares and sums in the analysis could overflow float64 (1e300²).
+MAX_ABS_VALUE: Final = 1e9
+# Integral floats in the bulky sample lists are written as JSON integers ("-123" rather than
+# "-123.0"); beyond 2**53 not every integer is a float, so those stay floats.
+_EXACT_INT_LIMIT: Final = 2.0**53
+
+
+# --- Writing ---------------------------------------------------------------------------------
+
+
+def _compact(value: float) -> float | int:
+    """An integral float as an int, so JSON spells it without ".0"; reads back equal."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INT_LIMIT:
+        return int(value)
+    return value
+
+
+def event_to_json(event: Event) -> dict[str, object]:
+    """The on-disk object of one event (the mapping in the package docstring)."""
+    match event:
+        case RRIntervals():
+            return {"t": event.t, "type": "rr", "rr_ms": list(event.rr_ms)}
+        case HeartRate():
+            return {"t": event.t, "type": "hr", "bpm": event.hr_bpm}
+        case EcgFrame():
+            return {
+                "t": event.t,
+                "type": "ecg",
+                "fs": event.fs_hz,
+                "uv": [_compact(v) for v in event.ecg_uv],
+            }
+        case AccFrame():
+            return {
+                "t": event.t,
+                "type": "acc",
+                "fs": event.fs_hz,
+                "mg": [[_compact(x), _compact(y), _compact(z)] for x, y, z in event.acc_mg],
+            }
+        case Contact():
+            return {"t": event.t, "type": "contact", "ok": event.ok}
+        case Link():
+            return {"t": event.t, "type": "link", "state": str(event.state), "detail": event.detail}
+        case Battery():
+            return {"t": event.t, "type": "battery", "percent": event.battery_pct}
+        case RawNotification():
+            return {
+                "t": event.t,
+                "type": "raw",
+                "char": event.characteristic,
+                "hex": event.payload.hex(),
+            }
+        case PacerPhase():
+            pacer: dict[str, object] = {
+                "t": event.t,
+                "type": "pacer",
+                "bpm": event.breaths_per_min,
+                "inhale_s": event.inhale_s,
+                "exhale_s": event.exhale_s,
+            }
+            # keys added after v1's first files: written only when they say something, read
+            # with these defaults (older files: no hold, an inhalation onset, a sine guide)
+            if event.hold_after_inhale_s:
+                pacer["hold_in_s"] = event.hold_after_inhale_s
+            if event.position:
+                pacer["position"] = event.position
+            if event.shape != "sine":
+                pacer["shape"] = event.shape
+            return pacer
+        case Marker():
+            return {"t": event.t, "type": "marker", "text": event.text}
+        case Rating():
+            return {"t": event.t, "type": "rating", "kind": event.kind, "value": event.value}
+        case Gap():
+            return {"t": event.t, "type": "gap", "seconds": event.seconds, "reason": event.reason}
+        case _:
+            assert_never(event)
+
+
+def json_line(obj: Mapping[str, object]) -> bytes:
+    """One compact JSON line in UTF-8 (floats in shortest round-trip form, no NaN).
+
+    Text that cannot be UTF-8 (lone surrogates) is written with ``\\u`` escapes instead, which
+    round-trips exactly.
+    """
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
+
+
+def event_line(event: Event) -> bytes:
+    """The line of one event; ``ValueError`` (saying why) for a value no reader would accept.
+
+    The same bounds as the reader's: numbers finite and within ±`MAX_ABS_VALUE`, sample rates
+    within `FS_MIN_HZ`–`FS_MAX_HZ`.
+    """
+    numbers: tuple[float, ...] = ()
+    fs_hz: float | None = None
+    match event:
+        case RRIntervals():
+            numbers = event.rr_ms
+        case HeartRate():
+            numbers = (event.hr_bpm,)
+        case EcgFrame():
+            numbers, fs_hz = event.ecg_uv, event.fs_hz
+        case AccFrame():
+            numbers, fs_hz = tuple([v for xyz in event.acc_mg for v in xyz]), event.fs_hz
+        case PacerPhase():
+            numbers = (
+                event.breaths_per_min,
+                event.inhale_s,
+                event.exhale_s,
+                event.hold_after_inhale_s,
+                event.position,
+            )
+        case Rating():
+            numbers = (event.value,)
+        case Gap():
+            numbers = (event.seconds,)
+        case _:
+            pass
+    if not all(abs(v) <= MAX_ABS_VALUE for v in (event.t, *numbers)):  # False for NaN too
+        raise ValueError(f"numbers must be finite and within ±{MAX_ABS_VALUE:g}")
+    if fs_hz is not None and not FS_MIN_HZ <= fs_hz <= FS_MAX_HZ:
+        raise ValueError(f"the sample rate must be {FS_MIN_HZ:g} to {FS_MAX_HZ:g} Hz")
+    return json_line(event_to_json(event))
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+class BadLine(Exception):
+    """A line that is not a valid event (private; the reader skips it or raises
+    `RecordingFormatError` with its line number)."""
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_object(raw: bytes) -> dict[str, object]:
+    """One line's JSON object, or `BadLine` saying why not."""
+    try:
+        obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise BadLine(f"not valid UTF-8 ({exc.reason})") from exc
+    except (ValueError, RecursionError) as exc:
+        raise BadLine(f"not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise BadLine(f"a JSON {type(obj).__name__} where an object was expected")
+    return obj
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number of plausible size (finite; bools are not numbers here)."""
+    if type(value) is int:
+        return abs(value) <= MAX_ABS_VALUE
+    return type(value) is float and math.isfinite(value) and abs(value) <= MAX_ABS_VALUE
+
+
+def _plausible_floats(values: list[object]) -> tuple[float, ...] | None:
+    """``values`` as floats if all are JSON numbers of plausible size, else None (the bulk
+    twin of `_is_number`: ECG and ACC frames hold most numbers of a recording)."""
+    if not all(type(v) is float or type(v) is int for v in values):
+        return None
+    try:
+        floats = tuple(map(float, values))  # type: ignore[arg-type]  # numbers, checked above
+    except OverflowError:  # an int beyond float range
+        return None
+    if floats and not (-MAX_ABS_VALUE <= min(floats) and max(floats) <= MAX_ABS_VALUE):
+        return None  # out of range, or infinite
+    return floats
+
+
+PACER_SHAPES: Final = ("sine", "linear")
+
+
+class Fields:
+    """Typed access to one event line's keys; every failure is a `BadLine` naming the key."""
+
+    __slots__ = ("_obj", "kind", "line_number")
+
+    def __init__(self, obj: dict[str, object], *, line_number: int) -> None:
+        kind = obj.get("type")
+        if not isinstance(kind, str):
+            raise BadLine("event has no string 'type'")
+        self._obj = obj
+        self.kind = kind
+        self.line_number = line_number
+
+    def error(self, message: str) -> BadLine:
+        return BadLine(f"{self.kind!r} event: {message}")
+
+    def _get(self, key: str) -> object:
+        try:
+            return self._obj[key]
+        except KeyError:
+            raise self.error(f"missing {key!r}") from None
+
+    def number(self, key: str) -> float:
+        value = self._get(key)
+        if _is_number(value):
+            return float(value)
+        raise self.error(
+            f"{key!r} must be a finite number within ±{MAX_ABS_VALUE:g}, got {value!r}"
+        )
+
+    def optional_number(self, key: str, default: float) -> float:
+        return self.number(key) if key in self._obj else default
+
+    def optional_text(self, key: str, default: str) -> str:
+        return self.text(key) if key in self._obj else default
+
+    def sample_rate_hz(self, key: str) -> float:
+        fs_hz = self.number(key)
+        if FS_MIN_HZ <= fs_hz <= FS_MAX_HZ:
+            return fs_hz
+        raise self.error(
+            f"{key!r} must be a sample rate of {FS_MIN_HZ:g} to {FS_MAX_HZ:g} Hz, got {fs_hz!r}"
+        )
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if type(value) is not int:
+            raise self.error(f"{key!r} must be an integer, got {value!r}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self._get(key)
+        if type(value) is not bool:
+            raise self.error(f"{key!r} must be true or false, got {value!r}")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str):
+            raise self.error(f"{key!r} must be a string, got {value!r}")
+        return value
+
+    def numbers(self, key: str) -> tuple[float, ...]:
+        values = self._get(key)
+        numbers = _plausible_floats(values) if isinstance(values, list) else None
+        if numbers is None:
+            raise self.error(f"{key!r} must be a list of finite numbers within ±{MAX_ABS_VALUE:g}")
+        return numbers
+
+    def xyz(self, key: str) -> tuple[tuple[float, float, float], ...]:
+        values = self._get(key)
+        flat = None
+        if isinstance(values, list) and all(type(v) is list and len(v) == 3 for v in values):
+            flat = _plausible_floats([c for v in values for c in v])
+        if flat is None:
+            raise self.error(
+                f"{key!r} must be a list of [x, y, z] number triples within ±{MAX_ABS_VALUE:g}"
+            )
+        return tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
+
+    def link_state(self, key: str) -> LinkState:
+        value = self.text(key)
+        try:
+            return LinkState(value)
+        except ValueError:
+            valid = ", ".join(s.value for s in LinkState)
+            raise self.error(f"{key!r} must be one of {valid}, got {value!r}") from None
+
+    def hex_bytes(self, key: str) -> bytes:
+        value = self.text(key)
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise self.error(f"{key!r} is not hexadecimal: {value!r}") from None
+
+
+def decode_event(fields: Fields) -> Event | None:
+    """The event of one line (the mapping in the package docstring); None for unknown types.
+
+    Raises `BadLine` for a known type with a missing key or a value of the wrong type or size.
+    """
+    t = fields.number("t")
+    match fields.kind:
+        case "rr":
+            return RRIntervals(t, fields.numbers("rr_ms"))
+        case "hr":
+            return HeartRate(t, fields.number("bpm"))
+        case "ecg":
+            return EcgFrame(t, fields.sample_rate_hz("fs"), fields.numbers("uv"))
+        case "acc":
+            return AccFrame(t, fields.sample_rate_hz("fs"), fields.xyz("mg"))
+        case "contact":
+            return Contact(t, fields.boolean("ok"))
+        case "link":
+            return Link(t, fields.link_state("state"), fields.text("detail"))
+        case "battery":
+            return Battery(t, fields.integer("percent"))
+        case "raw":
+            return RawNotification(t, fields.text("char"), fields.hex_bytes("hex"))
+        case "pacer":
+            shape = fields.optional_text("shape", "sine")
+            if shape not in PACER_SHAPES:
+                raise fields.error(f"'shape' must be one of {', '.join(PACER_SHAPES)}")
+            return PacerPhase(
+                t,
+                fields.number("bpm"),
+                fields.number("inhale_s"),
+                fields.number("exhale_s"),
+                hold_after_inhale_s=fields.optional_number("hold_in_s", 0.0),
+                position=fields.optional_number("position", 0.0),
+                shape=shape,
+            )
+        case "marker":
+            return Marker(t, fields.text("text"))
+        case "rating":
+            return Rating(t, fields.text("kind"), fields.number("value"))
+        case "gap":
+            return Gap(t, fields.number("seconds"), fields.text("reason"))
+        case _:
+            return None
