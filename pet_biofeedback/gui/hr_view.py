@@ -2,7 +2,7 @@
 
 It draws a `TraceArrays` — ready arrays from `session/trace.py` — and nothing else: the wave
 behind the curve is where the heart rate should rise (breathing in) and fall (breathing out).
-Redrawn once per beat, not per frame (docs/qt-stack.md: a 60 Hz curve costs a quarter core).
+Redrawn once per beat, not per frame (docs/design.md §8: a 60 Hz curve costs a quarter core).
 """
 
 from __future__ import annotations
