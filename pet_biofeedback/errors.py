@@ -28,6 +28,7 @@ __all__ = [
     "RecordingFormatError",
     "SignalInputError",
     "SignalQualityWarning",
+    "StoreError",
     "UnsupportedVersionError",
 ]
 
@@ -248,4 +249,17 @@ class PairingRequiredError(DeviceError):
         "The strap wants to be paired with this computer before it sends ECG or "
         "motion data, and pairing did not work. Accept the pairing request if the "
         "system shows one, then connect again. Heart rate works without pairing."
+    )
+
+
+class StoreError(PetBiofeedbackError):
+    """The history database cannot be opened, read or written (design.md §5).
+
+    The database is only an index of the recordings: ``pet-biofeedback history --rebuild``
+    restores it, so the default ``user_message`` says so.
+    """
+
+    default_user_message: ClassVar[str | None] = (
+        "The history of sessions could not be read or saved. Your recordings are not "
+        "affected: run 'pet-biofeedback history --rebuild' to rebuild the history from them."
     )
