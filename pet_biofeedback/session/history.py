@@ -73,6 +73,7 @@ DB_FILE_MODE: Final = 0o600  # health data: owner only (SQLite gives -wal/-shm t
 BUSY_TIMEOUT_S: Final = 5.0  # how long a write waits for another program's write to finish
 _SIDECARS: Final = ("-wal", "-shm", "-journal")
 _CORRUPT_CODES: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+_SQLITE_MAGIC: Final = b"SQLite format 3\x00"  # the first 16 bytes of every database file
 _RECORDING_GLOBS: Final = ("*.jsonl.gz", "*.jsonl")
 
 _COLUMNS: Final = (
@@ -129,6 +130,16 @@ class IndexReport:
 
 def _timestamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    """An empty file (SQLite makes it a new database) or one starting with SQLite's magic."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(_SQLITE_MAGIC))
+    except OSError:
+        return True  # not ours to judge: sqlite3.connect reports it as an OperationalError
+    return head in (b"", _SQLITE_MAGIC)
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
@@ -217,6 +228,10 @@ class HistoryStore:
             # Create it owner-only before SQLite does (SQLite would use the umask).
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE)
             os.close(fd)
+        elif not _has_sqlite_header(self.path):
+            # Checked before SQLite opens it: SQLite deletes the -wal file next to a file
+            # that is not a database when the connection closes, and that file is evidence.
+            raise sqlite3.DatabaseError("file is not a database (no SQLite header)")
         conn = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout_s,

@@ -359,22 +359,35 @@ class TestRecovery:
     def test_a_failed_integrity_check_is_moved_aside_and_rebuilt(self, folder: Path) -> None:
         write_recording(folder, "a.jsonl", started_at=T0)
         with HistoryStore(folder) as store:
-            for k in range(300):
-                store.add_session(_record(note="x" * 200, minutes=float(k)))
-        data = bytearray((folder / DB_NAME).read_bytes())
-        page_size = 4096
-        assert len(data) > 6 * page_size
-        # Scribble over pages in the middle; the header (page 1) stays valid.
-        data[3 * page_size : 5 * page_size] = b"\xa5" * (2 * page_size)
-        (folder / DB_NAME).write_bytes(bytes(data))
+            for _ in range(3):
+                store.add_session(_record())
+        data = (folder / DB_NAME).read_bytes()
+        # A table row holds the profile followed by the protocol; its index entry holds the
+        # profile followed by a float. Changing one row's profile in place leaves the index
+        # pointing at it: every query still works, only integrity_check notices.
+        assert data.count(b"defaultpractice") == 3
+        damaged = data.replace(b"defaultpractice", b"defaulxpractice", 1)
+        (folder / DB_NAME).write_bytes(damaged)
         store, report = open_history(folder)
         with store:
             assert store.moved_aside is not None
-            assert store.moved_aside.read_bytes() == bytes(data)
+            assert store.moved_aside.read_bytes() == damaged
             assert [s.recording for s in store.sessions()] == [
                 str(folder / "recordings" / "a.jsonl")
             ]
         assert report.n_indexed == 1
+
+    def test_the_write_ahead_log_of_a_damaged_database_moves_with_it(self, folder: Path) -> None:
+        folder.mkdir()
+        (folder / DB_NAME).write_bytes(b"not a database" * 100)
+        wal = b"the log of the damaged file" * 100
+        (folder / f"{DB_NAME}-wal").write_bytes(wal)
+        with HistoryStore(folder) as store:
+            assert store.moved_aside is not None
+            moved_wal = store.moved_aside.with_name(f"{store.moved_aside.name}-wal")
+            assert moved_wal.read_bytes() == wal
+            store.add_session(_record())
+            assert len(store.sessions()) == 1
 
     def test_rebuild_drops_rows_whose_recording_is_gone(self, folder: Path) -> None:
         kept = write_recording(folder, "a.jsonl", started_at=T0)
