@@ -657,6 +657,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 # Characters escaped in the table: control and format characters, line separators (a note
 # must not move the cursor, clear the screen or flip the text direction of a terminal).
 _UNPRINTABLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_JOINERS: Final = frozenset({"\u200c", "\u200d"})  # zero-width (non-)joiners: part of names
 _HISTORY_COLUMNS: Final = (
     # title, width
     ("Date", 16),
@@ -678,7 +679,7 @@ def _printable(text: str) -> str:
 
     out = []
     for ch in text:
-        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES:
+        if unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES and ch not in _JOINERS:
             code = ord(ch)
             out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
         else:
