@@ -748,10 +748,10 @@ def _history_table(sessions: Sequence[Any], practice: Any, levels: Any, profile:
         t = practice.trends[key]
         if t.n == 0:
             continue
-        text = f"  {label}: {t.weekly_mean[-1]:.{digits}f}{unit} this last week with values"
+        text = f"  {label}: {t.weekly_mean[-1]:.{digits}f}{unit} in {t.weeks[-1]} (weekly mean)"
         if t.slope_per_week is not None:
-            text += f", {t.slope_per_week:+.{digits}f}{unit} per week"
-        trend_lines.append(text + f" (n = {t.n}; {t.source})")
+            text += f", trend {t.slope_per_week:+.{digits}f}{unit} per week"
+        trend_lines.append(text + f"; {_plural(t.n, 'session')}, from {t.source}")
     if trend_lines:
         lines.append("Trends:")
         lines.extend(trend_lines)
