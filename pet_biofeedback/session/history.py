@@ -15,6 +15,12 @@ Design (design.md §5–6, issue 7):
   the recordings.
 * The schema is versioned with ``PRAGMA user_version`` (`history_schema`).
 
+For the engine: once the recording is closed, ``index_recording(path).record`` gives the row
+exactly as a rebuild would (header settings, ratings, summary measures); replace what the
+engine knows better with `dataclasses.replace` (e.g. ``rsa_bpm``) and pass it to
+`HistoryStore.add_session`. Whatever the row holds must also be in the recording, or a
+rebuild loses it. `HistoryStore.feedback_levels` gives the low / medium / high thresholds.
+
 SQLite work is blocking: async callers (the engine) call every method through
 ``await asyncio.to_thread(store.add_session, record)``. A store may be used from any one
 thread at a time (calls are serialised by a lock).
@@ -60,9 +66,11 @@ from pet_biofeedback.session.history_schema import migrate
 __all__ = [
     "DB_FILE_MODE",
     "DB_NAME",
+    "FeedbackLevels",
     "HistoryStore",
     "IndexReport",
     "SessionRecord",
+    "index_recording",
     "open_history",
 ]
 

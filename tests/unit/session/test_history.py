@@ -258,6 +258,22 @@ class TestIndex:
             (row,) = store.sessions("default")
         assert (row.protocol, row.profile, row.note) == ("recording", "default", "")
 
+    def test_odd_header_values_fall_back_instead_of_failing(self, folder: Path) -> None:
+        write_recording(
+            folder,
+            "odd.jsonl",
+            started_at=T0,
+            settings={"protocol": "yoga", "profile": "two\nlines", "note": 42, "pacer": "fast"},
+            ratings=[("pain_before", 12), ("mood_after", -1), ("pain_after", 3)],
+        )
+        with HistoryStore(folder) as store:
+            report = store.sync_with_recordings()
+            (row,) = store.sessions()
+        assert report.n_indexed == 1
+        assert (row.protocol, row.profile, row.note) == ("recording", "default", "")
+        assert (row.pain_before, row.mood_after, row.pain_after) == (None, None, 3.0)
+        assert row.pacer_breaths_per_min is None
+
     def test_unreadable_recordings_are_skipped_and_counted(self, folder: Path) -> None:
         write_recording(folder, "good.jsonl", started_at=T0)
         (folder / "recordings" / "junk.jsonl").write_text("this is not a recording\n")
