@@ -29,6 +29,7 @@ __all__ = [
     "SignalInputError",
     "SignalQualityWarning",
     "StoreError",
+    "StoreVersionError",
     "UnsupportedVersionError",
 ]
 
@@ -262,4 +263,13 @@ class StoreError(PetBiofeedbackError):
     default_user_message: ClassVar[str | None] = (
         "The history of sessions could not be read or saved. Your recordings are not "
         "affected: run 'pet-biofeedback history --rebuild' to rebuild the history from them."
+    )
+
+
+class StoreVersionError(StoreError):
+    """The history database was written by a newer version of the program (its schema)."""
+
+    default_user_message: ClassVar[str | None] = (
+        "The history was saved by a newer version of this program. Update the program, or "
+        "run 'pet-biofeedback history --rebuild' to rebuild the history from the recordings."
     )

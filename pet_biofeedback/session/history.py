@@ -51,7 +51,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self, cast
 
-from pet_biofeedback.errors import PetBiofeedbackError, RecordingError, StoreError
+from pet_biofeedback.errors import (
+    PetBiofeedbackError,
+    RecordingError,
+    StoreError,
+    StoreVersionError,
+)
 from pet_biofeedback.paths import DIR_MODE, data_dir
 from pet_biofeedback.session.feedback_levels import FeedbackLevels, feedback_levels_from
 from pet_biofeedback.session.history_index import Analyze, index_recording
@@ -174,7 +179,7 @@ class HistoryStore:
         How long a write waits for another program's write.
     replace_newer : bool, default False
         Move a database written by a newer program aside too (for ``--rebuild``) instead of
-        raising `StoreError`.
+        raising `StoreVersionError`.
 
     Attributes
     ----------
@@ -221,7 +226,7 @@ class HistoryStore:
                 raise self._error("open", exc) from exc
             self._move_aside(f"{exc}")
             self._conn = self._connect_or_raise()
-        except StoreError:
+        except StoreVersionError:
             if not replace_newer:
                 raise
             self._move_aside("written by a newer program")
@@ -234,7 +239,15 @@ class HistoryStore:
         """Open, check integrity, switch to WAL and migrate; sqlite3 errors pass through."""
         if not self.path.exists():
             # Create it owner-only before SQLite does (SQLite would use the umask).
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE)
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create {self.path}: {exc}",
+                    user_message=f"The history database {self.path} cannot be created "
+                    f"({exc.strerror or exc}). Check that the data folder can be written "
+                    "to, or set PET_BIOFEEDBACK_HOME to a folder that can.",
+                ) from exc
             os.close(fd)
         elif not _has_sqlite_header(self.path):
             # Checked before SQLite opens it: SQLite deletes the -wal file next to a file

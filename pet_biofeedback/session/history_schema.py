@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from pet_biofeedback.errors import StoreError
+from pet_biofeedback.errors import StoreVersionError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
 
@@ -74,19 +74,16 @@ def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
 
     Raises
     ------
-    StoreError
+    StoreVersionError
         The database was made by a newer program (its version is above `SCHEMA_VERSION`).
     sqlite3.Error
         From SQLite; the caller translates it.
     """
     before = schema_version(conn)
     if before > SCHEMA_VERSION:
-        raise StoreError(
+        raise StoreVersionError(
             f"history database schema version {before} is newer than this program's "
-            f"{SCHEMA_VERSION}",
-            user_message="The history was saved by a newer version of this program. Update "
-            "the program, or run 'pet-biofeedback history --rebuild' to rebuild the history "
-            "from the recordings.",
+            f"{SCHEMA_VERSION}"
         )
     while True:
         # BEGIN IMMEDIATE takes the write lock before reading the version, so two programs

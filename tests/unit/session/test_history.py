@@ -428,3 +428,15 @@ class TestRecovery:
             holder.execute("ROLLBACK")
             holder.close()
         assert not list(folder.glob(f"{DB_NAME}.corrupt-*"))
+
+    @pytest.mark.parametrize("rebuild", [False, True])
+    def test_a_database_that_cannot_be_created_is_a_store_error(
+        self, folder: Path, rebuild: bool
+    ) -> None:
+        folder.mkdir()
+        # A dangling symlink: the name is taken but there is no file (works as root too).
+        (folder / DB_NAME).symlink_to(folder / "missing" / "history.sqlite3")
+        with pytest.raises(StoreError) as info:
+            open_history(folder, rebuild=rebuild)
+        assert "cannot be created" in info.value.user_message
+        assert (folder / DB_NAME).is_symlink()  # not damage: left where it is
