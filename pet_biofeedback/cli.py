@@ -1,7 +1,8 @@
 """Command line: ``pet-biofeedback …`` and ``python -m pet_biofeedback …``.
 
 Commands: ``analyze`` (RR text, XDF and recordings), ``scan`` (straps nearby), ``record``
-(any source to a recording, with a live status line) and ``replay`` (a recording, headless).
+(any source to a recording, with a live status line), ``replay`` (a recording, headless)
+and ``history`` (a profile's sessions and practice).
 
 Only this module (and the terminal view) writes to stdout. Every expected problem becomes a
 one-line message on stderr and exit code 2; anything else is a bug, logged with its traceback.
