@@ -59,7 +59,7 @@ from pet_biofeedback.errors import (
 )
 from pet_biofeedback.paths import DIR_MODE, data_dir
 from pet_biofeedback.session.feedback_levels import FeedbackLevels, feedback_levels_from
-from pet_biofeedback.session.history_index import Analyze, index_recording
+from pet_biofeedback.session.history_index import index_recording
 from pet_biofeedback.session.history_record import (
     DEFAULT_PROFILE,
     Protocol,
@@ -173,8 +173,6 @@ class HistoryStore:
         The data folder; default `pet_biofeedback.paths.data_dir` (created if missing, mode
         0700). The database is ``folder / DB_NAME``; recordings are read from
         ``folder / "recordings"``.
-    analyze : callable (Path) -> FileAnalysis, optional
-        How a recording's summary measures are computed when indexing (tests inject).
     busy_timeout_s : float, default BUSY_TIMEOUT_S
         How long a write waits for another program's write.
     replace_newer : bool, default False
@@ -199,7 +197,6 @@ class HistoryStore:
         self,
         folder: Path | None = None,
         *,
-        analyze: Analyze | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         replace_newer: bool = False,
     ) -> None:
@@ -207,7 +204,6 @@ class HistoryStore:
         self.path = self.folder / DB_NAME
         self.recordings_folder = self.folder / "recordings"
         self.moved_aside: Path | None = None
-        self._analyze = analyze
         self._busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
         try:
@@ -485,10 +481,7 @@ class HistoryStore:
         skipped: list[tuple[str, str]] = []
         for path in paths:
             try:
-                if self._analyze is None:
-                    indexed = index_recording(path)
-                else:
-                    indexed = index_recording(path, analyze=self._analyze)
+                indexed = index_recording(path)
             except RecordingError as exc:
                 logger.warning("%s skipped: %s", path, exc.user_message)
                 skipped.append((str(path), exc.user_message))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, cast
@@ -41,12 +41,6 @@ RATING_KINDS: Final = ("pain_before", "pain_after", "mood_before", "mood_after")
 START_HR_WINDOW_S: Final = 120.0  # "the first minutes of practice" for resting HR (issue 7)
 _MS_PER_MIN: Final = 60_000.0
 _S_PER_MIN: Final = 60.0
-
-Analyze = Callable[[Path], FileAnalysis]
-
-
-def _default_analyze(path: Path) -> FileAnalysis:
-    return analyze_file(path, AnalysisSettings())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,15 +86,13 @@ def _start_hr_bpm(analysis: FileAnalysis) -> float | None:
     return _MS_PER_MIN / float(np.mean(first)) if first.size else None
 
 
-def index_recording(path: Path, *, analyze: Analyze = _default_analyze) -> IndexedRecording:
+def index_recording(path: Path) -> IndexedRecording:
     """Read one recording into a history row.
 
     Parameters
     ----------
     path : Path
         A recording (``.jsonl`` or ``.jsonl.gz``).
-    analyze : callable (Path) -> FileAnalysis, optional
-        The analysis (default `analyze_file` with default settings; tests inject).
 
     Returns
     -------
@@ -147,7 +139,7 @@ def index_recording(path: Path, *, analyze: Analyze = _default_analyze) -> Index
     start_hr_bpm: float | None = None
     problem: str | None = None
     try:
-        analysis = analyze(path)
+        analysis = analyze_file(path, AnalysisSettings())
     except InputFileError as exc:
         problem = exc.problem
     else:
