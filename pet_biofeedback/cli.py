@@ -1,7 +1,8 @@
 """Command line: ``pet-biofeedback …`` and ``python -m pet_biofeedback …``.
 
 Commands: ``analyze`` (RR text, XDF and recordings), ``scan`` (straps nearby), ``record``
-(any source to a recording, with a live status line) and ``replay`` (a recording, headless).
+(any source to a recording, with a live status line), ``replay`` (a recording, headless)
+and ``history`` (a profile's sessions and practice).
 
 Only this module (and the terminal view) writes to stdout. Every expected problem becomes a
 one-line message on stderr and exit code 2; anything else is a bug, logged with its traceback.
@@ -77,6 +78,16 @@ def _speed(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number or max, got {text!r}")
     return value
+
+
+def _profile_name(text: str) -> str:
+    """``--profile``: a profile name people typed (1–64 characters, no control characters)."""
+    from pet_biofeedback.session.history_record import validate_profile_name
+
+    try:
+        return validate_profile_name(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.user_message) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -208,6 +219,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse a recording with a malformed line (default: skip the line and say so)",
     )
     _add_session_parsers(sub)
+
+    history = sub.add_parser(
+        "history",
+        help="list a profile's sessions and practice (minutes per week, streaks, trends)",
+        description=(
+            "List the sessions of a profile (date, protocol, minutes, pacer rate, heart rate, "
+            "RMSSD, coherence, pain and mood before and after) and the practice: minutes per "
+            "week, days practised, streaks and trends. Recordings without an entry (after a "
+            "crash) are added first. The history is an index of the recordings: --rebuild "
+            "makes it again from them."
+        ),
+    )
+    history.add_argument(
+        "--profile",
+        type=_profile_name,
+        default="default",
+        metavar="NAME",
+        help="whose history (default: default)",
+    )
+    history.add_argument("--json", action="store_true", help="print one JSON object")
+    history.add_argument(
+        "--rebuild", action="store_true", help="rebuild the history from the recordings first"
+    )
     return parser
 
 
@@ -951,6 +985,43 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     )
 
 
+# --- history ------------------------------------------------------------------------------------
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from pet_biofeedback.session.history import open_history
+    from pet_biofeedback.session.history_report import history_dict, history_table, printable
+    from pet_biofeedback.session.practice import practice_summary
+
+    store, report = open_history(rebuild=args.rebuild)
+    with store:
+        sessions = store.sessions(args.profile)
+        levels = store.feedback_levels(args.profile)
+    # Messages about the index go to stderr so that --json output stays one JSON object.
+    if store.moved_aside is not None:
+        print(
+            f"pet-biofeedback: the history database was damaged. It was moved to "
+            f"{store.moved_aside} (nothing was deleted) and rebuilt from the recordings.",
+            file=sys.stderr,
+        )
+    if args.rebuild or (report.n_indexed and store.moved_aside is None):
+        what = "Rebuilt the history from" if args.rebuild else "Added to the history:"
+        print(f"{what} {_plural(report.n_indexed, 'recording')}.", file=sys.stderr)
+    for path, why in report.without_measures:
+        print(f"  {printable(path)}: no heart-rate measures ({why})", file=sys.stderr)
+    for path, why in report.skipped:
+        print(f"  {printable(path)}: skipped, cannot be read ({why})", file=sys.stderr)
+    practice = practice_summary(sessions, today=datetime.now().astimezone().date())
+    if args.json:
+        out = history_dict(sessions, practice)
+        print(json.dumps(out, ensure_ascii=False, allow_nan=False))
+    else:
+        print(history_table(sessions, practice, levels, args.profile))
+    return EXIT_OK
+
+
 # What a console that cannot show a character gets instead (Windows code pages,
 # PYTHONIOENCODING=ascii); anything not listed becomes "?".
 _CONSOLE_FALLBACK: Final = {
@@ -1009,11 +1080,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_replay(args, parser)
         if args.command == "session":
             return _cmd_session(args)
+        if args.command == "history":
+            return _cmd_history(args)
         if args.command in ("gui", None):
             if args.command is None:  # no command: open the app with its defaults
                 args = parser.parse_args(["gui"])
             return _cmd_gui(args)
-        parser.error("unknown command")
+        parser.error(f"unknown command {args.command!r}")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
         return EXIT_USAGE

@@ -29,6 +29,8 @@ __all__ = [
     "RecordingWriteError",
     "SignalInputError",
     "SignalQualityWarning",
+    "StoreError",
+    "StoreVersionError",
     "UnsupportedVersionError",
 ]
 
@@ -282,4 +284,26 @@ class PairingRequiredError(DeviceError):
         "The strap wants to be paired with this computer before it sends ECG or "
         "motion data, and pairing did not work. Accept the pairing request if the "
         "system shows one, then connect again. Heart rate works without pairing."
+    )
+
+
+class StoreError(PetBiofeedbackError):
+    """The history database cannot be opened, read or written (design.md §5).
+
+    The database is only an index of the recordings: ``pet-biofeedback history --rebuild``
+    restores it, so the default ``user_message`` says so.
+    """
+
+    default_user_message: ClassVar[str | None] = (
+        "The history of sessions could not be read or saved. Your recordings are not "
+        "affected: run 'pet-biofeedback history --rebuild' to rebuild the history from them."
+    )
+
+
+class StoreVersionError(StoreError):
+    """The history database was written by a newer version of the program (its schema)."""
+
+    default_user_message: ClassVar[str | None] = (
+        "The history was saved by a newer version of this program. Update the program, or "
+        "run 'pet-biofeedback history --rebuild' to rebuild the history from the recordings."
     )

@@ -1,0 +1,172 @@
+"""Turn one recording into a history row: the index can always be rebuilt (design.md §5).
+
+The header gives the start time, the device and the settings; the session engine puts
+``protocol``, ``profile``, ``pacer``, ``minutes`` (planned) and ``note`` into the settings,
+and the ratings are `Rating` events (kinds ``pain_before``, ``pain_after``, ``mood_before``,
+``mood_after``). A recording made by ``record`` has none of these: it is indexed with
+protocol ``"recording"`` and profile ``"default"``. Summary measures come from
+`analyze_file`; a recording whose measures cannot be computed (too few beats, heart rate
+only) is still indexed, with the measures left empty and the reason returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, cast
+
+import numpy as np
+
+from pet_biofeedback.errors import ConfigError, InputFileError
+from pet_biofeedback.events import PacerPhase, Rating
+from pet_biofeedback.recording import RecordingReader
+from pet_biofeedback.session.analysis import FileAnalysis, analyze_file
+from pet_biofeedback.session.history_record import (
+    DEFAULT_PROFILE,
+    PROTOCOLS,
+    Protocol,
+    SessionRecord,
+    validate_profile_name,
+)
+from pet_biofeedback.signal.batch import AnalysisSettings
+
+__all__ = ["RATING_KINDS", "START_HR_WINDOW_S", "IndexedRecording", "index_recording"]
+
+logger = logging.getLogger(__name__)
+
+RATING_KINDS: Final = ("pain_before", "pain_after", "mood_before", "mood_after")
+START_HR_WINDOW_S: Final = 120.0  # "the first minutes of practice" for resting HR (issue 7)
+_MS_PER_MIN: Final = 60_000.0
+_S_PER_MIN: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexedRecording:
+    """A recording read for the index.
+
+    Attributes
+    ----------
+    record : SessionRecord
+        The row (``id`` None).
+    measures_problem : str or None
+        Why the summary measures are empty, in plain words; None when they were computed.
+    """
+
+    record: SessionRecord
+    measures_problem: str | None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _pacer_rate(settings: Mapping[str, object], first_pacer: float | None) -> float | None:
+    """The pacer rate from the header's ``pacer`` settings, else the first pacer event."""
+    pacer = settings.get("pacer")
+    if isinstance(pacer, Mapping):
+        for key in ("breaths_per_min", "bpm"):  # "bpm" is the recording's frozen pacer key
+            rate = _number(cast(Mapping[str, object], pacer).get(key))
+            if rate is not None:
+                return rate
+    return first_pacer
+
+
+def _start_hr_bpm(analysis: FileAnalysis) -> float | None:
+    """Mean heart rate of the first `START_HR_WINDOW_S` (``60000 / mean NN``, as mean HR)."""
+    t_s = analysis.analysis.beat_t_s
+    nn_ms = analysis.analysis.nn_ms
+    if nn_ms.size == 0:
+        return None
+    first = nn_ms[t_s - t_s[0] <= START_HR_WINDOW_S]
+    return _MS_PER_MIN / float(np.mean(first)) if first.size else None
+
+
+def index_recording(path: Path) -> IndexedRecording:
+    """Read one recording into a history row.
+
+    Parameters
+    ----------
+    path : Path
+        A recording (``.jsonl`` or ``.jsonl.gz``).
+
+    Returns
+    -------
+    IndexedRecording
+
+    Raises
+    ------
+    RecordingError
+        The recording cannot be read (missing, not a recording, damaged); its
+        ``user_message`` says why.
+    """
+    ratings: dict[str, float] = {}
+    first_pacer: float | None = None
+    last_t = 0.0
+    with RecordingReader(path) as reader:
+        header = reader.header
+        for event in reader:
+            last_t = max(last_t, event.t)
+            match event:
+                case Rating():
+                    value = _number(event.value)
+                    if event.kind in RATING_KINDS and value is not None and 0 <= value <= 10:
+                        ratings[event.kind] = value  # the last rating of a kind wins
+                    else:
+                        logger.debug("%s: rating %r=%r ignored", path, event.kind, event.value)
+                case PacerPhase():
+                    if first_pacer is None:
+                        first_pacer = event.breaths_per_min
+                case _:
+                    pass
+    settings = dict(header.settings)
+    protocol_value = settings.get("protocol")
+    protocol = cast(Protocol, protocol_value if protocol_value in PROTOCOLS else "recording")
+    profile = DEFAULT_PROFILE
+    profile_value = settings.get("profile")
+    if isinstance(profile_value, str):
+        try:
+            profile = validate_profile_name(profile_value)
+        except ConfigError:
+            logger.debug("%s: profile name %r refused; indexed as default", path, profile_value)
+    note_value = settings.get("note")
+    nan = math.nan
+    mean_hr_bpm = rmssd_ms = coherence = breathing = nan
+    start_hr_bpm: float | None = None
+    problem: str | None = None
+    try:
+        analysis = analyze_file(path, AnalysisSettings())
+    except InputFileError as exc:
+        problem = exc.problem
+    else:
+        summary = analysis.analysis.summary
+        mean_hr_bpm = float(summary.mean_hr_bpm[0])
+        rmssd_ms = float(summary.rmssd_ms[0])
+        coherence = float(summary.coherence_ratio[0])
+        breathing = float(summary.breathing_rate_breaths_per_min[0])
+        start_hr_bpm = _start_hr_bpm(analysis)
+    record = SessionRecord(
+        started_at=header.started_at,
+        profile=profile,
+        protocol=protocol,
+        settings=settings,
+        device=dict(header.device),
+        recording=str(path),
+        minutes=last_t / _S_PER_MIN,
+        pacer_breaths_per_min=_pacer_rate(settings, first_pacer),
+        pain_before=ratings.get("pain_before"),
+        pain_after=ratings.get("pain_after"),
+        mood_before=ratings.get("mood_before"),
+        mood_after=ratings.get("mood_after"),
+        mean_hr_bpm=mean_hr_bpm,
+        start_hr_bpm=start_hr_bpm,
+        rmssd_ms=rmssd_ms,
+        coherence=coherence,
+        breathing_breaths_per_min=breathing,
+        note=note_value if isinstance(note_value, str) else "",
+    )
+    return IndexedRecording(record=record, measures_problem=problem)
