@@ -3,10 +3,10 @@
 The engine (`session/engine.py`) publishes one `FeedbackSnapshot` per beat; the Qt window and
 the terminal view only display it. Three ideas live here:
 
-* **Levels.** Coherence and RSA are shown as low / medium / high against `FeedbackLevels`:
-  fixed defaults until a person has three sessions, then levels from their own recent
-  sessions (the history computes those), so feedback stays reachable and meaningful for
-  people whose HRV is low — common in chronic pain (docs/hrv-methods.md §11).
+* **Levels.** Coherence and RSA are shown as low / medium / high against `FeedbackLevels`
+  (`session/feedback_levels.py`): fixed defaults until a person has three sessions, then
+  levels from their own recent sessions, so feedback stays reachable and meaningful for people
+  whose HRV is low — common in chronic pain (docs/hrv-methods.md §11).
 * **Quality.** `QualityMonitor` decides, from contact, link, gaps and the share of corrected
   beats in the last 30 s, whether the numbers can be trusted. While they cannot, feedback is
   paused with one plain reason; it resumes by itself once the data is clean again.
@@ -20,10 +20,15 @@ from __future__ import annotations
 import collections
 import math
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
-from pet_biofeedback.errors import ConfigError
 from pet_biofeedback.events import LinkState
+from pet_biofeedback.session.feedback_levels import (
+    FeedbackLevels,
+    Level,
+    LevelThresholds,
+    feedback_levels_from,
+)
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -36,7 +41,6 @@ __all__ = [
     "level_of",
 ]
 
-Level = Literal["low", "medium", "high"]
 
 QUALITY_WINDOW_S: Final = 30.0  # corrected-beat share is judged over this span (issue #7)
 MAX_CORRECTED_PCT: Final = 20.0  # more corrected beats than this in the window pauses feedback
@@ -62,53 +66,14 @@ REASON_ARTIFACTS: Final = (
 REASON_NO_BEATS: Final = "No heartbeats yet — check that the strap is on and switched on."
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FeedbackLevels:
-    """Thresholds for low / medium / high.
-
-    Attributes
-    ----------
-    coherence_medium, coherence_high : float
-        Coherence ratio (peak / (total − peak), docs/hrv-methods.md §6.1) from which the level
-        is medium and high. Defaults 0.5 and 2.0 follow the product guidance quoted there
-        ("0.5 basic, 2.0 very good").
-    rsa_medium_bpm, rsa_high_bpm : float
-        Peak-to-trough heart rate per breath (§6.2), bpm. Defaults 4 and 8 bpm: our choice,
-        below the 10–20 bpm healthy young adults reach at resonance, because people in pain
-        and older people often swing less and should still see progress.
-    source : str
-        Where the levels come from, for people ("starting levels", "your last 10 sessions").
-    """
-
-    coherence_medium: float = 0.5
-    coherence_high: float = 2.0
-    rsa_medium_bpm: float = 4.0
-    rsa_high_bpm: float = 8.0
-    source: str = "starting levels"
-
-    def __post_init__(self) -> None:
-        for low, high in (
-            (self.coherence_medium, self.coherence_high),
-            (self.rsa_medium_bpm, self.rsa_high_bpm),
-        ):
-            if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
-                raise ConfigError(
-                    f"feedback levels must satisfy 0 < medium < high, got {low}, {high}"
-                )
+DEFAULT_LEVELS: Final = feedback_levels_from(())
 
 
-DEFAULT_LEVELS: Final = FeedbackLevels()
-
-
-def level_of(value: float | None, medium: float, high: float) -> Level | None:
+def level_of(value: float | None, thresholds: LevelThresholds) -> Level | None:
     """``value`` as low / medium / high; None when there is no valid value."""
     if value is None or not math.isfinite(value):
         return None
-    if value >= high:
-        return "high"
-    if value >= medium:
-        return "medium"
-    return "low"
+    return thresholds.level(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
