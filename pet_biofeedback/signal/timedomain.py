@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal._segments import as_breaks, diff_ok
 from pet_biofeedback.signal._typing import FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float, check_windows
 
@@ -176,7 +177,11 @@ def _range_extreme(x: FloatArray, start: IntArray, stop: IntArray, ufunc: np.ufu
 
 
 def time_metrics_windows(
-    nn_ms: npt.ArrayLike, start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike
+    nn_ms: npt.ArrayLike,
+    start_idx: npt.ArrayLike,
+    stop_idx: npt.ArrayLike,
+    *,
+    segment_start_idx: npt.ArrayLike | None = None,
 ) -> TimeDomainWindows:
     """Time-domain HRV of many windows ``nn_ms[start:stop]`` in one vectorised call.
 
@@ -186,11 +191,17 @@ def time_metrics_windows(
         NN intervals in ms.
     start_idx, stop_idx : array_like of int, shape (n_windows,)
         Half-open beat-index ranges; windows may overlap and may be empty.
+    segment_start_idx : array_like of int, optional
+        First beat of each contiguous stretch (a data gap before it); index 0 may be given or
+        not. A difference across a gap is not a successive difference: it is left out of
+        RMSSD, SDSD and pNN50, whose denominators count only the differences inside stretches.
+        Default: one stretch.
 
     Returns
     -------
     TimeDomainWindows
-        Each field of shape (n_windows,), equal to `time_metrics` of each slice (to rounding).
+        Each field of shape (n_windows,), equal to `time_metrics` of each slice (to rounding)
+        when the slice holds no break.
 
     Notes
     -----
@@ -200,6 +211,7 @@ def time_metrics_windows(
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
     start, stop = check_windows(start_idx, stop_idx, nn.size)
+    ok_d = diff_ok(as_breaks(segment_start_idx, nn.size), nn.size)
     n = (stop - start).astype(np.intp)
     with np.errstate(invalid="ignore", divide="ignore"):
         ref = float(np.mean(nn)) if nn.size else 0.0
@@ -214,14 +226,19 @@ def time_metrics_windows(
         sdnn = np.where(n >= 2, np.sqrt(var), np.nan)
 
         d = np.diff(nn)
-        dref = float(np.mean(d)) if d.size else 0.0
-        dc = d - dref
+        # Differences across a gap weigh 0 (×1.0 and ×0.0 are exact, so without gaps the sums
+        # are bit for bit those of the plain formulas).
+        w = ok_d.astype(np.float64)
+        d_in = d[ok_d]
+        dref = float(np.mean(d_in)) if d_in.size else 0.0
+        dc = (d - dref) * w
         q1 = np.concatenate(([0.0], np.cumsum(dc)))
         q2 = np.concatenate(([0.0], np.cumsum(dc * dc)))
-        big = np.concatenate(([0], np.cumsum(np.abs(d) > NN50_THRESHOLD_MS)))
+        big = np.concatenate(([0], np.cumsum((np.abs(d) > NN50_THRESHOLD_MS) & ok_d)))
+        n_ok = np.concatenate(([0], np.cumsum(ok_d)))
         dstart = start
         dstop = np.maximum(stop - 1, start)
-        nd = dstop - dstart
+        nd = n_ok[dstop] - n_ok[dstart]
         e1 = q1[dstop] - q1[dstart]
         e2 = q2[dstop] - q2[dstart]
         # Σd² = Σ(dc + dref)² = Σdc² + 2·dref·Σdc + nd·dref²
