@@ -1036,6 +1036,24 @@ class CausalArtifactCorrector:
             out.extend(self._decide())
         return tuple(out)
 
+    def note_gap(self) -> tuple[FinalNN, ...]:
+        """A data gap (a dropout): finalize the pending beats and start a new stretch.
+
+        The pending beats are decided as at the end of a stream (their look-ahead lies in the
+        gap); the first beat after the gap is then not compared with the last one before it
+        (no dRR across the gap; issue 6). The trailing median and thresholds are kept: they
+        describe the same heart a few seconds earlier.
+
+        Returns
+        -------
+        tuple of FinalNN
+            The beats that were pending, oldest first.
+        """
+        out = self.flush()
+        self._last_nn_ms = float("nan")
+        self._last_drr_ms = 0.0
+        return out
+
     # -- internals -------------------------------------------------------------------------
     def _median_ms(self) -> float:
         """Trailing median of the final NN (plus pending beats while few finals exist)."""

@@ -267,8 +267,11 @@ class RunningTimeDomain:
     """Time-domain HRV over the last ``window_beats`` NN intervals, updated in O(1) per beat.
 
     Running sums of values centred on a reference are updated as beats enter and leave a
-    preallocated ring buffer; every ``window_beats`` pushes the sums are rebuilt from the
-    buffer so rounding cannot drift (amortised O(1)). Min/max HR are an O(window) numpy
+    preallocated ring buffer; a beat pushed with ``new_stretch=True`` (the first after a data
+    gap) adds no successive difference, and RMSSD, SDSD and pNN50 count only the differences
+    inside stretches (as `time_metrics_windows` with ``segment_start_idx``). Every
+    ``window_beats`` pushes the sums are rebuilt from the buffer so rounding cannot drift
+    (amortised O(1)). Min/max HR are an O(window) numpy
     reduction over the buffer, which costs about a microsecond for 300 beats.
 
     Parameters
@@ -290,6 +293,10 @@ class RunningTimeDomain:
             raise SignalInputError("window_beats must be at least 2")
         self.window_beats = int(window_beats)
         self._nn = np.zeros(self.window_beats)
+        # 1.0 where the beat's difference to the beat before it is a successive difference
+        # (0.0 for the first beat of a stretch after a gap).
+        self._ok = np.zeros(self.window_beats)
+        self._nd = 0  # successive differences inside the window
         self._count = 0  # beats pushed in total
         self._since_rebuild = 0
         self._ref = 0.0
@@ -310,20 +317,33 @@ class RunningTimeDomain:
         idx = (np.arange(self._count - n, self._count)) % self.window_beats
         return self._nn[idx]
 
+    def segment_start_idx(self) -> IntArray:
+        """Indices (into `values_ms`) of the beats that start a stretch after a gap."""
+        n = self.n_beats
+        idx = (np.arange(self._count - n, self._count)) % self.window_beats
+        return (np.flatnonzero(self._ok[idx][1:] == 0.0) + 1).astype(np.intp)
+
     def _rebuild(self) -> None:
         nn = self.values_ms()
+        n = nn.size
+        ok = self._ok[(np.arange(self._count - n, self._count)) % self.window_beats][1:] != 0.0
         self._ref = float(nn[-1]) if nn.size else 0.0
         c = nn - self._ref
         self._s1 = float(np.sum(c))
         self._s2 = float(np.dot(c, c))
-        d = np.diff(nn)
+        d = np.diff(nn)[ok]
         self._d1 = float(np.sum(d))
         self._d2 = float(np.dot(d, d))
         self._n50 = int(np.count_nonzero(np.abs(d) > NN50_THRESHOLD_MS))
+        self._nd = int(d.size)
         self._since_rebuild = 0
 
-    def push(self, nn_ms: float) -> TimeDomainMetrics:
-        """Add one NN interval (ms) and return the metrics of the updated window."""
+    def push(self, nn_ms: float, *, new_stretch: bool = False) -> TimeDomainMetrics:
+        """Add one NN interval (ms) and return the metrics of the updated window.
+
+        ``new_stretch``: the beat is the first after a data gap; its difference to the beat
+        before the gap is not a successive difference and is left out.
+        """
         w = self.window_beats
         nn_ms = float(nn_ms)
         if not (np.isfinite(nn_ms) and nn_ms > 0):
@@ -335,19 +355,24 @@ class RunningTimeDomain:
             c = old - self._ref
             self._s1 -= c
             self._s2 -= c * c
-            d_old = nxt - old
-            self._d1 -= d_old
-            self._d2 -= d_old * d_old
-            self._n50 -= int(abs(d_old) > NN50_THRESHOLD_MS)
-        if self._count >= 1:
+            if self._ok[(self._count + 1) % w]:
+                d_old = nxt - old
+                self._d1 -= d_old
+                self._d2 -= d_old * d_old
+                self._n50 -= int(abs(d_old) > NN50_THRESHOLD_MS)
+                self._nd -= 1
+        ok = self._count >= 1 and not new_stretch
+        if ok:
             prev = float(self._nn[(self._count - 1) % w])
             d_new = nn_ms - prev
             self._d1 += d_new
             self._d2 += d_new * d_new
             self._n50 += int(abs(d_new) > NN50_THRESHOLD_MS)
+            self._nd += 1
         c = nn_ms - self._ref
         self._s1 += c
         self._s2 += c * c
+        self._ok[self._count % w] = 1.0 if ok else 0.0
         self._nn[self._count % w] = nn_ms
         self._count += 1
         self._since_rebuild += 1
@@ -363,14 +388,16 @@ class RunningTimeDomain:
             return time_metrics(np.empty(0))
         mean_c = self._s1 / n
         mean_rr = self._ref + mean_c
-        nd = n - 1
+        nd = self._nd
         filled = self._nn if self._count >= self.window_beats else self._nn[:n]
         rr_min = float(np.min(filled))
         rr_max = float(np.max(filled))
         return TimeDomainMetrics(
             n_beats=n,
             mean_rr_ms=mean_rr,
-            sdnn_ms=float(np.sqrt(max(self._s2 - self._s1 * mean_c, 0.0) / nd)) if n >= 2 else nan,
+            sdnn_ms=float(np.sqrt(max(self._s2 - self._s1 * mean_c, 0.0) / (n - 1)))
+            if n >= 2
+            else nan,
             rmssd_ms=float(np.sqrt(max(self._d2, 0.0) / nd)) if nd >= 1 else nan,
             sdsd_ms=float(np.sqrt(max(self._d2 - self._d1 * self._d1 / nd, 0.0) / (nd - 1)))
             if nd >= 2
