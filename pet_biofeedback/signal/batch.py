@@ -274,12 +274,11 @@ def _spectral_left_out(
         return 0
     owner, p_lo, p_hi = split_windows(lo, hi, breaks)
     cum = np.concatenate(([0.0], np.cumsum(nn)))
-    # First-to-last-beat span: the first interval of a window or piece does not count.
-    p_span = np.where(p_hi - p_lo >= 2, cum[p_hi] - cum[np.minimum(p_lo + 1, p_hi)], 0.0)
-    whole_span = np.bincount(owner, weights=p_span, minlength=lo.size).astype(np.float64) / 1e3
+    # Measured time: what a window without gaps would need (≈ FREQ_MIN_DURATION_S).
+    beat_time_s = np.bincount(owner, weights=cum[p_hi] - cum[p_lo], minlength=lo.size) / 1e3
     return int(
         np.count_nonzero(
-            (whole_span >= spectral.FREQ_MIN_DURATION_S) & ~np.isfinite(fd.total_power_ms2)
+            (beat_time_s >= spectral.FREQ_MIN_DURATION_S) & ~np.isfinite(fd.total_power_ms2)
         )
     )
 
