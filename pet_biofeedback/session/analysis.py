@@ -182,10 +182,18 @@ class _Beats:
 
 
 def _join(stretches: list[_Stretch]) -> _Beats:
-    """The stretches in one series that keeps where, and when, each one starts."""
-    starts = np.array([s.t_start_s for s in stretches], dtype=np.float64)
-    ends = np.array([s.t_end_s for s in stretches], dtype=np.float64)
+    """The stretches in one series that keeps where, and when, each one starts.
+
+    Start times come from notification times, which jitter: a stretch that would start
+    before the previous one ends starts at that end (the analysis needs increasing times).
+    """
     sizes = np.array([s.rr_ms.size for s in stretches], dtype=np.intp)
+    durations = np.array([s.t_end_s - s.t_start_s for s in stretches], dtype=np.float64)
+    before = np.cumsum(durations) - durations
+    raw = np.array([s.t_start_s for s in stretches], dtype=np.float64)
+    # start_k = max(raw_k, start_{k-1} + duration_{k-1}), as a running maximum.
+    starts = np.maximum.accumulate(raw - before) + before
+    ends = starts + durations
     return _Beats(
         rr_ms=np.concatenate([s.rr_ms for s in stretches]),
         segment_start_idx=(np.cumsum(sizes) - sizes).astype(np.intp),

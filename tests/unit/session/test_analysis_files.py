@@ -112,3 +112,15 @@ def test_recording_with_dropouts_is_not_joined_back_to_back(tmp_path: Path) -> N
     starts_got = [w["start_s"] for w in got["windows"][:n]]
     assert starts_got == pytest.approx(starts_ref, abs=1.5)
     assert len(got["windows"]) >= len(ref["windows"]) - 1
+
+
+def test_stretches_that_overlap_by_clock_jitter_are_laid_end_to_end() -> None:
+    from pet_biofeedback.session.analysis import _join, _Stretch
+
+    first = _Stretch(10.0, np.array([1000.0, 1000.0]))  # ends at 12.0
+    early = _Stretch(11.6, np.array([900.0] * 3))  # notification jitter: "starts" at 11.6
+    late = _Stretch(20.0, np.array([800.0] * 3))
+    beats = _join([first, early, late])
+    assert beats.starts_s.tolist() == pytest.approx([10.0, 12.0, 20.0])
+    assert beats.segment_start_idx.tolist() == [0, 2, 5]
+    assert beats.n_gaps == 1 and beats.gap_s == pytest.approx(20.0 - 14.7)
