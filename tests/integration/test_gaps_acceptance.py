@@ -25,7 +25,7 @@ from pet_biofeedback.recording import RecordingWriter, read_recording
 from tests.integration.test_record_cli import analyze_json, run
 
 SECONDS = "300"
-SPEED = "20"  # emulated straps run at most 20× real time: 2 × 15 s
+SPEED = "10"  # 2 × 30 s; at 20× a loaded machine loses reconnects to real-time timeouts
 
 
 def _emulated_available() -> bool:
@@ -52,12 +52,16 @@ def test_disconnect_every_5_s_changes_rmssd_by_less_than_10_percent(
     faulty = analyze_json(
         _record(tmp_path / "faulty.jsonl.gz", capsys, "--faults", "disconnect-every=5s"), capsys
     )
-    assert clean["settings"]["gaps"] <= 2  # no faults injected (a loaded machine may drop one)
+    seen = {
+        name: (r["settings"]["gaps"], r["summary"]["n_beats"], r["summary"]["rmssd_ms"])
+        for name, r in (("clean", clean), ("faulty", faulty))
+    }
+    assert clean["settings"]["gaps"] <= 2, seen  # no faults (a loaded machine may drop one)
     # The faults really happened (how many reconnects succeed depends on the machine's load:
     # the BLE code's timeouts run on real time).
-    assert faulty["settings"]["gaps"] >= 5
+    assert faulty["settings"]["gaps"] >= 5, seen
     ref, got = clean["summary"], faulty["summary"]
-    assert got["rmssd_ms"] == pytest.approx(ref["rmssd_ms"], rel=0.10)
+    assert got["rmssd_ms"] == pytest.approx(ref["rmssd_ms"], rel=0.10), seen
     # Stretches of a few seconds hold no spectrum: HF is left out, with a note, not inflated.
     assert got["hf_ms2"] is None
     notes = faulty["settings"]["notes"]
