@@ -13,15 +13,17 @@ error says so and gives its mean heart rate.
 
 Gaps: a strap that loses contact, or a link that drops, sends no RR for a while; the RR
 intervals on both sides are real, but the interval that spans the gap was never measured. It
-is **not** invented (no giant interval, no interpolation): the analysis gets the measured
-intervals back to back. Beat times are rebuilt per contiguous stretch (ble-protocol.md §2.4):
-within a stretch from the cumulative sum, anchored at the notification times; a new stretch
-starts after a ``gap`` event or when the notifications run ahead of the beats by more than
-`RR_GAP_S` (beats went missing). The batch analysis times beats by the cumulative sum from
-the first beat, so its time axis is the recording's with the gaps cut out; breath onsets
-from the accelerometer are moved onto that same axis (onsets inside a gap are dropped), so
-breathing and beats stay aligned. The report says how many gaps, and how many seconds, were
-cut out. For ECG, R peaks are found per contiguous stretch of samples, likewise.
+is **not** invented (no giant interval, no interpolation), and the beats on both sides are
+not joined back to back either: a difference across a gap is not a successive difference
+(issue 6). Beat times are rebuilt per contiguous stretch (ble-protocol.md §2.4): within a
+stretch from the cumulative sum, anchored at the notification times; a new stretch starts
+after a ``gap`` event or when the notifications run ahead of the beats by more than
+`RR_GAP_S` (beats went missing). The batch analysis gets the stretches with their real start
+times (`analyze_rr`'s ``segment_start_idx``/``segment_start_s``): window times are
+recording time, gaps included, so breath onsets from the accelerometer need no shifting;
+differences across gaps are left out and spectra are taken per stretch. The report says how
+many gaps, and how many seconds, there were, and the notes what was left out because of
+them. For ECG, R peaks are found per contiguous stretch of samples, likewise.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from pet_biofeedback.errors import (
     DecodeError,
@@ -162,39 +165,40 @@ class _Stretch:
 
 @dataclass(frozen=True, slots=True)
 class _Beats:
-    """Stretches joined back to back, and how to move recording times onto their axis."""
+    """The stretches' intervals in one array, where each stretch starts in it and in time."""
 
     rr_ms: FloatArray
-    t_first_beat_s: float
-    starts_s: FloatArray  # per stretch, recording time
+    segment_start_idx: npt.NDArray[np.intp]  # first interval of each stretch
+    starts_s: FloatArray  # per stretch: time of the beat that starts its first interval
     ends_s: FloatArray
-    shift_s: FloatArray  # per stretch: gap time cut out before it (cumulative), s
 
     @property
     def n_gaps(self) -> int:
-        return int(np.count_nonzero(np.diff(self.shift_s) > 0))
+        return int(np.count_nonzero(self.starts_s[1:] > self.ends_s[:-1]))
 
     @property
     def gap_s(self) -> float:
-        return float(self.shift_s[-1])
-
-    def to_axis(self, t_s: FloatArray) -> FloatArray:
-        """Recording times → the analysis axis (gaps cut out); times in gaps are dropped."""
-        idx = np.searchsorted(self.starts_s, t_s, side="right") - 1
-        inside = (idx >= 0) & (t_s <= self.ends_s[np.maximum(idx, 0)])
-        return t_s[inside] - self.shift_s[idx[inside]]
+        return float(np.sum(np.maximum(self.starts_s[1:] - self.ends_s[:-1], 0.0)))
 
 
 def _join(stretches: list[_Stretch]) -> _Beats:
-    starts = np.array([s.t_start_s for s in stretches], dtype=np.float64)
-    ends = np.array([s.t_end_s for s in stretches], dtype=np.float64)
-    gaps = np.maximum(starts[1:] - ends[:-1], 0.0)
+    """The stretches in one series that keeps where, and when, each one starts.
+
+    Start times come from notification times, which jitter: a stretch that would start
+    before the previous one ends starts at that end (the analysis needs increasing times).
+    """
+    sizes = np.array([s.rr_ms.size for s in stretches], dtype=np.intp)
+    durations = np.array([s.t_end_s - s.t_start_s for s in stretches], dtype=np.float64)
+    before = np.cumsum(durations) - durations
+    raw = np.array([s.t_start_s for s in stretches], dtype=np.float64)
+    # start_k = max(raw_k, start_{k-1} + duration_{k-1}), as a running maximum.
+    starts = np.maximum.accumulate(raw - before) + before
+    ends = starts + durations
     return _Beats(
         rr_ms=np.concatenate([s.rr_ms for s in stretches]),
-        t_first_beat_s=float(starts[0]),
+        segment_start_idx=(np.cumsum(sizes) - sizes).astype(np.intp),
         starts_s=starts,
         ends_s=ends,
-        shift_s=np.concatenate(([0.0], np.cumsum(gaps))),
     )
 
 
@@ -395,14 +399,15 @@ def _analyze_recording(
         except SignalInputError as exc:
             raise InputFileError(str(path), f"accelerometer: {exc}") from exc
         if math.isfinite(est.rate_breaths_per_min):
-            breath_starts = beats.to_axis(np.asarray(est.breath_start_s))
+            breath_starts = np.asarray(est.breath_start_s)
             breathing_rate = est.rate_breaths_per_min
             details["breathing_source"] = "chest accelerometer"
     try:
         result = analyze_rr(
             beats.rr_ms,
             settings,
-            t_first_beat_s=beats.t_first_beat_s,
+            segment_start_idx=beats.segment_start_idx,
+            segment_start_s=beats.starts_s,
             breath_start_s=breath_starts,
             breathing_rate_breaths_per_min=breathing_rate,
         )
@@ -411,9 +416,8 @@ def _analyze_recording(
     notes = list(result.notes)
     if beats.n_gaps:
         notes.append(
-            f"{beats.n_gaps} gap(s) without beats ({beats.gap_s:.1f} s) were cut out: the "
-            "intervals on both sides are analysed back to back and times after a gap are "
-            "earlier by the gap time"
+            f"{beats.n_gaps} gap(s) without beats ({beats.gap_s:.1f} s): no interval is "
+            "invented across a gap and window times are recording time, gaps included"
         )
     # What the reader lost or skipped: damaged parts, malformed lines, a cut-off end.
     notes.extend(read_notes)

@@ -8,13 +8,15 @@ backstop gate (hrv-methods.md §5.2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from pet_biofeedback.signal import _artifact_gaps as gaps
+from pet_biofeedback.signal._segments import as_breaks
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float
 
@@ -111,8 +113,8 @@ class ArtifactClasses:
     n_beats: int
 
     def __post_init__(self) -> None:
-        for field in ("ectopic_idx", "long_short_idx", "missed_idx", "extra_idx"):  # four
-            _frozen_copy(self, field, np.intp)
+        for name in ("ectopic_idx", "long_short_idx", "missed_idx", "extra_idx"):  # four
+            _frozen_copy(self, name, np.intp)
 
     @property
     def n_ectopic(self) -> int:
@@ -170,6 +172,9 @@ class ArtifactCorrection:
         Length of the input ``rr_ms``.
     n_passes : int
         Detection + correction passes that changed the series.
+    segment_start_idx : ndarray of intp, shape (n_segments,)
+        Index into ``nn_ms`` of the first value of each contiguous stretch (``[0]`` without
+        gaps; empty for empty output). Read-only.
     """
 
     nn_ms: FloatArray
@@ -183,11 +188,13 @@ class ArtifactCorrection:
     corrected_pct: float
     n_input_beats: int
     n_passes: int
+    segment_start_idx: IntArray = field(default_factory=lambda: np.zeros(1, dtype=np.intp))
 
     def __post_init__(self) -> None:
         _frozen_copy(self, "nn_ms", np.float64)
         _frozen_copy(self, "corrected_mask", np.bool_)
         _frozen_copy(self, "labels", np.int8)
+        _frozen_copy(self, "segment_start_idx", np.intp)
 
 
 # --------------------------------------------------------------------------------------------
@@ -589,16 +596,24 @@ class _Pass(NamedTuple):
     labels: npt.NDArray[np.int8]
     new_pos: IntArray  # position in the new series of each old beat; −1 when merged away
     changed: BoolArray  # new positions whose value this pass set
+    seg_id: IntArray | None  # stretch number of each new value (None: no gaps)
 
 
 def _apply_pass(
-    nn_ms: FloatArray, mask: BoolArray, labels: npt.NDArray[np.int8], c: _Classes
+    nn_ms: FloatArray,
+    mask: BoolArray,
+    labels: npt.NDArray[np.int8],
+    c: _Classes,
+    seg_id: IntArray | None = None,
 ) -> _Pass:
     """One correction pass over validated ``nn_ms`` with classes ``c`` (same length).
 
     Extra ``e`` merges ``e`` with ``e + 1`` (runs of extras merge further); a beat absorbed into
     a merge loses its own flag. Missed ``m`` is split into two halves. Ectopic and long/short
     beats are interpolated (`_interpolate_bad`) from everything else, after the merges/splits.
+    With stretch numbers ``seg_id`` (gaps), no extra merges across a gap (the caller has
+    turned such extras into long/short) and interpolation stays inside each stretch; the
+    new stretch numbers are in ``_Pass.seg_id``.
     """
     n = nn_ms.size
     keep = np.ones(n, dtype=bool)
@@ -630,11 +645,17 @@ def _apply_pass(
     bad[pos[new_of_old[(c.ectopic | c.long_short) & keep]]] = True
     new_labels[pos[new_of_old[c.long_short & keep]]] = LABEL_LONG_SHORT
     new_labels[pos[new_of_old[c.ectopic & keep]]] = LABEL_ECTOPIC
+    new_seg = None if seg_id is None else np.repeat(seg_id[starts], counts)
     if np.any(bad) and not np.all(bad):
-        split[bad] = _interpolate_bad(split, bad)
+        if new_seg is None:
+            split[bad] = _interpolate_bad(split, bad)
+        else:
+            split[bad] = gaps.interpolate_in_stretches(split, bad, new_seg)
         changed |= bad
     new_pos = np.where(keep, pos[new_of_old], -1)
-    return _Pass(split, np.repeat(merged_mask, counts) | changed, new_labels, new_pos, changed)
+    return _Pass(
+        split, np.repeat(merged_mask, counts) | changed, new_labels, new_pos, changed, new_seg
+    )
 
 
 def _move_stats(st: _Stats, new_pos: IntArray, n_new: int) -> _Stats:
@@ -659,9 +680,10 @@ class _Gated(NamedTuple):
     labels: npt.NDArray[np.int8]
     n_gated: int  # input intervals outside the range
     n_merged: int  # too-short intervals merged as extra beats
+    seg_id: IntArray | None  # stretch number of each value (None: no gaps)
 
 
-def _gate(rr_ms: FloatArray) -> _Gated:
+def _gate(rr_ms: FloatArray, seg_id: IntArray | None = None) -> _Gated:
     """Physiological gate over validated ``rr_ms`` (n ≥ 1).
 
     A too-short interval whose sum with the previous or the next interval lies within
@@ -669,12 +691,15 @@ def _gate(rr_ms: FloatArray) -> _Gated:
     is merged (the closer sum wins), as the extra rule would do had the gate not hidden it.
     Everything still out of range is interpolated from the in-range intervals; if none is in
     range, clipped to the range (still marked), there being nothing to interpolate from.
+    With stretch numbers ``seg_id`` (gaps) nothing merges or interpolates across a gap.
     """
     n = rr_ms.size
     short = rr_ms < RR_MIN_MS
     n_gated = int(np.count_nonzero(short | (rr_ms > RR_MAX_MS)))
     if n_gated == 0:
-        return _Gated(rr_ms.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8), 0, 0)
+        return _Gated(
+            rr_ms.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8), 0, 0, seg_id
+        )
     keep = np.ones(n, dtype=bool)
     if np.any(short) and n > 1:
         med = ndimage.median_filter(rr_ms, size=MEDFILT_ORDER, mode="nearest")
@@ -684,6 +709,9 @@ def _gate(rr_ms: FloatArray) -> _Gated:
         err_prev[idx == 0] = np.inf
         err_next = np.abs(rr_ms[idx] + rr_ms[np.minimum(idx + 1, n - 1)] - med[idx])
         err_next[idx == n - 1] = np.inf
+        if seg_id is not None:  # the neighbour across a gap is no fragment of this beat
+            err_prev[seg_id[np.maximum(idx - 1, 0)] != seg_id[idx]] = np.inf
+            err_next[seg_id[np.minimum(idx + 1, n - 1)] != seg_id[idx]] = np.inf
         with_prev = (err_prev <= err_next) & (err_prev < tol)
         with_next = ~with_prev & (err_next < tol)
         keep[idx[with_prev]] = False  # drop the boundary before idx
@@ -693,18 +721,26 @@ def _gate(rr_ms: FloatArray) -> _Gated:
     mask = np.diff(np.append(starts, n)) > 1
     labels = np.where(mask, np.int8(LABEL_EXTRA), np.int8(LABEL_NORMAL)).astype(np.int8)
     n_merged = n - nn.size
+    seg = None if seg_id is None else seg_id[starts]
     out_of_range = (nn < RR_MIN_MS) | (nn > RR_MAX_MS)
     if np.any(out_of_range):
         mask |= out_of_range
         labels[out_of_range] = LABEL_GATED
         nn = np.clip(nn, RR_MIN_MS, RR_MAX_MS)
         if not np.all(out_of_range):
-            nn[out_of_range] = _interpolate_bad(nn, out_of_range)
-    return _Gated(nn, mask, labels, n_gated, n_merged)
+            if seg is None:
+                nn[out_of_range] = _interpolate_bad(nn, out_of_range)
+            else:
+                nn[out_of_range] = gaps.interpolate_in_stretches(nn, out_of_range, seg)
+    return _Gated(nn, mask, labels, n_gated, n_merged, seg)
 
 
 def correct_rr(
-    rr_ms: npt.ArrayLike, *, iterative: bool = True, gate: bool = True
+    rr_ms: npt.ArrayLike,
+    *,
+    iterative: bool = True,
+    gate: bool = True,
+    segment_start_idx: npt.ArrayLike | None = None,
 ) -> ArtifactCorrection:
     """Gate, detect (Lipponen & Tarvainen) and correct RR artifacts offline.
 
@@ -720,6 +756,13 @@ def correct_rr(
         gross errors do not inflate the adaptive thresholds: a too-short interval that sums
         with a neighbour to within 20 % of the local median is merged with it (an extra beat,
         counted in ``n_extra`` too); everything else out of range is interpolated.
+    segment_start_idx : array_like of int, optional
+        First interval of each contiguous stretch (a data gap before it; index 0 may be
+        given or not). The jump across a gap is not judged (the first beat of a stretch gets
+        dRR = 0), an extra beat at the end of a stretch is not merged with the next stretch
+        (it is corrected as long/short), and interpolation uses the stretch's own beats.
+        The result's ``segment_start_idx`` says where the stretches lie in ``nn_ms``.
+        Default: one stretch.
 
     Returns
     -------
@@ -756,14 +799,18 @@ def correct_rr(
     """
     rr = as_1d_float(rr_ms, "rr_ms")
     n_input = int(rr.size)
+    breaks = as_breaks(segment_start_idx, n_input)
+    # Stretch number per value; None without gaps keeps the gap-free path exactly as it was.
+    seg_id = gaps.stretch_ids(breaks, n_input) if breaks.size else None
     mask = np.zeros(n_input, dtype=bool)
     labels = np.zeros(n_input, dtype=np.int8)
     nn = rr.copy()
     n_gated = 0
     counts = np.zeros(4, dtype=np.intp)  # ectopic, long/short, missed, extra
     if gate and n_input:
-        gated = _gate(rr)
+        gated = _gate(rr, seg_id)
         nn, mask, labels, n_gated = gated.nn_ms, gated.corrected_mask, gated.labels, gated.n_gated
+        seg_id = gated.seg_id
         counts[3] = gated.n_merged
     n_passes = 0
     previous = -1
@@ -774,14 +821,20 @@ def correct_rr(
             break
         rr_s = _with_placeholder(nn)
         drrs = _raw_drrs(rr_s)
+        if seg_id is not None:
+            gaps.neutral_gap_drrs(drrs, seg_id)
         st = _stats(rr_s, drrs, stats, changed)
         c = _classes_ms(_classify(rr_s, drrs, st))
+        if seg_id is not None:
+            # An extra beat's partner would lie across the gap: correct it as long/short.
+            across = np.append(seg_id[1:] != seg_id[:-1], False) & c.extra
+            c = _Classes(c.ectopic, c.long_short | across, c.missed, c.extra & ~across)
         found = np.array([np.count_nonzero(flags) for flags in c])
         total = int(found.sum())
         if total == 0 or (previous >= 0 and total >= previous):
             break
-        step = _apply_pass(nn, mask, labels, c)
-        nn, mask, labels = step.nn_ms, step.corrected_mask, step.labels
+        step = _apply_pass(nn, mask, labels, c, seg_id)
+        nn, mask, labels, seg_id = step.nn_ms, step.corrected_mask, step.labels, step.seg_id
         stats = _move_stats(st, step.new_pos, nn.size)
         # The placeholder (mean of all) and dRR[1] change whenever anything changes.
         changed = np.concatenate(([True], step.changed))
@@ -802,6 +855,9 @@ def correct_rr(
         corrected_pct=corrected_pct,
         n_input_beats=n_input,
         n_passes=n_passes,
+        segment_start_idx=(
+            gaps.first_beats(seg_id) if seg_id is not None else np.zeros(min(nn.size, 1), np.intp)
+        ),
     )
 
 
@@ -979,6 +1035,24 @@ class CausalArtifactCorrector:
         while self._pending_ms:  # at most _LOOKAHEAD_BEATS iterations
             out.extend(self._decide())
         return tuple(out)
+
+    def note_gap(self) -> tuple[FinalNN, ...]:
+        """A data gap (a dropout): finalize the pending beats and start a new stretch.
+
+        The pending beats are decided as at the end of a stream (their look-ahead lies in the
+        gap); the first beat after the gap is then not compared with the last one before it
+        (no dRR across the gap; issue 6). The trailing median and thresholds are kept: they
+        describe the same heart a few seconds earlier.
+
+        Returns
+        -------
+        tuple of FinalNN
+            The beats that were pending, oldest first.
+        """
+        out = self.flush()
+        self._last_nn_ms = float("nan")
+        self._last_drr_ms = 0.0
+        return out
 
     # -- internals -------------------------------------------------------------------------
     def _median_ms(self) -> float:

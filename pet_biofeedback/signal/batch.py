@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
 from pet_biofeedback.signal import artifacts, nonlinear, spectral, timedomain
+from pet_biofeedback.signal._segments import as_breaks, split_windows
 from pet_biofeedback.signal._typing import FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float
 
@@ -34,6 +35,7 @@ SAMPEN_MAX_BEATS: Final = 20_000
 MIN_WINDOW_S: Final = 10.0  # RMSSD's shortest valid window (hrv-methods.md §4)
 MIN_STEP_S: Final = 1.0  # finer steps only repeat nearly identical windows
 MAX_WINDOWS: Final = 20_000  # bounds memory and time (24 h at a 5-s step)
+_SEGMENT_OVERLAP_TOLERANCE_S: Final = 1.0  # stretch starts this much early are clock jitter
 _WORKERS: Final = 2  # summary, windows and coherence run side by side
 
 
@@ -177,8 +179,9 @@ def _table(
     whole_breathing_rate: float | None,
     fd: spectral.FrequencyWindows,
     nonlin: tuple[FloatArray, FloatArray],
+    breaks: IntArray,
 ) -> HrvTable:
-    td = timedomain.time_metrics_windows(nn, lo, hi)
+    td = timedomain.time_metrics_windows(nn, lo, hi, segment_start_idx=breaks)
     # SD1/SD2 from SDSD and SDNN (hrv-methods.md §3): no second pass over the data.
     sd1 = np.sqrt(0.5) * td.sdsd_ms
     sd2 = np.sqrt(np.maximum(2.0 * td.sdnn_ms**2 - 0.5 * td.sdsd_ms**2, 0.0))
@@ -231,15 +234,52 @@ def _table(
 
 
 def _nonlinear(
-    nn: FloatArray, lo: IntArray, hi: IntArray, sampen_max_beats: int | None
+    nn: FloatArray, lo: IntArray, hi: IntArray, sampen_max_beats: int | None, breaks: IntArray
 ) -> tuple[FloatArray, FloatArray]:
     """(sample entropy, DFA α1) per window; sample entropy skipped above the beat limit."""
     sampen_hi = hi
     if sampen_max_beats is not None:
         sampen_hi = np.where((hi - lo) > sampen_max_beats, lo, hi)
     return (
-        nonlinear.sample_entropy_windows(nn, lo, sampen_hi),
-        nonlinear.dfa_alpha1_windows(nn, lo, hi),
+        nonlinear.sample_entropy_windows(nn, lo, sampen_hi, segment_start_idx=breaks),
+        nonlinear.dfa_alpha1_windows(nn, lo, hi, segment_start_idx=breaks),
+    )
+
+
+def _stretch_beat_times(
+    nn: FloatArray, breaks: IntArray, segment_start_s: FloatArray
+) -> FloatArray:
+    """Time of the beat ending each interval: each stretch from its own start time (s).
+
+    A stretch that would start before the previous one ends (correction changed the sums,
+    or clock jitter) starts at that end instead, so beat times always increase.
+    """
+    cum_ms = np.cumsum(nn)
+    first = np.concatenate(([0], breaks)).astype(np.intp)
+    before_ms = np.where(first > 0, cum_ms[np.maximum(first - 1, 0)], 0.0)
+    # start_k = max(t0_k, start_{k-1} + D_{k-1}) in closed form: with C_k = Σ_{j<k} D_j,
+    # start_k − C_k = max(t0_k − C_k, start_{k-1} − C_{k-1}), a running maximum.
+    before_s = before_ms / 1000.0
+    starts = np.maximum.accumulate(segment_start_s - before_s) + before_s
+    sid = np.repeat(np.arange(first.size), np.diff(np.append(first, nn.size)))
+    result: FloatArray = starts[sid] + (cum_ms - before_ms[sid]) / 1000.0
+    return result
+
+
+def _spectral_left_out(
+    nn: FloatArray, lo: IntArray, hi: IntArray, breaks: IntArray, fd: spectral.FrequencyWindows
+) -> int:
+    """Windows long enough for frequency measures whose gap-free pieces all are too short."""
+    if not breaks.size or not lo.size:
+        return 0
+    owner, p_lo, p_hi = split_windows(lo, hi, breaks)
+    cum = np.concatenate(([0.0], np.cumsum(nn)))
+    # Measured time: what a window without gaps would need (≈ FREQ_MIN_DURATION_S).
+    beat_time_s = np.bincount(owner, weights=cum[p_hi] - cum[p_lo], minlength=lo.size) / 1e3
+    return int(
+        np.count_nonzero(
+            (beat_time_s >= spectral.FREQ_MIN_DURATION_S) & ~np.isfinite(fd.total_power_ms2)
+        )
     )
 
 
@@ -274,11 +314,40 @@ def _breathing_rates(
     return np.where(ok & (last > first), rate, np.nan)
 
 
+def _check_segments(
+    segment_start_idx: npt.ArrayLike | None, segment_start_s: npt.ArrayLike | None, rr: FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """Validated (first interval, start time) of every stretch; empty when none were given."""
+    if segment_start_idx is None and segment_start_s is None:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    if segment_start_idx is None or segment_start_s is None:
+        raise SignalInputError("give segment_start_idx and segment_start_s together")
+    t0 = as_1d_float(segment_start_s, "segment_start_s")
+    idx = np.asarray(segment_start_idx)
+    if idx.ndim != 1 or idx.size != t0.size or idx.size == 0 or int(idx[0]) != 0:
+        raise SignalInputError(
+            "segment_start_idx must start with 0 and match segment_start_s in length"
+        )
+    breaks = as_breaks(idx, rr.size)
+    if breaks.size != idx.size - 1:
+        raise SignalInputError("segment_start_idx must be strictly increasing")
+    cum_ms = np.concatenate(([0.0], np.cumsum(rr)))
+    first = np.concatenate(([0], breaks)).astype(np.intp)
+    stop = np.append(breaks, rr.size).astype(np.intp)
+    end_s = t0 + (cum_ms[stop] - cum_ms[first]) / 1000.0
+    # A little overlap is clock jitter between notification times and RR sums; more is wrong.
+    if np.any(t0[1:] < end_s[:-1] - _SEGMENT_OVERLAP_TOLERANCE_S):
+        raise SignalInputError("a stretch starts before the previous one ends")
+    return first, t0
+
+
 def analyze_rr(
     rr_ms: npt.ArrayLike,
     settings: AnalysisSettings | None = None,
     *,
     t_first_beat_s: float = 0.0,
+    segment_start_idx: npt.ArrayLike | None = None,
+    segment_start_s: npt.ArrayLike | None = None,
     breath_start_s: npt.ArrayLike | None = None,
     breathing_rate_breaths_per_min: float | None = None,
 ) -> BatchAnalysis:
@@ -292,6 +361,14 @@ def analyze_rr(
     t_first_beat_s : float
         Time of the beat that *starts* the first interval, on the caller's time axis (0 for
         RR files; the first R peak's time for ECG). Window times are on that axis.
+    segment_start_idx : array_like of int, shape (n_segments,), optional
+        Index into ``rr_ms`` of the first interval of each contiguous stretch, starting with
+        0: the recording has a data gap before every later stretch (a dropout). Give it with
+        ``segment_start_s``. Default: one stretch.
+    segment_start_s : array_like, shape (n_segments,), optional
+        Time of the beat that starts each stretch's first interval (s, the caller's axis,
+        gaps included); the first one replaces ``t_first_beat_s``. A stretch may not start
+        before the previous one ends.
     breath_start_s : array_like, optional
         Breath onsets (s, same axis) from a breathing signal; gives per-window breathing rates.
     breathing_rate_breaths_per_min : float, optional
@@ -300,9 +377,21 @@ def analyze_rr(
     Returns
     -------
     BatchAnalysis
+        Window times are recording time, gaps included.
+
+    Notes
+    -----
+    Gaps (hrv-methods.md §1, issue 6): a difference between the beats on either side of a
+    gap is not a successive difference. It is left out of RMSSD, SDSD, pNN50 and SD1/SD2;
+    DFA boxes and sample-entropy templates never span a gap; artifact detection does not
+    judge the jump across a gap and correction does not interpolate or merge across it.
+    Spectra and coherence are computed per gap-free stretch and combined (see
+    `spectral.frequency_metrics_windows`, `spectral.coherence_series`); a window without a
+    long-enough stretch has no frequency measures, and the notes say how many.
     """
     settings = settings or AnalysisSettings()
     rr = as_1d_float(rr_ms, "rr_ms", positive=True)
+    seg_idx, seg_t = _check_segments(segment_start_idx, segment_start_s, rr)
     notes: list[str] = []
     n_in_range = int(np.count_nonzero((rr >= artifacts.RR_MIN_MS) & (rr <= artifacts.RR_MAX_MS)))
     if rr.size and n_in_range < 0.5 * rr.size:
@@ -313,8 +402,9 @@ def analyze_rr(
             f"{artifacts.RR_MIN_MS:g}–{artifacts.RR_MAX_MS:g} ms (a heart rate of 24–240 bpm); "
             "are the values RR intervals in milliseconds or seconds?"
         )
+    breaks = seg_idx[1:]
     if settings.correction:
-        corr = artifacts.correct_rr(rr)
+        corr = artifacts.correct_rr(rr, segment_start_idx=seg_idx if breaks.size else None)
         if corr.n_gated:
             notes.append(
                 f"{corr.n_gated} intervals outside {artifacts.RR_MIN_MS:g}–"
@@ -323,11 +413,23 @@ def analyze_rr(
         nn = np.asarray(corr.nn_ms, dtype=np.float64)
         labels = corr.labels
         corrected = np.asarray(corr.corrected_mask)
+        breaks = np.asarray(corr.segment_start_idx[1:], dtype=np.intp)
     else:
         nn = rr
         labels = np.zeros(rr.size, dtype=np.int8)
         corrected = np.zeros(rr.size, dtype=bool)
-    beat_t = t_first_beat_s + np.cumsum(nn) / 1000.0
+    if breaks.size:
+        t_first_beat_s = float(seg_t[0])
+        beat_t = _stretch_beat_times(nn, breaks, seg_t)
+        notes.append(
+            f"{breaks.size} difference(s) between beats on either side of a gap were left out "
+            "of RMSSD, SDSD, pNN50, SD1/SD2, DFA and sample entropy; spectra and coherence "
+            "were computed per gap-free stretch"
+        )
+    else:
+        if seg_t.size:
+            t_first_beat_s = float(seg_t[0])
+        beat_t = t_first_beat_s + np.cumsum(nn) / 1000.0
     breaths = None if breath_start_s is None else as_1d_float(breath_start_s, "breath_start_s")
     t_end = float(beat_t[-1]) if beat_t.size else t_first_beat_s
     whole_lo = np.array([0], dtype=np.intp)
@@ -362,25 +464,52 @@ def analyze_rr(
     # multi-core machine they overlap. Results do not depend on the scheduling.
     method = settings.spectral_method
     whole_starts, whole_ends = np.array([t_first_beat_s]), np.array([t_end])
+    seg = breaks if breaks.size else None
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         # Largest pieces first so the two workers finish together.
-        win_fd = pool.submit(spectral.frequency_metrics_windows, nn, lo, hi, method=method)
-        win_nonlin = pool.submit(_nonlinear, nn, lo, hi, None)
-        # Coherence every 5 s over the recording, once, shared by the summary and the windows.
-        coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
-        whole_fd = pool.submit(
-            spectral.frequency_metrics_windows, nn, whole_lo, whole_hi, method=method
+        win_fd = pool.submit(
+            spectral.frequency_metrics_windows, nn, lo, hi, method=method, segment_start_idx=seg
         )
-        whole_nonlin = pool.submit(_nonlinear, nn, whole_lo, whole_hi, SAMPEN_MAX_BEATS)
+        win_nonlin = pool.submit(_nonlinear, nn, lo, hi, None, breaks)
+        # Coherence every 5 s over the recording, once, shared by the summary and the windows.
+        if breaks.size:
+            coherence = pool.submit(
+                spectral.coherence_series, nn, step_s=COHERENCE_STEP_S,
+                segment_start_idx=breaks, t_beat_s=beat_t - t_first_beat_s,
+            )  # fmt: skip
+        else:
+            coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
+        whole_fd = pool.submit(
+            spectral.frequency_metrics_windows, nn, whole_lo, whole_hi, method=method,
+            segment_start_idx=seg,
+        )  # fmt: skip
+        whole_nonlin = pool.submit(_nonlinear, nn, whole_lo, whole_hi, SAMPEN_MAX_BEATS, breaks)
         summary = _table(
             nn, beat_t, labels, corrected, whole_starts, whole_ends, whole_lo, whole_hi,
-            breaths, whole_rate, whole_fd.result(), whole_nonlin.result(),
+            breaths, whole_rate, whole_fd.result(), whole_nonlin.result(), breaks,
         )  # fmt: skip
         windows = _table(
             nn, beat_t, labels, corrected, starts, ends, lo, hi, breaths, None,
-            win_fd.result(), win_nonlin.result(),
+            win_fd.result(), win_nonlin.result(), breaks,
         )  # fmt: skip
         cs = coherence.result()
+    if _spectral_left_out(nn, whole_lo, whole_hi, breaks, whole_fd.result()):
+        notes.append(
+            "frequency measures of the whole recording were left out: no gap-free stretch "
+            f"lasts {spectral.FREQ_MIN_DURATION_S:g} s"
+        )
+    dfa_min_beats = 2 * max(nonlinear.DFA_ALPHA1_SCALES_BEATS)
+    if breaks.size and nn.size >= dfa_min_beats and not np.isfinite(summary.dfa_alpha1[0]):
+        notes.append(
+            f"DFA α1 of the whole recording was left out: no gap-free stretch holds "
+            f"{dfa_min_beats} beats"
+        )
+    n_left_out = _spectral_left_out(nn, lo, hi, breaks, win_fd.result())
+    if n_left_out:
+        notes.append(
+            f"frequency measures of {n_left_out} of {lo.size} windows were left out: none of "
+            f"their gap-free stretches lasts {spectral.FREQ_MIN_DURATION_S:g} s"
+        )
     grid_t = t_first_beat_s + cs.t_end_s
     ratio = np.asarray(cs.ratio)
     summary = replace(

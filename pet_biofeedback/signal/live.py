@@ -20,6 +20,13 @@ live and post-session numbers never disagree except through the window they desc
 The time axis is the RR clock: beat k ends at ``t_first_s + Σ nn[:k+1] / 1000``. Breath
 onsets pushed with `push_breath_start` must be on the same axis; `note_gap` moves the axis
 forward across a data gap (a strap dropout), so beats after it line up with the host clock.
+
+Gaps (issue 6): after `note_gap` the next beat starts a new stretch. Its difference to the
+beat before the gap is not a successive difference: it is left out of RMSSD, SDSD, pNN50 and
+SD1/SD2, DFA boxes and sample-entropy templates do not span it (as the batch functions with
+``segment_start_idx``), the Lomb window and the coherence window restart with the new
+stretch, and the artifact corrector does not judge the jump. A dropout therefore never shows
+as a burst of HRV.
 """
 
 from __future__ import annotations
@@ -219,6 +226,8 @@ class LiveAnalyzer:
         self._lomb = spectral.IncrementalLomb(self._freqs_hz, window_beats=w)
         self._t_s = t_first_s
         self._n_total = 0
+        self._stretch_first = 0  # n_total before the first beat of the current stretch
+        self._gap_pending = False  # the next beat starts a new stretch
         hist = max(_HISTORY_BEATS, w)
         self._hist_t = _Ring(hist)
         self._hist_nn = _Ring(hist)
@@ -258,10 +267,21 @@ class LiveAnalyzer:
             return ()
         return tuple(self._accept(f) for f in self._corrector.flush() if math.isfinite(f.nn_ms))
 
-    def note_gap(self, seconds: float) -> None:
-        """Move the beat clock forward by ``seconds`` of missing data (e.g. a dropout)."""
+    def note_gap(self, seconds: float) -> tuple[LiveUpdate, ...]:
+        """A data gap (e.g. a dropout) of ``seconds``: the next beat starts a new stretch.
+
+        The beats the corrector still holds are finalized first (they lie before the gap and
+        are returned as updates); then the beat clock moves forward by ``seconds`` (when
+        finite and positive) and the next beat's difference to the last one before the gap
+        is left out of every measure (module docstring).
+        """
+        finals = self._corrector.note_gap() if self._corrector is not None else ()
+        out = tuple(self._accept(f) for f in finals if math.isfinite(f.nn_ms))
         if math.isfinite(seconds) and seconds > 0:
             self._t_s += seconds
+        if self._n_total:
+            self._gap_pending = True
+        return out
 
     def push_breath_start(self, t_s: float, *, inhale_s: float | None = None) -> None:
         """Record a breath onset (s, beat clock) and the inhalation length if known.
@@ -297,8 +317,16 @@ class LiveAnalyzer:
         nn = float(final.nn_ms)
         self._t_s += nn / 1000.0
         t = self._t_s
+        new_stretch = self._gap_pending
+        if new_stretch:
+            self._gap_pending = False
+            self._stretch_first = self._n_total
+            # The Lomb window restarts: beats on both sides of a gap are not one series.
+            self._lomb = spectral.IncrementalLomb(
+                self._freqs_hz, window_beats=self.settings.window_beats
+            )
         self._n_total += 1
-        td = self._td.push(nn)
+        td = self._td.push(nn, new_stretch=new_stretch)
         self._lomb.push(t, nn)
         self._hist_t.push(t)
         self._hist_nn.push(nn)
@@ -313,7 +341,21 @@ class LiveAnalyzer:
             self._next_phase_t = t + self.settings.coherence_every_s
         if self._n_total % self.settings.nonlinear_every_beats == 0:
             window = self._td.values_ms()
-            self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
+            breaks = self._td.segment_start_idx()
+            if breaks.size:
+                whole = ([0], [window.size])
+                self._nonlinear = (
+                    float(
+                        nonlinear.dfa_alpha1_windows(window, *whole, segment_start_idx=breaks)[0]
+                    ),
+                    float(
+                        nonlinear.sample_entropy_windows(window, *whole, segment_start_idx=breaks)[
+                            0
+                        ]
+                    ),
+                )
+            else:
+                self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
         lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands(td)
         var_d = td.sdsd_ms**2
         sd1 = math.sqrt(0.5 * var_d) if math.isfinite(var_d) else math.nan
@@ -354,9 +396,13 @@ class LiveAnalyzer:
         nan = math.nan
         # The batch path's minimum (`spectral.frequency_metrics`): the span from the first to
         # the last beat time of the window, which excludes the first interval.
-        first_ms = float(self._hist_nn.view()[-td.n_beats]) if td.n_beats else math.nan
-        duration_s = (td.mean_rr_ms * td.n_beats - first_ms) / 1000.0
-        if td.n_beats < spectral.FREQ_MIN_BEATS or not duration_s >= spectral.FREQ_MIN_DURATION_S:
+        n = self._lomb.n_beats
+        if n == td.n_beats:
+            first_ms = float(self._hist_nn.view()[-n]) if n else math.nan
+            duration_s = (td.mean_rr_ms * n - first_ms) / 1000.0
+        else:  # the Lomb window restarted at a gap: it holds the current stretch only
+            duration_s = float(np.sum(self._lomb.values_ms()[1:])) / 1000.0
+        if n < spectral.FREQ_MIN_BEATS or not duration_s >= spectral.FREQ_MIN_DURATION_S:
             return nan, nan, nan, nan, nan
         psd = self._lomb.psd_ms2_per_hz()
         f = self._freqs_hz
@@ -367,7 +413,9 @@ class LiveAnalyzer:
         return lf, hf, (lf / hf if hf > 0 else nan), float(f[self._lf_mask][k]), float(lf_psd[k])
 
     def _refresh_coherence(self) -> None:
+        # Only the current stretch: a window across a gap is no heart rhythm (issue 6).
         nn = self._hist_nn.view()
+        nn = nn[max(nn.size - (self._n_total - self._stretch_first), 0) :]
         span_s = float(np.sum(nn)) / 1000.0
         if span_s < self.settings.coherence_window_s:
             return

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal._segments import as_breaks, split_windows, stretch_stop
 from pet_biofeedback.signal._typing import FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float, check_windows
 
@@ -107,6 +108,7 @@ def dfa_alpha1_windows(
     *,
     scales_beats: tuple[int, ...] = DFA_ALPHA1_SCALES_BEATS,
     overlap: bool = True,
+    segment_start_idx: npt.ArrayLike | None = None,
 ) -> FloatArray:
     """DFA short-term scaling exponent α1 for many windows in one call.
 
@@ -121,11 +123,16 @@ def dfa_alpha1_windows(
     overlap : bool
         Boxes advance by half their size (True, as NeuroKit2's ``fractal_dfa``) or tile the
         window without overlap (False, Peng et al. 1995).
+    segment_start_idx : array_like of int, optional
+        First beat of each contiguous stretch (a data gap before it). A window that spans a
+        gap is cut at it; boxes are laid out in each piece of at least
+        ``2 · max(scales_beats)`` beats and never span a gap, and F(n) pools the boxes of all
+        such pieces. Default: one stretch.
 
     Returns
     -------
     ndarray, shape (n_windows,)
-        α1, NaN when a window has fewer than ``2 · max(scales_beats)`` beats.
+        α1, NaN when a window has no piece of at least ``2 · max(scales_beats)`` beats.
 
     Notes
     -----
@@ -145,18 +152,25 @@ def dfa_alpha1_windows(
     out = np.full(n_win, np.nan)
     if n_win == 0 or nn.size == 0:
         return out
+    breaks = as_breaks(segment_start_idx, nn.size)
+    # Pieces of the windows between gaps; without gaps each window is its own piece.
+    piece_owner, start, stop = split_windows(start, stop, breaks)
     profile = np.concatenate(([0.0], np.cumsum(nn - np.mean(nn))))[1:]
     length = stop - start
-    valid = length >= 2 * int(np.max(scales))
+    piece_valid = length >= 2 * int(np.max(scales))
+    valid = np.bincount(piece_owner[piece_valid], minlength=n_win) > 0
     log_f = np.full((scales.size, n_win), np.nan)
     for si, n in enumerate(scales):  # a fixed handful of scales, not beats
         step = max(int(n) // 2, 1) if overlap else int(n)
         # NeuroKit2: boxes start at 0, step, … while start < length − n (strict).
-        counts = np.where(valid, np.maximum((length - n + step - 1) // step, 0), 0)
+        counts = np.where(piece_valid, np.maximum((length - n + step - 1) // step, 0), 0)
         if not overlap:
-            counts = np.where(valid, length // n, 0)
-        owner, box_no = _ragged_ranges(np.zeros(n_win, dtype=np.intp), counts)
+            counts = np.where(piece_valid, length // n, 0)
+        owner, box_no = _ragged_ranges(np.zeros(length.size, dtype=np.intp), counts)
         box_start = start[owner] + box_no * step
+        owner = piece_owner[owner]
+        if breaks.size:
+            counts = np.bincount(piece_owner, weights=counts, minlength=n_win)
         block = profile[box_start[:, None] + np.arange(n)]
         block -= block.mean(axis=1, keepdims=True)
         xc = np.arange(n) - (n - 1) / 2.0
@@ -206,6 +220,7 @@ def sample_entropy_windows(
     stop_idx: npt.ArrayLike,
     *,
     r_sd: float = SAMPEN_R_SD,
+    segment_start_idx: npt.ArrayLike | None = None,
 ) -> FloatArray:
     """Sample entropy (m = 2, r = ``r_sd`` · SD) of many windows in one call.
 
@@ -217,11 +232,16 @@ def sample_entropy_windows(
         Half-open beat-index windows.
     r_sd : float
         Tolerance as a multiple of the window's SD (ddof 1).
+    segment_start_idx : array_like of int, optional
+        First beat of each contiguous stretch (a data gap before it). Templates never span a
+        gap: in each piece of a window between gaps, templates start where all m + 1 values
+        lie in that piece, as in a window of its own. r uses the SD of the whole window.
+        Default: one stretch.
 
     Returns
     -------
     ndarray, shape (n_windows,)
-        SampEn = −ln(A/B); NaN when A or B is zero or the window has fewer than 4 beats.
+        SampEn = −ln(A/B); NaN when A or B is zero or the window has fewer than 2 templates.
 
     Notes
     -----
@@ -239,7 +259,14 @@ def sample_entropy_windows(
     m = SAMPEN_M
     n_win = start.size
     out = np.full(n_win, np.nan)
+    breaks = as_breaks(segment_start_idx, x.size)
     n_templates = np.maximum(stop - start - m, 0)
+    if breaks.size:
+        # Each piece between gaps loses its own last m start positions.
+        owner, p_start, p_stop = split_windows(start, stop, breaks)
+        n_templates = np.bincount(
+            owner, weights=np.maximum(p_stop - p_start - m, 0), minlength=n_win
+        ).astype(np.intp)
     valid = n_templates >= 2
     if not np.any(valid):
         return out
@@ -261,7 +288,7 @@ def sample_entropy_windows(
     chunk_id = np.cumsum(est_pairs[idx_valid]) // _SAMPEN_PAIRS_PER_CHUNK
     for cid in np.unique(chunk_id):
         wins = idx_valid[chunk_id == cid]
-        b, a = _sampen_counts(x, start[wins], n_templates[wins], r[wins])
+        b, a = _sampen_counts(x, start[wins], stop[wins] - start[wins] - m, r[wins], breaks)
         counts_b[wins] = b
         counts_a[wins] = a
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -272,11 +299,17 @@ def sample_entropy_windows(
 
 
 def _sampen_counts(
-    x: FloatArray, start: IntArray, n_templates: IntArray, r: FloatArray
+    x: FloatArray, start: IntArray, n_templates: IntArray, r: FloatArray, breaks: IntArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Pair counts B (length 2) and A (length 3) per window; inputs validated, r > 0."""
+    """Pair counts B (length 2) and A (length 3) per window; inputs validated, r > 0.
+
+    Template start positions whose m + 1 values would span a break are left out.
+    """
     n_win = start.size
     owner, pos = _ragged_ranges(start, n_templates)
+    if breaks.size:
+        inside = pos + SAMPEN_M < stretch_stop(breaks, x.size, pos)
+        owner, pos = owner[inside], pos[inside]
     vals = x[pos]
     # Sort by window, then value; a margin absorbs the rounding of the combined key and
     # every candidate is re-checked exactly below.

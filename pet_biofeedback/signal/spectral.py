@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
+from pet_biofeedback.signal._segments import as_breaks, split_windows
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float, check_choice, check_windows
 
@@ -775,6 +776,53 @@ def _frequency_windows_core(
     return out
 
 
+def _frequency_pieces(
+    rr: FloatArray, start: IntArray, stop: IntArray, breaks: IntArray, settings: SpectralSettings
+) -> dict[str, FloatArray]:
+    """Every metric of windows cut at ``breaks``: long-enough pieces combined (validated).
+
+    Duration-weighted mean band powers of the pieces that pass the minimum; ratios and n.u.
+    from those means; peaks of the longest such piece.
+    """
+    n_win = start.size
+    if n_win == 0:
+        return _frequency_windows_core(rr, start, stop, settings)
+    owner, p_start, p_stop = split_windows(start, stop, breaks)
+    res = _frequency_windows_core(rr, p_start, p_stop, settings)
+    dur = np.nan_to_num(res["duration_s"])
+    ok = (
+        (p_stop - p_start >= max(settings.min_beats, 3))
+        & (dur >= settings.min_duration_s)
+        & np.isfinite(res["total_power_ms2"])
+    )
+    weight = np.where(ok, dur, 0.0)
+    w_sum = np.bincount(owner, weights=weight, minlength=n_win).astype(np.float64)
+    has = w_sum > 0
+    out = {name: np.full(n_win, np.nan) for name in _METRIC_FIELDS}
+    out["duration_s"] = np.bincount(owner, weights=dur, minlength=n_win).astype(np.float64)
+    out["duration_s"][stop <= start] = np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in ("vlf_ms2", "lf_ms2", "hf_ms2"):  # three bands
+            weighted = np.where(ok, weight * res[name], 0.0)
+            total = np.bincount(owner, weights=weighted, minlength=n_win).astype(np.float64)
+            out[name] = np.where(has, total / w_sum, np.nan)
+        vlf, lf, hf = out["vlf_ms2"], out["lf_ms2"], out["hf_ms2"]
+        out["total_power_ms2"] = vlf + lf + hf
+        lfhf_sum = lf + hf
+        out["lf_hf"] = np.where(hf > _POWER_FLOOR, lf / hf, np.nan)
+        out["lf_nu"] = np.where(lfhf_sum > _POWER_FLOOR, 100.0 * lf / lfhf_sum, np.nan)
+        out["hf_nu"] = np.where(lfhf_sum > _POWER_FLOOR, 100.0 * hf / lfhf_sum, np.nan)
+    # Longest usable piece of each window: the last one after sorting by (owner, weight).
+    order = np.lexsort((weight, owner))
+    last_of_owner = order[np.append(owner[order][1:] != owner[order][:-1], True)]
+    best = np.full(n_win, -1, dtype=np.intp)
+    best[owner[last_of_owner]] = last_of_owner
+    sel = np.flatnonzero(has)
+    for name in ("lf_peak_hz", "hf_peak_hz", "lf_peak_psd_ms2_per_hz"):  # three peaks
+        out[name][sel] = res[name][best[sel]]
+    return out
+
+
 # --- Public building blocks ------------------------------------------------------------------
 def beat_times_s(rr_ms: npt.ArrayLike) -> FloatArray:
     """Time of every beat from the start of the first RR interval.
@@ -1210,6 +1258,7 @@ def frequency_metrics_windows(
     overlap: float = WELCH_OVERLAP,
     nfft_min: int = WELCH_NFFT_MIN,
     lomb_freq_step_hz: float = LOMB_FREQ_STEP_HZ,
+    segment_start_idx: npt.ArrayLike | None = None,
 ) -> FrequencyWindows:
     """`frequency_metrics` of many windows ``rr_ms[start:stop]`` in one vectorised call.
 
@@ -1222,12 +1271,21 @@ def frequency_metrics_windows(
         `beat_times_s`); they may overlap, be empty, and come in any order.
     method, detrend, fs_hz, lambda_, segment_s, overlap, nfft_min, lomb_freq_step_hz :
         As in `frequency_metrics`.
+    segment_start_idx : array_like of int, optional
+        First beat of each contiguous stretch (a data gap before it). A window that spans a
+        gap is cut at it, every piece gets its own spectrum as a window of its own, and the
+        pieces long enough for `frequency_metrics` (``FREQ_MIN_DURATION_S``,
+        ``FREQ_MIN_BEATS``) are combined: band powers are their duration-weighted mean
+        (LF/HF and n.u. follow from those), peaks come from the longest piece and
+        ``duration_s`` is the sum of the pieces' first-to-last-beat spans. No piece long
+        enough: NaN. Default: one stretch.
 
     Returns
     -------
     FrequencyWindows
         Arrays of shape (n_windows,), equal to `frequency_metrics(rr_ms[start:stop])` for each
-        window to rounding (≈ 1e-12 relative; bit-identical knots when the RR sums are exact).
+        window without a gap to rounding (≈ 1e-12 relative; bit-identical knots when the RR
+        sums are exact).
 
     Raises
     ------
@@ -1264,7 +1322,11 @@ def frequency_metrics_windows(
         nfft_min=nfft_min,
         lomb_freq_step_hz=lomb_freq_step_hz,
     )
-    res = _frequency_windows_core(rr, start, stop, settings)
+    breaks = as_breaks(segment_start_idx, rr.size)
+    if breaks.size:
+        res = _frequency_pieces(rr, start, stop, breaks, settings)
+    else:
+        res = _frequency_windows_core(rr, start, stop, settings)
     return FrequencyWindows(
         start_idx=start.copy(),
         stop_idx=stop.copy(),
@@ -1606,6 +1668,8 @@ def coherence_series(
     *,
     step_s: float = 5.0,
     window_s: float = COHERENCE_WINDOW_S,
+    segment_start_idx: npt.ArrayLike | None = None,
+    t_beat_s: npt.ArrayLike | None = None,
 ) -> CoherenceWindows:
     """Coherence ratio every ``step_s`` over a whole recording, from one 2-Hz beat series.
 
@@ -1617,12 +1681,20 @@ def coherence_series(
         Spacing of the window ends in s; rounded to whole 2-Hz samples (0.5 s).
     window_s : float, default 64
         Window length in s.
+    segment_start_idx : array_like of int, optional
+        First beat of each contiguous stretch (a data gap before it). Each stretch gets its
+        own spline; a window whose samples are not all inside one stretch is NaN (there is
+        no heart rhythm to analyse in a gap). Needs ``t_beat_s``. Default: one stretch.
+    t_beat_s : array_like, shape (n_beats,), optional
+        Time of the beat that ends each interval (s), strictly increasing, gaps included.
+        Default: `beat_times_s` of ``rr_ms`` (no gaps).
 
     Returns
     -------
     CoherenceWindows
         One entry per window end ``t_end_s = t_0 + window_s + k · step_s`` up to the last beat,
-        on the `beat_times_s` axis (t_0 = first beat); ``n_beats`` counts the beats inside.
+        on the axis of ``t_beat_s`` (default `beat_times_s`; t_0 = first beat); ``n_beats``
+        counts the beats inside.
 
     Notes
     -----
@@ -1649,7 +1721,15 @@ def coherence_series(
     fs = COHERENCE_FS_HZ
     n_samp = max(round(window_s * fs), 2)
     step = max(round(step_s * fs), 1)
-    t = np.cumsum(rr) / _MS_PER_S
+    breaks = as_breaks(segment_start_idx, rr.size)
+    if t_beat_s is None:
+        if breaks.size:
+            raise SignalInputError("segment_start_idx needs t_beat_s (the beat times with gaps)")
+        t = np.cumsum(rr) / _MS_PER_S
+    else:
+        t = as_1d_float(t_beat_s, "t_beat_s")
+        if t.shape != rr.shape or (t.size >= 2 and np.any(np.diff(t) <= 0)):
+            raise SignalInputError("t_beat_s must be strictly increasing, one time per interval")
     empty = CoherenceWindows(
         ratio=np.empty(0), peak_hz=np.empty(0), peak_power_ms2=np.empty(0),
         total_power_ms2=np.empty(0), n_beats=np.empty(0, dtype=np.intp), t_end_s=np.empty(0),
@@ -1661,19 +1741,26 @@ def coherence_series(
     if n_q < n_samp:
         return empty
     q = first_q + np.arange(n_q) / fs
-    y = _spline_blocks(t, rr, np.array([rr.size]), q, np.array([n_q]))
     starts = np.arange(0, n_q - n_samp + 1, step)
+    if breaks.size:
+        y = _spline_stretches(t, rr, breaks, q)
+        # A window is usable when none of its samples falls in a gap (prefix count of NaN).
+        n_gap = np.concatenate(([0], np.cumsum(np.isnan(y))))
+        starts_ok = n_gap[starts + n_samp] == n_gap[starts]
+    else:
+        y = _spline_blocks(t, rr, np.array([rr.size]), q, np.array([n_q]))
+        starts_ok = np.ones(starts.size, dtype=bool)
     ends_t = q[starts + n_samp - 1]
-    ratio = np.empty(starts.size)
-    peak_hz = np.empty(starts.size)
-    peak_p = np.empty(starts.size)
-    total_p = np.empty(starts.size)
+    ratio = np.full(starts.size, np.nan)
+    peak_hz = np.full(starts.size, np.nan)
+    peak_p = np.full(starts.size, np.nan)
+    total_p = np.full(starts.size, np.nan)
     view = np.lib.stride_tricks.sliding_window_view(y, n_samp)
-    for c0 in range(0, starts.size, _COHERENCE_CHUNK):  # bounded memory: chunks, not windows
-        rows = starts[c0 : c0 + _COHERENCE_CHUNK]
-        out = _coherence_spectra(np.ascontiguousarray(view[rows]))
-        sl = slice(c0, c0 + rows.size)
-        ratio[sl], peak_hz[sl], peak_p[sl], total_p[sl] = out
+    usable = np.flatnonzero(starts_ok)
+    for c0 in range(0, usable.size, _COHERENCE_CHUNK):  # bounded memory: chunks, not windows
+        k = usable[c0 : c0 + _COHERENCE_CHUNK]
+        out = _coherence_spectra(np.ascontiguousarray(view[starts[k]]))
+        ratio[k], peak_hz[k], peak_p[k], total_p[k] = out
     lo = np.searchsorted(t, ends_t - window_s, side="right")
     hi = np.searchsorted(t, ends_t, side="right")
     return CoherenceWindows(
@@ -1684,6 +1771,29 @@ def coherence_series(
         n_beats=(hi - lo).astype(np.intp),
         t_end_s=ends_t,
     )
+
+
+def _spline_stretches(t: FloatArray, rr: FloatArray, breaks: IntArray, q: FloatArray) -> FloatArray:
+    """One natural spline per stretch of ≥ 2 beats at the increasing times ``q``; NaN in gaps.
+
+    ``t`` are the beat times (gaps included), ``breaks`` the first beats of new stretches.
+    """
+    first = np.concatenate(([0], breaks)).astype(np.intp)
+    last = np.append(breaks, t.size).astype(np.intp) - 1
+    usable = last > first  # a one-beat stretch has no curve
+    sid = np.searchsorted(t[first], q, side="right") - 1
+    sid_c = np.maximum(sid, 0)
+    eps_s = _GRID_EPS_SAMPLES / COHERENCE_FS_HZ
+    inside = (sid >= 0) & usable[sid_c] & (q <= t[last[sid_c]] + eps_s)
+    y = np.full(q.size, np.nan)
+    if not np.any(inside):
+        return y
+    klen = (last - first + 1)[usable]
+    knots = _ranges(first[usable], klen)
+    # Queries grouped by stretch, in the order of the knot blocks (both follow time).
+    qlen = np.bincount(sid[inside], minlength=first.size)[usable].astype(np.intp)
+    y[inside] = _spline_blocks(t[knots], rr[knots], klen, q[inside], qlen)
+    return y
 
 
 def coherence_ratio(

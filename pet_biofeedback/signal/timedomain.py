@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal._segments import as_breaks, diff_ok
 from pet_biofeedback.signal._typing import FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float, check_windows
 
@@ -176,7 +177,11 @@ def _range_extreme(x: FloatArray, start: IntArray, stop: IntArray, ufunc: np.ufu
 
 
 def time_metrics_windows(
-    nn_ms: npt.ArrayLike, start_idx: npt.ArrayLike, stop_idx: npt.ArrayLike
+    nn_ms: npt.ArrayLike,
+    start_idx: npt.ArrayLike,
+    stop_idx: npt.ArrayLike,
+    *,
+    segment_start_idx: npt.ArrayLike | None = None,
 ) -> TimeDomainWindows:
     """Time-domain HRV of many windows ``nn_ms[start:stop]`` in one vectorised call.
 
@@ -186,11 +191,17 @@ def time_metrics_windows(
         NN intervals in ms.
     start_idx, stop_idx : array_like of int, shape (n_windows,)
         Half-open beat-index ranges; windows may overlap and may be empty.
+    segment_start_idx : array_like of int, optional
+        First beat of each contiguous stretch (a data gap before it); index 0 may be given or
+        not. A difference across a gap is not a successive difference: it is left out of
+        RMSSD, SDSD and pNN50, whose denominators count only the differences inside stretches.
+        Default: one stretch.
 
     Returns
     -------
     TimeDomainWindows
-        Each field of shape (n_windows,), equal to `time_metrics` of each slice (to rounding).
+        Each field of shape (n_windows,), equal to `time_metrics` of each slice (to rounding)
+        when the slice holds no break.
 
     Notes
     -----
@@ -200,6 +211,7 @@ def time_metrics_windows(
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
     start, stop = check_windows(start_idx, stop_idx, nn.size)
+    ok_d = diff_ok(as_breaks(segment_start_idx, nn.size), nn.size)
     n = (stop - start).astype(np.intp)
     with np.errstate(invalid="ignore", divide="ignore"):
         ref = float(np.mean(nn)) if nn.size else 0.0
@@ -214,14 +226,19 @@ def time_metrics_windows(
         sdnn = np.where(n >= 2, np.sqrt(var), np.nan)
 
         d = np.diff(nn)
-        dref = float(np.mean(d)) if d.size else 0.0
-        dc = d - dref
+        # Differences across a gap weigh 0 (×1.0 and ×0.0 are exact, so without gaps the sums
+        # are bit for bit those of the plain formulas).
+        w = ok_d.astype(np.float64)
+        d_in = d[ok_d]
+        dref = float(np.mean(d_in)) if d_in.size else 0.0
+        dc = (d - dref) * w
         q1 = np.concatenate(([0.0], np.cumsum(dc)))
         q2 = np.concatenate(([0.0], np.cumsum(dc * dc)))
-        big = np.concatenate(([0], np.cumsum(np.abs(d) > NN50_THRESHOLD_MS)))
+        big = np.concatenate(([0], np.cumsum((np.abs(d) > NN50_THRESHOLD_MS) & ok_d)))
+        n_ok = np.concatenate(([0], np.cumsum(ok_d)))
         dstart = start
         dstop = np.maximum(stop - 1, start)
-        nd = dstop - dstart
+        nd = n_ok[dstop] - n_ok[dstart]
         e1 = q1[dstop] - q1[dstart]
         e2 = q2[dstop] - q2[dstart]
         # Σd² = Σ(dc + dref)² = Σdc² + 2·dref·Σdc + nd·dref²
@@ -250,8 +267,11 @@ class RunningTimeDomain:
     """Time-domain HRV over the last ``window_beats`` NN intervals, updated in O(1) per beat.
 
     Running sums of values centred on a reference are updated as beats enter and leave a
-    preallocated ring buffer; every ``window_beats`` pushes the sums are rebuilt from the
-    buffer so rounding cannot drift (amortised O(1)). Min/max HR are an O(window) numpy
+    preallocated ring buffer; a beat pushed with ``new_stretch=True`` (the first after a data
+    gap) adds no successive difference, and RMSSD, SDSD and pNN50 count only the differences
+    inside stretches (as `time_metrics_windows` with ``segment_start_idx``). Every
+    ``window_beats`` pushes the sums are rebuilt from the buffer so rounding cannot drift
+    (amortised O(1)). Min/max HR are an O(window) numpy
     reduction over the buffer, which costs about a microsecond for 300 beats.
 
     Parameters
@@ -273,6 +293,10 @@ class RunningTimeDomain:
             raise SignalInputError("window_beats must be at least 2")
         self.window_beats = int(window_beats)
         self._nn = np.zeros(self.window_beats)
+        # 1.0 where the beat's difference to the beat before it is a successive difference
+        # (0.0 for the first beat of a stretch after a gap).
+        self._ok = np.zeros(self.window_beats)
+        self._nd = 0  # successive differences inside the window
         self._count = 0  # beats pushed in total
         self._since_rebuild = 0
         self._ref = 0.0
@@ -293,20 +317,33 @@ class RunningTimeDomain:
         idx = (np.arange(self._count - n, self._count)) % self.window_beats
         return self._nn[idx]
 
+    def segment_start_idx(self) -> IntArray:
+        """Indices (into `values_ms`) of the beats that start a stretch after a gap."""
+        n = self.n_beats
+        idx = (np.arange(self._count - n, self._count)) % self.window_beats
+        return (np.flatnonzero(self._ok[idx][1:] == 0.0) + 1).astype(np.intp)
+
     def _rebuild(self) -> None:
         nn = self.values_ms()
+        n = nn.size
+        ok = self._ok[(np.arange(self._count - n, self._count)) % self.window_beats][1:] != 0.0
         self._ref = float(nn[-1]) if nn.size else 0.0
         c = nn - self._ref
         self._s1 = float(np.sum(c))
         self._s2 = float(np.dot(c, c))
-        d = np.diff(nn)
+        d = np.diff(nn)[ok]
         self._d1 = float(np.sum(d))
         self._d2 = float(np.dot(d, d))
         self._n50 = int(np.count_nonzero(np.abs(d) > NN50_THRESHOLD_MS))
+        self._nd = int(d.size)
         self._since_rebuild = 0
 
-    def push(self, nn_ms: float) -> TimeDomainMetrics:
-        """Add one NN interval (ms) and return the metrics of the updated window."""
+    def push(self, nn_ms: float, *, new_stretch: bool = False) -> TimeDomainMetrics:
+        """Add one NN interval (ms) and return the metrics of the updated window.
+
+        ``new_stretch``: the beat is the first after a data gap; its difference to the beat
+        before the gap is not a successive difference and is left out.
+        """
         w = self.window_beats
         nn_ms = float(nn_ms)
         if not (np.isfinite(nn_ms) and nn_ms > 0):
@@ -318,19 +355,24 @@ class RunningTimeDomain:
             c = old - self._ref
             self._s1 -= c
             self._s2 -= c * c
-            d_old = nxt - old
-            self._d1 -= d_old
-            self._d2 -= d_old * d_old
-            self._n50 -= int(abs(d_old) > NN50_THRESHOLD_MS)
-        if self._count >= 1:
+            if self._ok[(self._count + 1) % w]:
+                d_old = nxt - old
+                self._d1 -= d_old
+                self._d2 -= d_old * d_old
+                self._n50 -= int(abs(d_old) > NN50_THRESHOLD_MS)
+                self._nd -= 1
+        ok = self._count >= 1 and not new_stretch
+        if ok:
             prev = float(self._nn[(self._count - 1) % w])
             d_new = nn_ms - prev
             self._d1 += d_new
             self._d2 += d_new * d_new
             self._n50 += int(abs(d_new) > NN50_THRESHOLD_MS)
+            self._nd += 1
         c = nn_ms - self._ref
         self._s1 += c
         self._s2 += c * c
+        self._ok[self._count % w] = 1.0 if ok else 0.0
         self._nn[self._count % w] = nn_ms
         self._count += 1
         self._since_rebuild += 1
@@ -346,14 +388,16 @@ class RunningTimeDomain:
             return time_metrics(np.empty(0))
         mean_c = self._s1 / n
         mean_rr = self._ref + mean_c
-        nd = n - 1
+        nd = self._nd
         filled = self._nn if self._count >= self.window_beats else self._nn[:n]
         rr_min = float(np.min(filled))
         rr_max = float(np.max(filled))
         return TimeDomainMetrics(
             n_beats=n,
             mean_rr_ms=mean_rr,
-            sdnn_ms=float(np.sqrt(max(self._s2 - self._s1 * mean_c, 0.0) / nd)) if n >= 2 else nan,
+            sdnn_ms=float(np.sqrt(max(self._s2 - self._s1 * mean_c, 0.0) / (n - 1)))
+            if n >= 2
+            else nan,
             rmssd_ms=float(np.sqrt(max(self._d2, 0.0) / nd)) if nd >= 1 else nan,
             sdsd_ms=float(np.sqrt(max(self._d2 - self._d1 * self._d1 / nd, 0.0) / (nd - 1)))
             if nd >= 2

@@ -58,3 +58,69 @@ def test_a_few_out_of_range_intervals_are_corrected_and_noted(tmp_path: Path) ->
     report = report_dict(analyze_file(path, AnalysisSettings()))
     assert any("outside 250–2500 ms" in note for note in report["settings"]["notes"])
     assert report["summary"]["max_hr_bpm"] < 100.0
+
+
+def _paced_rr(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rr = np.empty(n)
+    t = 0.0
+    for k in range(n):  # sequential in time: the modulation depends on when the beat starts
+        rr[k] = 900.0 + 60.0 * np.sin(2 * np.pi * 0.1 * t) + 12.0 * rng.standard_normal()
+        t += rr[k] / 1000.0
+    return rr
+
+
+def _recording_with_dropouts(path: Path, rr: np.ndarray, every_s: float, lost_s: float) -> Path:
+    """RR notifications once a second, as a strap sends them; beats in dropouts are lost and a
+    ``gap`` event marks each dropout when the data come back (as ble.py does)."""
+    from pet_biofeedback.events import Gap, RRIntervals
+    from pet_biofeedback.recording import RecordingWriter
+
+    end_s = np.cumsum(rr) / 1000.0
+    second = np.floor(end_s).astype(int) + 1  # the notification after the beat
+    lost = (end_s % every_s) >= every_s - lost_s
+    with RecordingWriter(path, device={"name": "test"}, settings={}) as writer:
+        in_gap = False
+        for s in np.unique(second):  # one notification per second (test data)
+            sel = (second == s) & ~lost
+            if not sel.any():
+                in_gap = True
+                continue
+            if in_gap:
+                writer.write(Gap(float(s) - 0.01, lost_s, "link lost: no data until reconnected"))
+                in_gap = False
+            writer.write(RRIntervals(float(s), tuple(float(v) for v in rr[sel])))
+    return path
+
+
+def test_recording_with_dropouts_is_not_joined_back_to_back(tmp_path: Path) -> None:
+    # Issue 6: with a dropout every 7 s the beats on both sides of each gap were joined back
+    # to back; every gap added a fake successive difference (RMSSD +66 %, HF ×13).
+    rr = _paced_rr(700, seed=1)
+    clean = _recording_with_dropouts(tmp_path / "clean.jsonl", rr, every_s=7.0, lost_s=0.0)
+    faulty = _recording_with_dropouts(tmp_path / "faulty.jsonl", rr, every_s=7.0, lost_s=3.0)
+    settings = AnalysisSettings(window_s=60.0, step_s=60.0)
+    ref = report_dict(analyze_file(clean, settings))
+    got = report_dict(analyze_file(faulty, settings))
+    assert got["settings"]["gaps"] > 50
+    assert got["summary"]["rmssd_ms"] == pytest.approx(ref["summary"]["rmssd_ms"], rel=0.10)
+    notes = " ".join(got["settings"]["notes"])
+    assert "left out" in notes and "earlier by the gap time" not in notes
+    # Window times are recording time: the windows of both files start at the same times.
+    n = min(len(ref["windows"]), len(got["windows"]))
+    starts_ref = [w["start_s"] for w in ref["windows"][:n]]
+    starts_got = [w["start_s"] for w in got["windows"][:n]]
+    assert starts_got == pytest.approx(starts_ref, abs=1.5)
+    assert len(got["windows"]) >= len(ref["windows"]) - 1
+
+
+def test_stretches_that_overlap_by_clock_jitter_are_laid_end_to_end() -> None:
+    from pet_biofeedback.session.analysis import _join, _Stretch
+
+    first = _Stretch(10.0, np.array([1000.0, 1000.0]))  # ends at 12.0
+    early = _Stretch(11.6, np.array([900.0] * 3))  # notification jitter: "starts" at 11.6
+    late = _Stretch(20.0, np.array([800.0] * 3))
+    beats = _join([first, early, late])
+    assert beats.starts_s.tolist() == pytest.approx([10.0, 12.0, 20.0])
+    assert beats.segment_start_idx.tolist() == [0, 2, 5]
+    assert beats.n_gaps == 1 and beats.gap_s == pytest.approx(20.0 - 14.7)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from pet_biofeedback.errors import ConfigError
-from pet_biofeedback.signal import nonlinear, rsa, spectral
+from pet_biofeedback.signal import nonlinear, rsa, spectral, timedomain
 from pet_biofeedback.signal.live import LiveAnalyzer, LiveSettings, LiveUpdate
 from pet_biofeedback.signal.timedomain import time_metrics
 
@@ -195,3 +195,74 @@ class TestLiveAnalyzer:
             for u in live.push(v):
                 assert math.isfinite(u.nn_ms) and u.nn_ms > 0
         live.flush()
+
+
+def _live_with_gaps(
+    rr: np.ndarray, breaks: set[int], live: LiveAnalyzer
+) -> tuple[list[LiveUpdate], np.ndarray]:
+    """Push ``rr`` with a 10-s gap before each index in ``breaks``; updates and NN breaks."""
+    updates: list[LiveUpdate] = []
+    nn_breaks = []
+    for k, v in enumerate(rr):
+        if k in breaks:
+            updates.extend(live.note_gap(10.0))
+            nn_breaks.append(len(updates))
+        updates.extend(live.push(float(v)))
+    updates.extend(live.flush())
+    return updates, np.array(nn_breaks, dtype=np.intp)
+
+
+class TestLiveAcrossGaps:
+    def test_live_time_domain_and_nonlinear_equal_batch_with_gaps(self) -> None:
+        live = LiveAnalyzer(LiveSettings(nonlinear_every_beats=25))
+        updates, breaks = _live_with_gaps(_paced_rr(700, seed=31), {200, 420, 421}, live)
+        nn = np.array([u.nn_ms for u in updates])
+        for k in (199, 210, 299, 420, 449, 600, len(updates) - 1):
+            lo = max(0, k - 299)
+            ref = timedomain.time_metrics_windows(nn, [lo], [k + 1], segment_start_idx=breaks)
+            for name in ("rmssd_ms", "sdsd_ms", "pnn50_pct", "sdnn_ms"):
+                assert_allclose(getattr(updates[k].time, name), getattr(ref, name)[0], rtol=1e-9)
+            assert_allclose(updates[k].sd1_ms, math.sqrt(0.5) * ref.sdsd_ms[0], rtol=1e-9)
+        for k in (224, 449, 599):  # n_total_beats = k + 1 is a multiple of 25
+            lo = max(0, k - 299)
+            dfa = nonlinear.dfa_alpha1_windows(nn, [lo], [k + 1], segment_start_idx=breaks)
+            se = nonlinear.sample_entropy_windows(nn, [lo], [k + 1], segment_start_idx=breaks)
+            assert_allclose(updates[k].dfa_alpha1, dfa[0], rtol=1e-12)
+            assert_allclose(updates[k].sampen, se[0], rtol=1e-12)
+
+    def test_a_dropout_does_not_show_as_a_burst_of_hrv(self) -> None:
+        rr = _paced_rr(400, seed=32)
+        rr[200:] += 250.0  # slower heart after the dropout: a 250-ms jump back to back
+        live = LiveAnalyzer(LiveSettings(correction=False))
+        updates, _ = _live_with_gaps(rr, {200}, live)
+        before = updates[199].time.rmssd_ms
+        assert abs(updates[201].time.rmssd_ms / before - 1.0) < 0.05
+        assert updates[201].t_s > updates[199].t_s + 10.0
+
+    def test_lomb_and_coherence_restart_after_a_gap(self) -> None:
+        rr = _paced_rr(500, seed=33)
+        live = LiveAnalyzer(LiveSettings(correction=False))
+        updates, breaks = _live_with_gaps(rr, {150}, live)
+        nn = np.array([u.nn_ms for u in updates])
+        assert math.isnan(updates[160].lf_ms2)  # 10 beats into the new stretch: no spectrum
+        k = len(updates) - 1
+        ref = spectral.frequency_metrics(nn[breaks[0] :][-300:], method="lomb", detrend="none")
+        assert_allclose(updates[k].lf_ms2, ref.lf_ms2, rtol=1e-9)
+        refreshed = [j for j, u in enumerate(updates) if u.coherence_t_s == u.t_s and j > 150]
+        assert refreshed
+        j = refreshed[0]
+        assert_allclose(
+            updates[j].coherence_ratio,
+            spectral.coherence_ratio(nn[breaks[0] : j + 1][-512:]).ratio,
+            rtol=1e-12,
+        )
+
+    def test_note_gap_finalizes_the_pending_beats_before_the_clock_moves(self) -> None:
+        live = LiveAnalyzer(t_first_s=0.0)
+        for _ in range(10):
+            live.push(1000.0)
+        held = live.note_gap(5.0)
+        assert len(held) == 2  # the corrector's look-ahead
+        assert held[-1].t_s == pytest.approx(10.0)
+        (after,) = live.push(1000.0) or live.flush()
+        assert after.t_s == pytest.approx(16.0)
