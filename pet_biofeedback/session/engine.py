@@ -83,7 +83,7 @@ MIN_PC1_SHARE: Final = 0.5  # below this the chest-tilt model does not hold (mot
 ESTIMATED_FROM_RR: Final = "estimated from heart rhythm"
 # The analysis clock (first beat + the intervals) may drift this far from the packets' times
 # before it is corrected: more than a strap's timing jitter and a held-back beat or two.
-MAX_BEAT_CLOCK_DRIFT_S: Final = 2.0
+MAX_BEAT_CLOCK_DRIFT_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -500,10 +500,8 @@ class SessionEngine:
             case RRIntervals():
                 self._beats(event)
             case Gap():
-                self._quality.gap(event.t, event.seconds)
-                if self._live is not None and math.isfinite(event.seconds) and event.seconds > 0:
-                    self._live.note_gap(event.seconds)
-                    self._beat_clock_s += event.seconds
+                seconds = event.seconds if math.isfinite(event.seconds) else 0.0
+                self._note_gap(event.t, max(seconds, 0.0))
             case Contact():
                 self._quality.contact(event.t, event.ok)
             case Link():
@@ -534,9 +532,9 @@ class SessionEngine:
             drift_s = end_s - self._beat_clock_s
             if drift_s > MAX_BEAT_CLOCK_DRIFT_S:
                 # time passed that no interval covers: beats were lost without a gap event
-                self._quality.gap(end_s, drift_s)
-                self._live.note_gap(drift_s)
-                self._beat_clock_s = end_s
+                self._beat_clock_s -= rr_ms / 1000.0
+                self._note_gap(end_s, drift_s)
+                self._beat_clock_s += rr_ms / 1000.0
             elif drift_s < -MAX_BEAT_CLOCK_DRIFT_S:
                 # the intervals add up to more time than passed: they are not real beats;
                 # start the analysis again from here rather than show numbers from them
@@ -546,6 +544,14 @@ class SessionEngine:
             self._feed_onsets(end_s)
             for update in self._live.push(rr_ms):
                 self._publish(update)
+
+    def _note_gap(self, t_s: float, seconds: float) -> None:
+        """Beats were lost before ``t_s``: what the analyzer held is shown, then a new stretch."""
+        if self._live is not None:
+            for update in self._live.note_gap(seconds):  # beats before the gap, still good
+                self._publish(update)
+            self._beat_clock_s += seconds
+        self._quality.gap(t_s, seconds)
 
     def _restart_analysis(self, t_first_s: float) -> None:
         self._live = LiveAnalyzer(t_first_s=t_first_s)
