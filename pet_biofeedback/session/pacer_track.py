@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,9 @@ from pet_biofeedback.session.pacer import Pacer
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = ["PacerSpan", "PacerTrack", "pacer_track"]
+
+# An onset computed at a (re)start or a stop may miss its time by float rounding.
+_ONSET_TOLERANCE_S: Final = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +70,22 @@ class PacerTrack:
         return out
 
     def breath_starts(self, t0_s: float, t1_s: float) -> FloatArray:
-        """Paced inhalation onsets in ``(t0_s, t1_s]``, s, ascending."""
-        found = [
-            span.pacer.breath_starts(max(t0_s, span.t_on_s), min(t1_s, span.t_off_s))
-            for span in self.spans
-        ]
-        # An onset exactly at a stop belongs to no breath that was paced.
+        """Paced inhalation onsets in ``(t0_s, t1_s]``, s, ascending.
+
+        A stretch of pacing owns ``[t_on_s, t_off_s)``: a (re)start at an inhalation onset is
+        a breath, an onset exactly at a stop is not.
+        """
+        found = []
+        for span in self.spans:
+            lo, hi = max(t0_s, span.t_on_s), min(t1_s, span.t_off_s)
+            raw = span.pacer.breath_starts(lo - _ONSET_TOLERANCE_S, hi)
+            keep = (
+                (raw > t0_s)
+                & (raw <= t1_s)
+                & (raw >= span.t_on_s - _ONSET_TOLERANCE_S)
+                & (raw < span.t_off_s - _ONSET_TOLERANCE_S)
+            )
+            found.append(raw[keep])
         onsets = np.concatenate(found) if found else np.empty(0)
         return np.asarray(np.unique(onsets), dtype=np.float64)
 
