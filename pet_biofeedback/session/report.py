@@ -49,6 +49,7 @@ th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid #e3e3e3;
 th { background: #f3f6fa; font-size: 16px; }
 td.value { white-space: nowrap; font-weight: bold; font-size: 19px; }
 td.why { color: #333333; }
+table.tech { width: auto; min-width: 60%; }
 table.tech td, table.tech th { font-size: 15px; padding: 4px 10px; }
 table.tech td.value { font-size: 15px; }
 tr.chosen td { background: #e3f2ec; font-weight: bold; }
@@ -199,7 +200,7 @@ def _measures(d: ReportData) -> str:
                 "Heart-rate swing per breath",
                 f"{mean:.1f} beats/min",
                 f"How far your heart rate rose and fell within each breath (average of "
-                f"{d.rsa_bpm.size} breaths, breaths from the {d.rsa_source}). Bigger swings "
+                f"{d.rsa_bpm.size} breaths, timed by the {d.rsa_source}). Bigger swings "
                 "mean heart and breathing work together.",
             )
         )
@@ -243,8 +244,8 @@ _TECH_ROWS: Final = (
     ("lf_ms2", "LF power (0.04–0.15 Hz)", "ms²", 0),
     ("hf_ms2", "HF power (0.15–0.4 Hz)", "ms²", 0),
     ("total_power_ms2", "Total power", "ms²", 0),
-    ("lf_nu", "LF", "n.u.", 1),
-    ("hf_nu", "HF", "n.u.", 1),
+    ("lf_nu", "LF, normalised", "n.u.", 1),
+    ("hf_nu", "HF, normalised", "n.u.", 1),
     ("lf_hf", "LF/HF (during slow breathing it reflects the breathing wave)", "", 2),
     ("lf_peak_hz", "LF peak", "Hz", 3),
     ("hf_peak_hz", "HF peak", "Hz", 3),

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from pet_biofeedback.session.report_data import ReportData
 from pet_biofeedback.signal import spectral
@@ -38,6 +38,9 @@ BREATH_COLOUR: Final = "#7a3d8f"  # purple: measured breathing
 GRID_COLOUR: Final = "#e6e6e6"
 BAND_COLOURS: Final = {"VLF": "#eeeeee", "LF": "#dcefe9", "HF": "#e8e3f3"}
 _AUTO_MARKERS: Final = ("session start", "session end")
+TIME_STEPS_S: Final = (10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0)
+MAX_TIME_TICKS: Final = 12
+FEW_BREATHS: Final = 30  # up to this many breaths in a figure the pacer wave stays strong
 
 
 def _figure(height_in: float, n_rows: int = 1) -> tuple[Figure, list[Axes]]:
@@ -66,6 +69,10 @@ def _clock(seconds: float, _pos: object = None) -> str:
 
 
 def _time_axis(ax: Axes) -> None:
+    t0, t1 = ax.get_xlim()
+    # round clock times: the first step giving at most MAX_TIME_TICKS labels
+    step = next((s for s in TIME_STEPS_S if (t1 - t0) / s <= MAX_TIME_TICKS), TIME_STEPS_S[-1])
+    ax.xaxis.set_major_locator(MultipleLocator(step))
     ax.xaxis.set_major_formatter(FuncFormatter(_clock))
     ax.set_xlabel("time in the session (minutes:seconds)", fontsize=FONT_PT)
 
@@ -100,13 +107,16 @@ def _draw_pacer(ax: Axes, data: ReportData, t0_s: float, t1_s: float, lo: float,
     if not np.any(np.isfinite(guide)):
         return
     wave = lo + guide * (hi - lo)
-    ax.fill_between(grid, lo, wave, color=PACER_COLOUR, alpha=0.55, linewidth=0, zorder=1)
+    # many breaths side by side: a paler wave, so that the heart rate stays readable
+    n_breaths = data.pacer.breath_starts(t0_s, t1_s).size
+    alpha = 0.55 if n_breaths <= FEW_BREATHS else 0.3
+    ax.fill_between(grid, lo, wave, color=PACER_COLOUR, alpha=alpha, linewidth=0, zorder=1)
     ax.plot(
         grid,
         wave,
         color=PACER_EDGE,
         linewidth=0.8,
-        alpha=0.8,
+        alpha=alpha + 0.25,
         zorder=1,
         label="pacer: breathe in while it rises, out while it falls",
     )
@@ -176,8 +186,10 @@ def heart_rate_png(data: ReportData) -> bytes:
             linestyle="none",
             marker="|",
             markersize=10,
+            markeredgewidth=1.5,
             color=ONSET_COLOUR,
             zorder=5,
+            clip_on=False,  # half of each tick below the axis line, half above
             label="paced breath starts",
         )
     _draw_markers(ax, data, t0, t1)
@@ -321,12 +333,13 @@ def spectrum_png(data: ReportData, pacer_breaths_per_min: float | None) -> bytes
         ("HF", spectral.HF_BAND_HZ),
     ):
         ax.axvspan(band[0], band[1], color=BAND_COLOURS[name], zorder=0)
+        # at the band's left edge: the pacer's mark usually sits in the middle of LF
         ax.text(
-            (band[0] + band[1]) / 2,
+            band[0] + 0.004,
             0.97,
             name,
             transform=ax.get_xaxis_transform(),
-            ha="center",
+            ha="left",
             va="top",
             fontsize=FONT_PT,
             color="#333333",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -138,7 +139,8 @@ class TestSelfContained:
         assert all(p.startswith(PNG_MAGIC) for p in pngs)
 
     def test_header_says_protocol_minutes_pacer_and_device(self, session_html: str) -> None:
-        facts = html.unescape(session_html.split('<section class="facts">')[1].split("</section>")[0])
+        facts = session_html.split('<section class="facts">')[1].split("</section>")[0]
+        facts = html.unescape(facts)
         assert "practice" in facts
         assert "4 min" in facts  # planned
         assert "4.0 min" in facts  # actual
@@ -267,8 +269,9 @@ class TestAssessment:
 
     def test_assessment_session_without_results_says_so(self, session_file: Path) -> None:
         data = gather_report(session_file)
-        page = render_html(data)
-        assert "Resonance-rate assessment" not in page  # a practice session
+        assert "Resonance-rate assessment" not in render_html(data)  # a practice session
+        page = render_html(dataclasses.replace(data, protocol="assessment"))
+        assert "per-rate results are not part of this report" in page
 
 
 class TestPacerTrack:
