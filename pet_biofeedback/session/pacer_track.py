@@ -5,7 +5,9 @@ or a replay can draw the exact target wave and breath onsets the person saw. The
 a fresh `Pacer` whenever pacing (re)starts and switches it with `Pacer.change` otherwise; a
 `PacerPhase` with ``breaths_per_min`` 0 stops it (a rest). This module replays those rules.
 Older recordings lack ``hold_after_inhale_s``, ``position`` and ``shape``; the event's
-defaults (no hold, an inhalation onset at ``t``, a sine guide) stand in for them.
+defaults (no hold, a sine guide) stand in for them. A missing ``position`` reads as 0.0: at a
+(re)start that is what the engine does (a fresh breath at ``t``); at a change of a running
+pacer the change is remapped exactly as the engine did when it recorded it (`Pacer.change`).
 """
 
 from __future__ import annotations
@@ -90,6 +92,17 @@ class PacerTrack:
         return np.asarray(np.unique(onsets), dtype=np.float64)
 
     @property
+    def rates_breaths_per_min(self) -> tuple[float, ...]:
+        """The rates paced, in the order first used, each once (breaths/min)."""
+        rates: list[float] = []
+        for span in self.spans:
+            for change in span.pacer.changes:
+                rate = round(change.settings.breaths_per_min, 2)  # not float noise
+                if rate not in rates:
+                    rates.append(rate)
+        return tuple(rates)
+
+    @property
     def first_rate_breaths_per_min(self) -> float | None:
         """The rate the session's pacing started with; None when it never paced."""
         if not self.spans:
@@ -124,8 +137,12 @@ def pacer_track(events: Iterable[PacerPhase], t_end_s: float) -> PacerTrack:
             current = Pacer(settings, t_start_s=event.t - fraction * settings.period_s)
             t_on = event.t
         else:
+            # Position 0.0 is the field's default, what recordings without it read as; a
+            # running pacer is never at breath 0.0 after its start, so 0.0 means "not
+            # recorded" and the change is remapped as the engine does when recording it.
+            position = event.position if event.position != 0.0 else None
             try:
-                current.change(event.t, settings, position=event.position)
+                current.change(event.t, settings, position=position)
             except ConfigError:  # out of time order: not something the engine records
                 n_unusable += 1
     if current is not None:

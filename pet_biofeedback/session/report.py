@@ -96,14 +96,21 @@ def _img(png: bytes | None, alt: str, caption: str) -> str:
     )
 
 
-def _pacer_rate(d: ReportData) -> float | None:
+def _pacer_rates(d: ReportData) -> tuple[float, ...]:
+    """Every rate the pacer ran at (breaths/min), in order; empty without a pacer."""
     if d.pacer is not None:
-        return d.pacer.first_rate_breaths_per_min
+        return d.pacer.rates_breaths_per_min
     if d.pacer_settings is not None:
         rate = d.pacer_settings.get("breaths_per_min")
         if isinstance(rate, int | float) and math.isfinite(rate) and rate > 0:
-            return float(rate)
-    return None
+            return (float(rate),)
+    return ()
+
+
+def _rates_text(rates: Sequence[float]) -> str:
+    """``6.5``, ``6.5 and 6``, ``6.5, 6 and 5``."""
+    texts = [f"{r:g}" for r in rates]
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
 
 
 def _pacer_text(d: ReportData) -> str:
@@ -125,12 +132,7 @@ def _pacer_text(d: ReportData) -> str:
             if isinstance(hold, int | float) and hold > 0:
                 parts.append(f"{label} {hold:g} s")
     if d.pacer is not None:
-        rates: list[float] = []
-        for span in d.pacer.spans:
-            for change in span.pacer.changes:
-                rate_now = round(change.settings.breaths_per_min, 2)
-                if not rates or rates[-1] != rate_now:
-                    rates.append(rate_now)
+        rates = d.pacer.rates_breaths_per_min
         if len(rates) > 1:
             parts.append("changed: " + " → ".join(f"{r:g}" for r in rates))
         elif not parts:
@@ -168,7 +170,8 @@ def _row(key: str, label: str, value: str, why: str) -> str:
 
 def _measures(d: ReportData) -> str:
     s = d.report["summary"]
-    pacer = _pacer_rate(d)
+    rates = _pacer_rates(d)
+    pacer = f"{_rates_text(rates)} per minute" if rates else None
     rows = [
         _row(
             "mean_hr_bpm",
@@ -210,7 +213,8 @@ def _measures(d: ReportData) -> str:
         why = f"The strongest slow wave in your heart rate came {at}"
         if pacer is not None:
             why += (
-                f"; the pacer was at {pacer:g} per minute. When the two match, your heart "
+                f"; the pacer {'was at' if len(rates) == 1 else 'ran at'} {pacer}. When "
+                "the two match, your heart "
                 "rate followed your breathing."
             )
         else:
@@ -219,7 +223,7 @@ def _measures(d: ReportData) -> str:
     breathing = s["breathing_rate_bpm"]
     if breathing is not None:
         why = "How fast you actually breathed, measured from chest movement"
-        why += f" (the pacer: {pacer:g})." if pacer is not None else "."
+        why += f" (the pacer: {pacer})." if pacer is not None else "."
         rows.append(
             _row(
                 "breathing_rate_bpm",
@@ -377,7 +381,6 @@ def render_html(d: ReportData) -> str:
     """The whole report as one HTML document (module docstring)."""
     from pet_biofeedback.session import report_figures as figs
 
-    pacer = _pacer_rate(d)
     figures = [
         _img(
             figs.heart_rate_png(d),
@@ -411,7 +414,7 @@ def render_html(d: ReportData) -> str:
             "(a dot per breath).",
         ),
         _img(
-            figs.spectrum_png(d, pacer),
+            figs.spectrum_png(d, _pacer_rates(d)),
             "heart-rate spectrum",
             "Which wave speeds your heart rate contains (Welch spectrum of the corrected beat "
             "intervals). With resonance breathing one tall peak sits at the pacer's rate, "

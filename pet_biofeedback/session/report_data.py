@@ -375,7 +375,13 @@ def gather_report(path: Path, *, assessment: Mapping[str, Any] | None = None) ->
             onsets, rsa_source = track.breath_starts(t0 - 1.0, t_end), "pacer"
         elif breathing is not None:
             onsets, rsa_source = breathing.onsets_s, "chest movement"
-    rsa_t, rsa_bpm = _rsa(beat_t, nn, onsets, gaps)
+    # a breath across a rest (the pacer stopped) is no breath: rests count as gaps here
+    rests = (
+        tuple((a.t_off_s, b.t_on_s) for a, b in zip(track.spans, track.spans[1:], strict=False))
+        if track is not None and rsa_source == "pacer"
+        else ()
+    )
+    rsa_t, rsa_bpm = _rsa(beat_t, nn, onsets, gaps + rests)
     if rsa_bpm.size == 0:
         rsa_source = None
     zoom = _zoom(float(beat_t[0]), float(beat_t[-1]), rsa_t, rsa_bpm, gaps) if beat_t.size else None

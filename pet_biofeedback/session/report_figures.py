@@ -9,7 +9,7 @@ for a page about 1000 px wide.
 from __future__ import annotations
 
 import io
-import math
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -320,7 +320,9 @@ def _hz(per_min: npt.ArrayLike) -> FloatArray:
     return np.asarray(per_min, dtype=np.float64) / 60.0
 
 
-def spectrum_png(data: ReportData, pacer_breaths_per_min: float | None) -> bytes | None:
+def spectrum_png(
+    data: ReportData, pacer_rates_breaths_per_min: Sequence[float] = ()
+) -> bytes | None:
     """The NN spectrum with the VLF/LF/HF bands shaded and the pacer frequency marked."""
     sp = data.spectrum
     if sp is None or not np.any(np.isfinite(sp.psd_ms2_per_hz)):
@@ -345,12 +347,12 @@ def spectrum_png(data: ReportData, pacer_breaths_per_min: float | None) -> bytes
             color="#333333",
         )
     ax.plot(sp.freqs_hz, sp.psd_ms2_per_hz, color=HR_COLOUR, linewidth=1.8, zorder=3)
-    if pacer_breaths_per_min is not None and math.isfinite(pacer_breaths_per_min):
-        f_p = pacer_breaths_per_min / 60.0
+    for k, rate in enumerate(pacer_rates_breaths_per_min):
+        f_p = rate / 60.0
         ax.axvline(f_p, color=MARKER_COLOUR, linestyle="--", linewidth=1.5, zorder=4)
         ax.annotate(
-            f"pacer {pacer_breaths_per_min:g}/min",
-            (f_p, 0.85),
+            f"pacer {rate:g}/min",
+            (f_p, 0.85 - 0.12 * k),  # stacked: several rates lie close together
             xycoords=("data", "axes fraction"),
             xytext=(6, 0),
             textcoords="offset points",

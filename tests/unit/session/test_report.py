@@ -95,6 +95,38 @@ def session_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def stepped_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An assessment-like session: 6.5/min, a rest, 6/min, then 5/min from mid-breath."""
+    plan = SessionPlan(
+        protocol="assessment",
+        minutes=5.0,
+        pacer=PacerSettings(breaths_per_min=6.5),
+        steps=(
+            (60.0, None, "rest"),
+            (80.0, PacerSettings(breaths_per_min=6.0), "block 2"),
+            (175.0, PacerSettings(breaths_per_min=5.0), "block 3"),
+        ),
+    )
+    holder: dict[str, SessionEngine] = {}
+    strap = SimulatedStrap(
+        parse_sim_spec("sim:resonance=5.5,seed=4"),
+        pacer=lambda t: holder["engine"].pacer_position(t),
+        speed=math.inf,
+    )
+    path = tmp_path_factory.mktemp("stepped") / "stepped.jsonl.gz"
+    asyncio.run(
+        run_session(
+            strap,
+            plan,
+            path,
+            speed=math.inf,
+            on_engine=lambda engine: holder.__setitem__("engine", engine),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
 def session_html(session_file: Path) -> str:
     return render_html(gather_report(session_file))
 
@@ -295,6 +327,24 @@ class TestPacerTrack:
             track.breath_starts(0.0, 119.0), engine_pacer.breath_starts(0.0, 119.0), atol=1e-9
         )
 
+    def test_a_change_recorded_without_its_position_is_remapped_as_the_engine_did(
+        self,
+    ) -> None:
+        # recording.py does not yet write `position`: the event reads back with 0.0
+        engine_pacer = Pacer(PacerSettings(breaths_per_min=6.0), t_start_s=0.0)
+        new = PacerSettings(breaths_per_min=4.5, inhale_parts=1.0, exhale_parts=2.0)
+        engine_pacer.change(47.0, new)  # mid-breath: 47 s is 0.7 of a 10-s breath
+        events = [
+            PacerPhase(0.0, 6.0, 4.0, 6.0),
+            PacerPhase(47.0, 4.5, new.inhale_s, new.exhale_s),
+        ]
+        track = pacer_track(events, 150.0)
+        t = np.linspace(0.0, 149.0, 700)
+        np.testing.assert_allclose(track.guide(t), engine_pacer.guide(t), atol=1e-9)
+        np.testing.assert_allclose(
+            track.breath_starts(0.0, 149.0), engine_pacer.breath_starts(0.0, 149.0), atol=1e-9
+        )
+
     def test_a_stop_leaves_no_wave_until_the_pacer_restarts(self) -> None:
         events = [
             PacerPhase(0.0, 6.0, 4.0, 6.0),
@@ -316,6 +366,29 @@ class TestPacerTrack:
         track = pacer_track(events, 60.0)
         assert track.n_unusable == 1
         assert np.isnan(track.guide(np.array([45.0]))[0])
+
+
+class TestSteppedSession:
+    def test_rest_has_no_paced_breaths_and_rates_are_all_named(self, stepped_file: Path) -> None:
+        data = gather_report(stepped_file)
+        assert data.pacer is not None
+        assert [(s.t_on_s, s.t_off_s) for s in data.pacer.spans] == [(0.0, 60.0), (80.0, 300.0)]
+        onsets = data.pacer.breath_starts(-1.0, 300.0)
+        assert not np.any((onsets >= 60.0) & (onsets < 80.0))
+        assert 80.0 in onsets  # pacing restarts with a fresh breath
+        # no breath with a heart-rate swing spans the rest
+        assert not np.any((data.rsa_breath_start_s > 50.0) & (data.rsa_breath_start_s < 80.0))
+        page = render_html(data)
+        assert "changed: 6.5 → 6 → 5" in page
+        assert "the pacer ran at 6.5, 6 and 5 per minute" in page
+        assert "per-rate results are not part of this report" in page
+
+    def test_mid_breath_change_keeps_the_wave_continuous(self, stepped_file: Path) -> None:
+        data = gather_report(stepped_file)
+        assert data.pacer is not None
+        t = np.linspace(174.0, 176.0, 2001)
+        guide = data.pacer.guide(t)
+        assert float(np.max(np.abs(np.diff(guide)))) < 0.01
 
 
 class TestCommand:
