@@ -303,12 +303,16 @@ def _quality_notes(report: Mapping[str, Any], extra: list[str]) -> tuple[str, ..
     art = report["summary"]["artifacts"]
     n_fixed = art["ectopic"] + art["long_short"] + art["missed"] + art["extra"]
     pct = art["corrected_pct"]
-    notes = [
-        f"{n_fixed} irregular or missed beat(s) corrected"
-        + (f" ({pct:.1f} % of beats)" if pct is not None else "")
-        + f": ectopic {art['ectopic']}, long/short {art['long_short']}, "
-        f"missed {art['missed']}, extra {art['extra']}"
-    ]
+    notes = (
+        [
+            f"{n_fixed} irregular or missed beat(s) corrected"
+            + (f" ({pct:.1f} % of beats)" if pct is not None else "")
+            + f": ectopic {art['ectopic']}, long/short {art['long_short']}, "
+            f"missed {art['missed']}, extra {art['extra']}"
+        ]
+        if n_fixed
+        else ["no irregular or missed beats needed correcting"]
+    )
     if s.get("gaps"):
         notes.append(
             f"{s['gaps']} stretch(es) without heartbeats, {s['gap_s']:.1f} s in all; the "

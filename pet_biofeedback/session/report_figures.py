@@ -358,6 +358,7 @@ def spectrum_png(
             textcoords="offset points",
             color=MARKER_COLOUR,
             fontsize=FONT_PT,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
         )
     ax.set_xlim(0.0, spectral.HF_BAND_HZ[1])
     ax.set_ylim(0.0, top)
