@@ -155,7 +155,7 @@ def _facts(d: ReportData) -> str:
         ("Pacer", _pacer_text(d)),
         ("Strap", d.device or "—"),
     ]
-    if d.profile:
+    if d.profile and d.profile != "default":  # the engine's name for "nobody chose one"
         items.append(("Profile", d.profile))
     cells = "".join(f"<div><span>{_e(k)}</span><b>{_e(v)}</b></div>" for k, v in items)
     return f'<section class="facts">{cells}</section>'

@@ -269,6 +269,18 @@ class TestOtherFiles:
         page = render_html(data)
         assert "2 stretch(es) without heartbeats" in page
 
+    def test_truncated_recording_is_reported_with_a_note(
+        self, session_file: Path, tmp_path: Path
+    ) -> None:
+        data = session_file.read_bytes()
+        cut = tmp_path / "cut.jsonl.gz"
+        cut.write_bytes(data[: int(len(data) * 0.6)])  # a crash mid-session
+        report = gather_report(cut)
+        assert 1.0 < report.actual_minutes < 4.0
+        page = render_html(report)
+        assert "the recording was cut off" in page
+        assert len(images(page)) == 3  # under 2.5 min: no separate 2-minute excerpt
+
     def test_h10_sample_recording(self) -> None:
         page = render_html(gather_report(H10))
         assert len(images(page)) >= 3
@@ -424,6 +436,7 @@ class TestCommand:
             ("out-is-folder", "is a folder"),
             ("hr-only", "heart rate only"),
             ("not-numbers", "contains no numbers"),
+            ("damaged", "is not a pet-biofeedback recording"),
         ],
     )
     def test_errors_are_one_line_and_exit_2(
@@ -438,6 +451,9 @@ class TestCommand:
             out = tmp_path
         elif problem == "hr-only":
             src = RECORDINGS / "optical-hr-only.jsonl.gz"
+        elif problem == "damaged":
+            src = tmp_path / "damaged.jsonl.gz"
+            src.write_bytes(b"not a recording at all\n" * 10)
         else:
             src = tmp_path / "words.txt"
             src.write_text("hello\nworld\n")
