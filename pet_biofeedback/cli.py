@@ -242,6 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument(
         "--rebuild", action="store_true", help="rebuild the history from the recordings first"
     )
+
+    report = sub.add_parser(
+        "report",
+        help="write a session report: one HTML file with figures and plain explanations",
+        description=(
+            "Analyse a session (a recording, RR text or XDF file) and write one "
+            "self-contained HTML report: heart rate with the pacer's wave, breathing, the "
+            "spectrum, every measure with a plain explanation, ratings, markers and data "
+            "quality. Opens offline in any browser; nothing is fetched."
+        ),
+    )
+    report.add_argument("file", metavar="FILE", help="the session's recording")
+    report.add_argument("--out", required=True, metavar="REPORT.html", help="the report to write")
+    report.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser
 
 
@@ -1022,6 +1036,28 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- report -------------------------------------------------------------------------------------
+
+
+def _session_file(text: str) -> Path:
+    """The file a ``report`` argument names (session ids from the history will resolve here)."""
+    path = Path(text)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder (report reads a recording, XDF or RR text file)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file (report reads a recording, XDF or RR text file)")
+    return path
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pet_biofeedback.session.report import write_report
+
+    path = _session_file(args.file)
+    out = write_report(path, Path(args.out), force=args.force)
+    print(f"Report saved to {out}")
+    return EXIT_OK
+
+
 # What a console that cannot show a character gets instead (Windows code pages,
 # PYTHONIOENCODING=ascii); anything not listed becomes "?".
 _CONSOLE_FALLBACK: Final = {
@@ -1086,6 +1122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command is None:  # no command: open the app with its defaults
                 args = parser.parse_args(["gui"])
             return _cmd_gui(args)
+        if args.command == "report":
+            return _cmd_report(args)
         parser.error(f"unknown command {args.command!r}")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)

@@ -232,6 +232,18 @@ class TestAnalyzeErrors:
             assert out == ""
             assert_one_line_error(err, names=str(path))
 
+    def test_no_command_without_a_screen_says_so_in_one_line(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # no command opens the app (issue #8); with no display it must not abort in Qt
+        for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+            monkeypatch.delenv(name, raising=False)
+        code, out, err = run([], capsys)
+        assert code == 2
+        assert out == ""
+        assert_one_line_error(err)
+        assert "pet-biofeedback session" in err
+
     @pytest.mark.parametrize(
         ("argv", "mentions"),
         [
@@ -243,12 +255,11 @@ class TestAnalyzeErrors:
             (["analyze", "--window", "60", "--step", "-1", str(SAMPLE)], "--step"),
             (["analyze"], "PATH"),
             (["analyze", "--bogus", str(SAMPLE)], "--bogus"),
-            ([], "command"),
             (["frobnicate"], "frobnicate"),
         ],
         ids=[
             "step-without-window", "negative-window", "zero-window", "window-abc", "window-nan",
-            "negative-step", "no-path", "unknown-option", "no-subcommand", "unknown-subcommand",
+            "negative-step", "no-path", "unknown-option", "unknown-subcommand",
         ],
     )  # fmt: skip
     def test_usage_error_exit_2_one_line(
