@@ -353,9 +353,11 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
         if n_ecg > n_intervals:
             stretches, n_intervals = ecg_stretches, n_ecg
             rr_source = "ECG R-peaks"
+    has_ecg = ecg.n_frames > 0
+    del ecg  # 45 MB a day of samples: free them before the RR analysis
     if n_intervals < MIN_BEATS:
         beating = [v for v in hr_bpm if v > 0]
-        if beating and not rr_groups and not raw_payloads and not ecg.n_frames:
+        if beating and not rr_groups and not raw_payloads and not has_ecg:
             raise InputFileError(
                 str(path),
                 f"holds heart rate only (mean {math.fsum(beating) / len(beating):.0f} bpm over "
@@ -382,6 +384,7 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
             breath_starts = beats.to_axis(np.asarray(est.breath_start_s))
             breathing_rate = est.rate_breaths_per_min
             details["breathing_source"] = "chest accelerometer"
+    del acc  # 200 MB a day of samples at 200 Hz: free them before the RR analysis
     try:
         result = analyze_rr(
             beats.rr_ms,
