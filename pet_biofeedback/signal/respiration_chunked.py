@@ -12,7 +12,7 @@ together with ``OVERLAP_S`` of signal on both sides, and only its middle is kept
 pass of the zero-phase filter is causal and the backward pass anti-causal, so a block's middle
 differs from the whole-record result only by the start-up transients at the segment's ends,
 which decay as exp(−2π·0.38·1 Hz·t) for the 4th-order 1 Hz Butterworth (its slowest pole):
-after 30 s they are below 1e-60 of the signal, far under float64 rounding. The first block
+after 30 s they are below 1e-31 of the signal, far under float64 rounding. The first block
 starts and the last block ends where the record does, with the same edge padding as the whole-
 record filter. A record that fits in one block is computed exactly as `breathing_from_acc`.
 The only other difference is the constant removed before filtering (the mean of the first
