@@ -321,6 +321,9 @@ def _analyze_recording(path: Path, settings: AnalysisSettings) -> FileAnalysis:
         "gap_events": len(gap_t),
         "breathing_source": None,
     }
+    for name, samples in (("ecg", ecg), ("acc", acc)):
+        if samples.n_skipped_frames:  # no usable sampling rate: cannot be placed in time
+            details[f"{name}_frames_skipped"] = samples.n_skipped_frames
     order = np.argsort(np.asarray(rr_t), kind="stable")
     stretches = _rr_stretches([rr_t[i] for i in order], [rr_groups[i] for i in order], gap_t)
     rr_source = "rr events"

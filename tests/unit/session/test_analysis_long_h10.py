@@ -264,3 +264,18 @@ BEFORE: Final[dict[str, dict[str, Any]]] = {
         },
     },
 }
+
+
+def test_acc_frame_without_a_sampling_rate_is_skipped_and_counted(tmp_path: Path) -> None:
+    # Regression: a frame with fs 0 put its samples at -inf s (division by zero) and failed
+    # the whole analysis ("accelerometer: t_s must be finite").
+    events = [e for e in asyncio.run(_simulated_events()) if e.t < 120.0]
+    path = tmp_path / "bad_fs.jsonl"
+    with RecordingWriter(path, device={"name": "sim"}, settings={}, sync_in_write=False) as w:
+        for event in events:
+            w.write(event)
+            if isinstance(event, AccFrame) and 60.0 < event.t < 60.2:
+                w.write(dataclasses.replace(event, t=event.t + 0.001, fs_hz=0.0))
+    report = report_dict(analyze_file(path, SETTINGS))
+    assert report["settings"]["acc_frames_skipped"] == 1
+    assert report["settings"]["breathing_source"] == "chest accelerometer"
