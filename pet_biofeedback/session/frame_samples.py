@@ -113,10 +113,12 @@ class FrameSamples:
         -----
         Concatenated, the windows equal ordering all samples by time (stably, so file order
         breaks ties) and dropping each sample whose time equals the previous one. Windows are
-        ``window_s`` long except the first and last, which reach to the first and last
-        sample; empty ones are skipped. Do not `append` while a window is alive (the buffers
-        are shared with it; `array` refuses to grow then).
+        ``window_s`` long except the last, which reaches to the last sample; after a pause in
+        the recording the next window starts at the next frame. Do not `append` while a window
+        is alive (the buffers are shared with it; `array` refuses to grow then).
         """
+        if not (math.isfinite(window_s) and window_s > 0.0):
+            raise ValueError(f"window_s must be a positive number of seconds, got {window_s!r}")
         if self.n_frames == 0:
             return
         t_last = np.frombuffer(self._t_last, dtype=np.float64)
@@ -131,10 +133,18 @@ class FrameSamples:
         by_start = np.argsort(t_first, kind="stable")
         start_sorted = t_first[by_start]
         longest_s = float(np.max(t_last - t_first)) + _SELECT_SLACK_S
-        t_lo, t_hi = float(np.min(t_first)), float(np.max(t_last))
-        n_inner = max(math.floor((t_hi - t_lo) / window_s), 0)
-        edges = [-math.inf, *(t_lo + window_s * np.arange(1, n_inner + 1)).tolist(), math.inf]
-        for lo_s, hi_s in itertools.pairwise(edges):
+        t_hi = float(np.max(t_last))
+        hi_s = -math.inf
+        while hi_s < math.inf:
+            # A window starts where the last ended and lasts window_s from there, or from the
+            # next frame after a pause in the recording (no runs of empty windows); the last
+            # one reaches to the end. Any increasing boundaries give the same samples.
+            lo_s = hi_s
+            i_next = int(np.searchsorted(start_sorted, lo_s, side="left"))
+            base_s = lo_s if i_next == start_sorted.size else max(lo_s, start_sorted[i_next])
+            hi_s = base_s + window_s
+            if hi_s > t_hi or not hi_s > lo_s:  # the end (or times too large to step)
+                hi_s = math.inf
             # Frames whose samples reach [lo_s, hi_s), in file order (ties go to the earliest).
             i0 = int(np.searchsorted(start_sorted, lo_s - longest_s, side="left"))
             i1 = int(np.searchsorted(start_sorted, hi_s, side="left"))

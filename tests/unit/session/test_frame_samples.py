@@ -99,3 +99,16 @@ class TestFrameSamples:
             buffer.append(float(k), 200.0, [(1000.0, -3.0, 12.0)] * 36)
         ((_, values),) = list(buffer.windows(1e6))
         assert values.nbytes == 100 * 36 * 3 * 4
+
+    def test_a_long_pause_gives_no_run_of_empty_windows(self) -> None:
+        buffer = FrameSamples(1)
+        buffer.append(10.0, 100.0, [1.0, 2.0])
+        buffer.append(1e7, 100.0, [3.0, 4.0])  # 116 days later
+        pieces = list(buffer.windows(0.001))
+        # Four windows, not 10 billion: the one after 2.0 stretches to the next frame.
+        assert [p[1].tolist() for p in pieces] == [[1.0], [2.0, 3.0], [4.0]]
+
+    @pytest.mark.parametrize("window_s", [0.0, -1.0, float("nan")])
+    def test_bad_window_length_raises(self, window_s: float) -> None:
+        with pytest.raises(ValueError, match="window_s"):
+            list(FrameSamples(1).windows(window_s))
