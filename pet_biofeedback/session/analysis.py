@@ -22,6 +22,10 @@ the first beat, so its time axis is the recording's with the gaps cut out; breat
 from the accelerometer are moved onto that same axis (onsets inside a gap are dropped), so
 breathing and beats stay aligned. The report says how many gaps, and how many seconds, were
 cut out. For ECG, R peaks are found per contiguous stretch of samples, likewise.
+
+Memory (issue 6): ECG and ACC samples are kept as float32 while reading (`FrameSamples`) and
+processed in time windows and chunks (`ecg_chunked`, `respiration_chunked`), so a 24-h H10
+recording needs a few hundred MB, not gigabytes.
 """
 
 from __future__ import annotations
