@@ -196,7 +196,7 @@ class _LowpassFrontEnd:
         return int(np.floor((t_end - self.t_first) * self.fs + _GRID_EPS)) + 1
 
     def _grid_t(self, k_lo: int, k_hi: int) -> FloatArray:
-        grid: FloatArray = self.t_first + np.arange(k_hi)[k_lo:] / self.fs
+        grid: FloatArray = self.t_first + np.arange(k_lo, k_hi) / self.fs
         return grid
 
     def _block(self, k_hi: int, *, n_grid: int | None) -> None:
@@ -222,7 +222,7 @@ class _LowpassFrontEnd:
         else:
             t_end = float(self._grid_t(k_hi, k_hi + 1)[0])
             j_hi = int(np.ceil((t_end - self.t_first) * WORK_FS_HZ)) + 1
-        work_t = self.t_first + np.arange(j_hi)[self.j_done :] / WORK_FS_HZ
+        work_t = self.t_first + np.arange(self.j_done, j_hi) / WORK_FS_HZ
         if n_grid is None:
             work_t = work_t[work_t < t_end]  # the rest belongs to the next block
         self._out_t.append(work_t)
