@@ -24,6 +24,10 @@ recording time, gaps included, so breath onsets from the accelerometer need no s
 differences across gaps are left out and spectra are taken per stretch. The report says how
 many gaps, and how many seconds, there were, and the notes what was left out because of
 them. For ECG, R peaks are found per contiguous stretch of samples, likewise.
+
+Memory (issue 6): ECG and ACC samples are kept as float32 while reading (`FrameSamples`) and
+processed in time windows and chunks (`ecg_chunked`, `respiration_chunked`), so a 24-h H10
+recording needs a few hundred MB, not gigabytes.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from pet_biofeedback.events import (
     RawNotification,
     RRIntervals,
 )
+from pet_biofeedback.session.frame_samples import FrameSamples
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
 from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
@@ -232,53 +237,46 @@ def _rr_stretches(
     return stretches
 
 
-def _sample_times(frames: list[tuple[float, float, int]]) -> FloatArray:
-    """Times of every sample of frames ``(t_last_s, fs_hz, n_samples)``, frame by frame."""
-    if not frames:
-        return np.empty(0)
-    t_last = np.array([f[0] for f in frames], dtype=np.float64)
-    fs = np.array([f[1] for f in frames], dtype=np.float64)
-    n = np.array([f[2] for f in frames], dtype=np.int64)
-    frame_idx = np.repeat(np.arange(n.size), n)
-    within = np.arange(frame_idx.size) - np.repeat(np.cumsum(n) - n, n)
-    result: FloatArray = t_last[frame_idx] - (n[frame_idx] - 1 - within) / fs[frame_idx]
-    return result
-
-
-def _increasing(t_s: FloatArray) -> tuple[FloatArray, np.ndarray[Any, np.dtype[np.intp]]]:
-    """Sample times sorted, with repeats and overlaps dropped; and the indices kept."""
-    order = np.argsort(t_s, kind="stable")
-    t_sorted = t_s[order]
-    keep = np.concatenate(([True], np.diff(t_sorted) > 0)) if t_sorted.size else np.empty(0, bool)
-    return t_sorted[keep], order[keep]
-
-
-def _ecg_stretches(
-    frames: list[tuple[float, float, int]], values_uv: list[tuple[float, ...]]
-) -> tuple[list[_Stretch], int]:
+def _ecg_stretches(ecg: FrameSamples) -> tuple[list[_Stretch], int]:
     """Beat stretches from R peaks per contiguous ECG stretch; and how many were unusable."""
-    from pet_biofeedback.signal.ecg import find_r_peaks
+    from pet_biofeedback.signal.ecg_chunked import find_r_peaks_chunked
 
-    if not frames:
+    if not ecg.n_frames:
         return [], 0
-    fs_hz = frames[0][1]
-    t_all, kept = _increasing(_sample_times(frames))
-    uv = np.concatenate([np.asarray(v, dtype=np.float64) for v in values_uv])[kept]
-    breaks = np.flatnonzero(np.diff(t_all) > ECG_BREAK_INTERVALS / fs_hz) + 1
-    edges = [0, *breaks.tolist(), t_all.size]
+    fs_hz = ecg.first_fs_hz
+    # The time-ordered samples (float32, 4 bytes each) and where the stretches start and end;
+    # one window of sample times at a time.
+    uv = np.empty(ecg.n_samples, dtype=np.float32)
+    starts_idx: list[int] = []
+    starts_t: list[float] = []
+    ends_t: list[float] = []
+    n_done = 0
+    t_prev = -math.inf
+    for t_s, values in ecg.windows():
+        uv[n_done : n_done + t_s.size] = values
+        breaks = np.flatnonzero(np.diff(t_s, prepend=t_prev) > ECG_BREAK_INTERVALS / fs_hz)
+        if n_done and breaks.size and breaks[0] == 0:
+            ends_t.append(t_prev)
+        ends_t.extend(t_s[breaks[breaks > 0] - 1].tolist())
+        starts_idx.extend((n_done + breaks).tolist())
+        starts_t.extend(t_s[breaks].tolist())
+        n_done += t_s.size
+        t_prev = float(t_s[-1])
+    ends_t.append(t_prev)
+    edges = [*starts_idx, n_done]
     stretches: list[_Stretch] = []
     n_unusable = 0
-    for lo, hi in itertools.pairwise(edges):
-        if t_all[hi - 1] - t_all[lo] < MIN_ECG_STRETCH_S:
+    for (lo, hi), t_lo, t_hi in zip(itertools.pairwise(edges), starts_t, ends_t, strict=True):
+        if t_hi - t_lo < MIN_ECG_STRETCH_S:
             n_unusable += 1
             continue
         try:
-            peaks = find_r_peaks(uv[lo:hi], fs_hz)
+            peaks = find_r_peaks_chunked(uv[lo:hi], fs_hz)
         except SignalInputError as exc:
-            logger.info("ECG stretch at %.1f s skipped: %s", t_all[lo], exc)
+            logger.info("ECG stretch at %.1f s skipped: %s", t_lo, exc)
             n_unusable += 1
             continue
-        beat_t = t_all[lo] + peaks.t_s
+        beat_t = t_lo + peaks.t_s
         stretches.append(_Stretch(float(beat_t[0]), np.diff(beat_t) * 1000.0))
     return stretches, n_unusable
 
@@ -289,7 +287,7 @@ def _analyze_recording(
     # Imported here: RR text and XDF analysis do not need the recording or decoder modules.
     from pet_biofeedback.firmware_bridge import hrs
     from pet_biofeedback.recording import RecordingReader
-    from pet_biofeedback.signal.respiration import breathing_from_acc
+    from pet_biofeedback.signal.respiration_chunked import breathing_from_acc_chunks
 
     rr_t: list[float] = []
     rr_groups: list[tuple[float, ...]] = []
@@ -297,10 +295,8 @@ def _analyze_recording(
     raw_payloads: list[bytes] = []
     gap_t: list[float] = []
     hr_bpm: list[float] = []
-    ecg_frames: list[tuple[float, float, int]] = []
-    ecg_values: list[tuple[float, ...]] = []
-    acc_frames: list[tuple[float, float, int]] = []
-    acc_values: list[tuple[tuple[float, float, float], ...]] = []
+    ecg = FrameSamples(1)
+    acc = FrameSamples(3)
     try:
         with RecordingReader(path, strict=strict) as reader:
             for event in reader:
@@ -317,13 +313,9 @@ def _analyze_recording(
                     case HeartRate():
                         hr_bpm.append(event.hr_bpm)
                     case EcgFrame():
-                        if event.ecg_uv:
-                            ecg_frames.append((event.t, event.fs_hz, len(event.ecg_uv)))
-                            ecg_values.append(event.ecg_uv)
+                        ecg.append(event.t, event.fs_hz, event.ecg_uv)
                     case AccFrame():
-                        if event.acc_mg:
-                            acc_frames.append((event.t, event.fs_hz, len(event.acc_mg)))
-                            acc_values.append(event.acc_mg)
+                        acc.append(event.t, event.fs_hz, event.acc_mg)
                     case _:
                         pass
             header, truncated, read_notes = reader.header, reader.truncated, reader.notes
@@ -339,6 +331,9 @@ def _analyze_recording(
         "gap_events": len(gap_t),
         "breathing_source": None,
     }
+    for name, samples in (("ecg", ecg), ("acc", acc)):
+        if samples.n_skipped_frames:  # no usable sampling rate: cannot be placed in time
+            details[f"{name}_frames_skipped"] = samples.n_skipped_frames
     order = np.argsort(np.asarray(rr_t), kind="stable")
     stretches = _rr_stretches([rr_t[i] for i in order], [rr_groups[i] for i in order], gap_t)
     rr_source = "rr events"
@@ -364,16 +359,18 @@ def _analyze_recording(
             stretches, n_intervals = raw_stretches, n_raw
             rr_source = "raw heart-rate notifications"
     n_ecg: int | None = None  # intervals from the ECG's R-peaks, when it was tried
-    if n_intervals < MIN_BEATS and ecg_frames:
-        ecg_stretches, n_unusable = _ecg_stretches(ecg_frames, ecg_values)
+    if n_intervals < MIN_BEATS and ecg.n_frames:
+        ecg_stretches, n_unusable = _ecg_stretches(ecg)
         details["ecg_stretches_unusable"] = n_unusable
         n_ecg = sum(s.rr_ms.size for s in ecg_stretches)
         if n_ecg > n_intervals:
             stretches, n_intervals = ecg_stretches, n_ecg
             rr_source = "ECG R-peaks"
+    has_ecg = ecg.n_frames > 0
+    del ecg  # 45 MB a day of samples: free them before the RR analysis
     if n_intervals < MIN_BEATS:
         beating = [v for v in hr_bpm if v > 0]
-        if beating and not rr_groups and not raw_payloads and not ecg_frames:
+        if beating and not rr_groups and not raw_payloads and not has_ecg:
             raise InputFileError(
                 str(path),
                 f"holds heart rate only (mean {math.fsum(beating) / len(beating):.0f} bpm over "
@@ -391,17 +388,16 @@ def _analyze_recording(
 
     breath_starts = None
     breathing_rate = None
-    if acc_frames:
-        acc_t, kept = _increasing(_sample_times(acc_frames))
-        acc_mg = np.concatenate([np.asarray(v, dtype=np.float64) for v in acc_values])[kept]
+    if acc.n_frames:
         try:
-            est = breathing_from_acc(acc_mg, acc_frames[0][1], t_s=acc_t)
+            est = breathing_from_acc_chunks(acc.windows(), acc.first_fs_hz)
         except SignalInputError as exc:
             raise InputFileError(str(path), f"accelerometer: {exc}") from exc
         if math.isfinite(est.rate_breaths_per_min):
             breath_starts = np.asarray(est.breath_start_s)
             breathing_rate = est.rate_breaths_per_min
             details["breathing_source"] = "chest accelerometer"
+    del acc  # 200 MB a day of samples at 200 Hz: free them before the RR analysis
     try:
         result = analyze_rr(
             beats.rr_ms,

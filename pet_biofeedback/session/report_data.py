@@ -177,8 +177,14 @@ def _breathing(r: _Read, notes: list[str]) -> Breathing | None:
 
     if not r.acc_frames or r.acc_values is None:
         return None
-    acc_t, kept = analysis._increasing(analysis._sample_times(r.acc_frames))
-    acc_mg = np.concatenate([np.asarray(v, dtype=np.float64) for v in r.acc_values])[kept]
+    from pet_biofeedback.session.frame_samples import FrameSamples
+
+    samples = FrameSamples(3)
+    for (t, fs_hz, _), values in zip(r.acc_frames, r.acc_values, strict=True):
+        samples.append(t, fs_hz, values)
+    pieces = list(samples.windows())
+    acc_t = np.concatenate([p[0] for p in pieces])
+    acc_mg = np.concatenate([np.asarray(p[1], dtype=np.float64) for p in pieces])
     try:
         est = breathing_from_acc(acc_mg, r.acc_frames[0][1], t_s=acc_t)
     except SignalInputError as exc:

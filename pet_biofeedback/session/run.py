@@ -65,7 +65,7 @@ def session_summary(path: Path, live: Mapping[str, Any]) -> dict[str, Any]:
     try:
         report = report_dict(analyze_file(path, AnalysisSettings()))
         summary.update(report["summary"])
-        summary["notes"] = report.get("notes", [])
+        summary["notes"] = report["settings"].get("notes", [])
     except InputFileError as exc:  # e.g. a session too short for HRV: say so, keep going
         summary["notes"] = [exc.user_message]
     summary["coherence_shown"] = live.get("coherence")

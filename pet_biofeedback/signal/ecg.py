@@ -18,7 +18,7 @@ from scipy import ndimage
 from scipy import signal as sps
 
 from pet_biofeedback.errors import SignalInputError
-from pet_biofeedback.signal._typing import FloatArray, IntArray
+from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float
 
 __all__ = ["RPeaks", "find_r_peaks"]
@@ -232,17 +232,21 @@ def _locate_sos(fs: float) -> FloatArray:
     return sos
 
 
-def _qrs_blocks(detect: FloatArray, fs: float) -> IntArray:
+def _qrs_blocks(detect: FloatArray, fs: float, *, mean_energy: float | None = None) -> IntArray:
     """Label array of candidate QRS complexes: Elgendi's blocks of interest, widened.
 
     0 outside blocks, 1..n_blocks inside (blocks closer than twice the margin merge).
+    ``mean_energy`` is the mean of ``detect**2`` over the whole record (default: over
+    ``detect``; the chunked detector passes the whole record's).
     """
     energy = detect * detect
+    if mean_energy is None:
+        mean_energy = float(np.mean(energy))
     w_qrs = max(round(QRS_WINDOW_S * fs), 1)
     w_beat = max(round(BEAT_WINDOW_S * fs), 1)
     ma_qrs = ndimage.uniform_filter1d(energy, w_qrs, mode="nearest")
     ma_beat = ndimage.uniform_filter1d(energy, w_beat, mode="nearest")
-    above = ma_qrs > ma_beat + THRESHOLD_OFFSET_BETA * float(np.mean(energy))
+    above = ma_qrs > ma_beat + THRESHOLD_OFFSET_BETA * mean_energy
     runs, n_runs = ndimage.label(above)
     if n_runs == 0:
         return np.zeros(detect.size, dtype=np.intp)
@@ -258,25 +262,57 @@ def _qrs_blocks(detect: FloatArray, fs: float) -> IntArray:
     return result
 
 
-def _locate_extrema(locate: FloatArray, labels: IntArray) -> IntArray:
-    """Index of the dominant-polarity extremum of ``locate`` in each labelled block."""
+@dataclass(frozen=True, slots=True)
+class _BlockExtrema:
+    """Per labelled block: its first sample, and the first index and value of its max and min."""
+
+    start_idx: IntArray
+    max_idx: IntArray
+    heights: FloatArray  # max of the block
+    min_idx: IntArray
+    depths: FloatArray  # −min of the block
+
+
+def _block_extrema(locate: FloatArray, labels: IntArray) -> _BlockExtrema:
+    """Extrema of ``locate`` in each block of ``labels`` (0 outside, 1..n increasing)."""
     inside = np.flatnonzero(labels)
     if inside.size == 0:
-        return np.empty(0, dtype=np.intp)
+        empty_idx = np.empty(0, dtype=np.intp)
+        return _BlockExtrema(empty_idx, empty_idx, np.empty(0), empty_idx, np.empty(0))
     # Labels increase along the signal, so each block is one contiguous run of ``inside``.
     block = labels[inside]
     first = np.flatnonzero(np.diff(block, prepend=0))
     values = locate[inside]
     heights = np.maximum.reduceat(values, first)
     depths = -np.minimum.reduceat(values, first)
-    # Dominant QRS polarity of the lead: R waves may point down (e.g. inverted electrodes).
-    if np.median(depths) > np.median(heights):
-        values, heights = -values, depths
     run_len = np.diff(np.append(first, inside.size))
-    at_max = np.flatnonzero(values == np.repeat(heights, run_len))
-    _, first_at_max = np.unique(block[at_max], return_index=True)
-    result: IntArray = inside[at_max[first_at_max]].astype(np.intp)
-    return result
+
+    def first_at(x: FloatArray, extreme: FloatArray) -> IntArray:
+        at = np.flatnonzero(x == np.repeat(extreme, run_len))
+        _, first_in_block = np.unique(block[at], return_index=True)
+        result: IntArray = inside[at[first_in_block]].astype(np.intp)
+        return result
+
+    return _BlockExtrema(
+        start_idx=inside[first].astype(np.intp),
+        max_idx=first_at(values, heights),
+        heights=heights,
+        min_idx=first_at(-values, depths),
+        depths=depths,
+    )
+
+
+def _negative_polarity(heights: FloatArray, depths: FloatArray) -> bool:
+    """Dominant QRS polarity of the lead: R waves may point down (e.g. inverted electrodes)."""
+    return bool(np.median(depths) > np.median(heights))
+
+
+def _locate_extrema(locate: FloatArray, labels: IntArray) -> IntArray:
+    """Index of the dominant-polarity extremum of ``locate`` in each labelled block."""
+    ext = _block_extrema(locate, labels)
+    if ext.start_idx.size == 0:
+        return ext.start_idx
+    return ext.min_idx if _negative_polarity(ext.heights, ext.depths) else ext.max_idx
 
 
 def _apply_refractory(locate: FloatArray, peak_idx: IntArray, fs: float) -> IntArray:
@@ -284,12 +320,22 @@ def _apply_refractory(locate: FloatArray, peak_idx: IntArray, fs: float) -> IntA
     peak_idx = np.unique(peak_idx)
     if peak_idx.size < 2:
         return peak_idx
+    return peak_idx[_refractory_keep(peak_idx, np.abs(locate[peak_idx]), fs)]
+
+
+def _refractory_keep(peak_idx: IntArray, magnitude: FloatArray, fs: float) -> IntArray:
+    """Positions in ``peak_idx`` (sorted, unique) that survive the refractory rule."""
+    distance = max(round(REFRACTORY_S * fs), 1)
     # A sparse train of |peak| values has one strict local maximum per peak, so find_peaks'
-    # (compiled) distance rule keeps the larger of close pairs without a Python loop.
-    train = np.zeros(locate.size + 2)
-    train[peak_idx + 1] = np.abs(locate[peak_idx]) + 1.0
-    kept, _ = sps.find_peaks(train, distance=max(round(REFRACTORY_S * fs), 1))
-    result: IntArray = (kept - 1).astype(np.intp)
+    # (compiled) distance rule keeps the larger of close pairs without a Python loop. Gaps of
+    # `distance` or more never interact, so they are shortened to `distance`: the train stays
+    # small for a long record and find_peaks decides exactly as on the full-length one.
+    gaps = np.minimum(np.diff(peak_idx), distance)
+    pos = np.concatenate(([1], 1 + np.cumsum(gaps)))
+    train = np.zeros(int(pos[-1]) + 2)
+    train[pos] = magnitude + 1.0
+    kept, _ = sps.find_peaks(train, distance=distance)
+    result: IntArray = np.searchsorted(pos, kept).astype(np.intp)
     return result
 
 
@@ -300,10 +346,16 @@ def _parabolic_refine(y: FloatArray, peak_idx: IntArray) -> tuple[FloatArray, Fl
     """
     inner = (peak_idx > 0) & (peak_idx < y.size - 1)
     i = np.clip(peak_idx, 1, y.size - 2)
-    y0, y1, y2 = y[i - 1], y[i], y[i + 1]
+    return _refine_triples(y[i - 1], y[i], y[i + 1], inner, y[peak_idx])
+
+
+def _refine_triples(
+    y0: FloatArray, y1: FloatArray, y2: FloatArray, inner: BoolArray, at_peak: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """`_parabolic_refine` on the samples around each peak; ``inner`` False keeps ``at_peak``."""
     denom = y0 - 2.0 * y1 + y2
     valid = inner & (denom != 0.0)
     safe = np.where(valid, denom, 1.0)
     d = np.where(valid, np.clip(0.5 * (y0 - y2) / safe, -0.5, 0.5), 0.0)
-    amplitude = np.where(valid, y1 - 0.25 * (y0 - y2) * d, y[peak_idx])
+    amplitude = np.where(valid, y1 - 0.25 * (y0 - y2) * d, at_peak)
     return d, amplitude

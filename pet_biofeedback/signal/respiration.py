@@ -216,21 +216,9 @@ def breathing_from_acc(
     if t_s is not None:
         grid = _uniform_grid(times[0], times[-1], fs)
         acc = _interp_columns(grid, times, acc)
-    sos_lp = sps.butter(ACC_LOWPASS_ORDER, ACC_LOWPASS_HZ, btype="lowpass", fs=fs, output="sos")
-    low = sps.sosfiltfilt(sos_lp, acc - acc.mean(axis=0), axis=0)
+    low = sps.sosfiltfilt(_acc_lowpass_sos(fs), acc - acc.mean(axis=0), axis=0)
     work_t = _uniform_grid(grid[0], grid[-1], WORK_FS_HZ)
-    work = sps.detrend(_interp_columns(work_t, grid, low), axis=0, type="linear")
-
-    cov = work.T @ work / work.shape[0]
-    eigval, eigvec = np.linalg.eigh(cov)
-    total = float(np.sum(eigval))
-    if not total > 0.0:
-        return _estimate_from_waveform(work_t, np.zeros(work_t.size), explained=float("nan"))
-    pc1 = eigvec[:, -1]
-    # Deterministic sign: the largest loading is positive (the physical sign is ambiguous).
-    pc1 = pc1 * np.sign(pc1[np.argmax(np.abs(pc1))])
-    explained = float(eigval[-1] / total)
-    return _estimate_from_waveform(work_t, _bandpass(work @ pc1), explained=explained)
+    return _estimate_from_work(work_t, _interp_columns(work_t, grid, low))
 
 
 def breathing_from_ecg_amplitude(
@@ -365,6 +353,29 @@ def breathing_rate_windows(
 
 
 # --- private helpers --------------------------------------------------------------------------
+
+
+def _acc_lowpass_sos(fs: float) -> FloatArray:
+    """The 1 Hz ACC low-pass (hrv-methods.md §8.1) at ``fs`` Hz."""
+    sos: FloatArray = sps.butter(
+        ACC_LOWPASS_ORDER, ACC_LOWPASS_HZ, btype="lowpass", fs=fs, output="sos"
+    )
+    return sos
+
+
+def _estimate_from_work(work_t: FloatArray, low: FloatArray) -> BreathingEstimate:
+    """Detrend, PC1 and breathing band of the low-passed ACC on the 4 Hz grid ``work_t``."""
+    work = sps.detrend(low, axis=0, type="linear")
+    cov = work.T @ work / work.shape[0]
+    eigval, eigvec = np.linalg.eigh(cov)
+    total = float(np.sum(eigval))
+    if not total > 0.0:
+        return _estimate_from_waveform(work_t, np.zeros(work_t.size), explained=float("nan"))
+    pc1 = eigvec[:, -1]
+    # Deterministic sign: the largest loading is positive (the physical sign is ambiguous).
+    pc1 = pc1 * np.sign(pc1[np.argmax(np.abs(pc1))])
+    explained = float(eigval[-1] / total)
+    return _estimate_from_waveform(work_t, _bandpass(work @ pc1), explained=explained)
 
 
 def _as_acc(acc_mg: npt.ArrayLike) -> FloatArray:
