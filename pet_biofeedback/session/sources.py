@@ -26,6 +26,7 @@ import functools
 import importlib
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ __all__ = [
     "describe_source",
     "load_ble",
     "open_source",
+    "recorded_source",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ SOURCE_FORMS: Final = (
 )
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 _XDF_SUFFIXES: Final = (".xdf", ".xdfz")
+_MAC_ADDRESS: Final = re.compile(r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}")
+_DEVICE_UUID: Final = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 
 
 def _bad_source(spec: str, problem: str) -> ConfigError:
@@ -160,7 +164,7 @@ class ImportedFileSource:
     @property
     def device_info(self) -> dict[str, object]:
         """What the header of a recording of this source says about its device."""
-        return {"kind": "file", "path": str(self.path)}
+        return {"kind": "file", "path": self.path.name}  # a folder can hold a patient's name
 
     def _playing(self) -> ReplaySource:
         if self._replay is None:
@@ -345,7 +349,42 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
     return ImportedFileSource(path, importer, speed=speed)
 
 
-def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
+def _is_device_address(text: str) -> bool:
+    """A Bluetooth address (``AA:BB:…``) or a macOS device UUID."""
+    return bool(_MAC_ADDRESS.fullmatch(text) or _DEVICE_UUID.fullmatch(text))
+
+
+def recorded_source(spec: str, *, keep_device_id: bool = False) -> str:
+    """``SRC`` as a recording's settings keep it: a file by its name, a strap's address hidden.
+
+    Parameters
+    ----------
+    spec : str
+        As for `open_source`.
+    keep_device_id : bool, default False
+        Keep a Bluetooth address given as ``ble:ADDRESS``.
+
+    Returns
+    -------
+    str
+        ``spec``, with a file path reduced to the file's name (a path can hold a patient's
+        name) and ``ble:ADDRESS`` to ``ble`` unless ``keep_device_id``.
+    """
+    text = spec.strip()
+    head, _, rest = text.partition(":")
+    kind = head.lower()
+    if kind in ("sim", "emulated") and not Path(text).is_file():
+        return text
+    if kind == "ble" and not Path(text).is_file():
+        if _is_device_address(rest.strip()) and not keep_device_id:
+            return "ble"
+        return text
+    return Path(text).name
+
+
+def describe_source(
+    spec: str, *, speed: float = 1.0, keep_device_id: bool = False
+) -> dict[str, object]:
     """A JSON-serialisable description of the source ``spec`` names, for a recording header.
 
     Parameters
@@ -354,13 +393,15 @@ def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
         As for `open_source` (assumed valid: call `open_source` first).
     speed : float, default 1.0
         The playback/simulation speed (``math.inf`` is written as ``"max"``).
+    keep_device_id : bool, default False
+        Keep a Bluetooth address given as the target.
 
     Returns
     -------
     dict
         ``kind`` (``"ble"``, ``"emulated"``, ``"simulated"`` or ``"file"``) and what else is
-        known before connecting (the simulation settings, the file path); a strap adds its
-        model and firmware to the header once connected (`record`).
+        known before connecting (the simulation settings, the file's name — not its folder);
+        a strap adds its model and firmware to the header once connected (`record`).
     """
     text = spec.strip()
     head, _, rest = text.partition(":")
@@ -372,5 +413,8 @@ def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
     if kind == "emulated" and not Path(text).is_file():
         return {"kind": "emulated", "model": rest.strip().lower(), "speed": speed_value}
     if kind == "ble" and not Path(text).is_file():
-        return {"kind": "ble", "target": rest.strip() or None}
-    return {"kind": "file", "path": text, "speed": speed_value}
+        target = rest.strip() or None
+        if target is not None and _is_device_address(target) and not keep_device_id:
+            target = None
+        return {"kind": "ble", "target": target}
+    return {"kind": "file", "path": Path(text).name, "speed": speed_value}
