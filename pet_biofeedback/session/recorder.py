@@ -648,6 +648,11 @@ def _saved_so_far(path: str) -> tuple[int, float]:
     """Events in the recording at ``path`` and the session time they span (0 if unreadable)."""
     n_events = 0
     t_first = t_last = math.nan
+    # The file is cut off where the disk filled up: the reader's "as after a crash" warnings
+    # would only confuse the one message that explains it.
+    reader_logger = logging.getLogger(RecordingReader.__module__)
+    level = reader_logger.level
+    reader_logger.setLevel(logging.ERROR)
     try:
         with RecordingReader(path) as reader:
             for event in reader:
@@ -657,6 +662,8 @@ def _saved_so_far(path: str) -> tuple[int, float]:
                 t_last = event.t if math.isnan(t_last) else max(t_last, event.t)
     except PetBiofeedbackError as exc:
         logger.debug("reading back %s after a full disk stopped early: %s", path, exc)
+    finally:
+        reader_logger.setLevel(level)
     saved_s = 0.0 if math.isnan(t_first) else max(t_last - t_first, 0.0)
     return n_events, saved_s
 
