@@ -332,6 +332,7 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         parser.error("--step needs --window")
     # Imported here so `pet-biofeedback --help` stays instant.
     from pet_biofeedback.session.analysis import analyze_file, report_dict
+    from pet_biofeedback.session.importers import check_regular_file
     from pet_biofeedback.signal.batch import AnalysisSettings
 
     settings = AnalysisSettings(
@@ -340,6 +341,7 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     status = EXIT_OK
     for path in args.paths:
         try:
+            check_regular_file(path)  # a named pipe would block reading forever
             result = analyze_file(Path(path), settings)
         except PetBiofeedbackError as exc:
             print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
@@ -566,6 +568,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         f"{_plural(summary.n_events, 'event')}, {_plural(gaps, 'gap')}; {why}."
     )
     print(f"Recording saved to {summary.path}")
+    _print_notes(source)
     return EXIT_OK
 
 
@@ -612,6 +615,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     if not args.headless:
         parser.error("the replay window is not available yet; use --headless")
+    from pet_biofeedback.session.importers import check_regular_file
     from pet_biofeedback.session.recorder import SessionStats
     from pet_biofeedback.session.sources import open_source
     from pet_biofeedback.session.stop_signals import StopSignals
@@ -619,6 +623,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     path = Path(args.file)
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory (replay plays a recording, XDF or RR text file)")
+    check_regular_file(path)  # a named pipe would block reading forever
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (replay plays a recording, XDF or RR text file)")
     source = open_source(str(path), speed=args.speed)
@@ -663,7 +668,15 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         + (" (the recording was cut off; replayed what it holds)" if truncated else "")
         + "."
     )
+    _print_notes(source)
     return EXIT_OK
+
+
+def _print_notes(source: object) -> None:
+    """What a file source's plausibility gate skipped, as ``analyze`` prints its notes."""
+    gate = getattr(source, "gate", None)
+    for note in getattr(gate, "notes", ()):
+        print(f"  note: {note}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

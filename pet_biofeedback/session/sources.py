@@ -11,7 +11,9 @@
   `parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
 * a file: a recording (``.jsonl``, ``.jsonl.gz``) replayed by `ReplaySource`; an XDF file
   (``.xdf``, ``.xdfz``) or an RR text file (any other existing file) turned into events by
-  `importers.xdf_events` / `importers.rr_text_events` and replayed from memory.
+  `importers.xdf_events` / `importers.rr_text_events` and replayed from memory. File sources
+  play through the `PlausibilityGate` (RR outside 250–2500 ms and impossible frames skipped,
+  counted in ``source.gate``); a named pipe or device is refused (reading it would block).
 
 The Bluetooth modules are imported only when a ``ble``/``emulated`` source is asked for, so
 the other sources work without bleak or Bumble; when they cannot be imported the error is a
@@ -28,6 +30,7 @@ import logging
 import math
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -37,12 +40,14 @@ from pet_biofeedback.errors import ConfigError, DeviceError, InputFileError
 from pet_biofeedback.events import Event, EventSource
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
 from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap, parse_sim_spec
-from pet_biofeedback.session.importers import rr_text_events, xdf_events
+from pet_biofeedback.session.importers import check_regular_file, rr_text_events, xdf_events
+from pet_biofeedback.session.plausibility import PlausibilityGate
 
 __all__ = [
     "EMULATED_KINDS",
     "MAX_EMULATED_SPEED",
     "SOURCE_FORMS",
+    "GatedReplaySource",
     "ImportedFileSource",
     "describe_source",
     "load_ble",
@@ -160,6 +165,8 @@ class ImportedFileSource:
         self._clock = clock
         self._sleep = sleep
         self._replay: ReplaySource | None = None
+        self._ready: deque[Event] = deque()
+        self.gate = PlausibilityGate(str(path))
 
     @property
     def device_info(self) -> dict[str, object]:
@@ -207,7 +214,30 @@ class ImportedFileSource:
         return self
 
     async def __anext__(self) -> Event:
-        return await self._playing().__anext__()
+        while not self._ready:
+            self._ready.extend(self.gate.filter(await self._playing().__anext__()))
+        return self._ready.popleft()
+
+
+class GatedReplaySource(ReplaySource):
+    """A recording replayed through the `PlausibilityGate` (``gate``): what `open_source` plays.
+
+    Parameters
+    ----------
+    path : Path
+    speed : float
+        As for `ReplaySource`.
+    """
+
+    def __init__(self, path: Path, *, speed: float = 1.0) -> None:
+        super().__init__(path, speed=speed)
+        self._gated: deque[Event] = deque()
+        self.gate = PlausibilityGate(str(path))
+
+    async def __anext__(self) -> Event:
+        while not self._gated:
+            self._gated.extend(self.gate.filter(await super().__anext__()))
+        return self._gated.popleft()
 
 
 class _BuiltOnOpening:
@@ -336,11 +366,12 @@ def open_source(spec: str, *, speed: float = 1.0, faults: str | None = None) -> 
         raise ConfigError("--faults works only with emulated straps (emulated:…)")
     if path.is_dir():
         raise InputFileError(str(path), "is a folder, not a recording")
+    check_regular_file(path)  # a named pipe would block reading forever
     file_kind = _file_kind(path)
     if file_kind == "recording":
         if not path.exists():
             raise InputFileError(str(path), "no such file")
-        return ReplaySource(path, speed=speed)
+        return GatedReplaySource(path, speed=speed)
     if not path.exists():
         if file_kind == "xdf":
             raise InputFileError(str(path), "no such file")
