@@ -53,6 +53,9 @@ STATUS_TTY_INTERVAL_S: Final = 0.5  # the in-place status line on a terminal is 
 STATUS_LINE_INTERVAL_S: Final = 5.0  # …and printed as a new line this often otherwise
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")  # what analyze and replay read
 SCAN_DEFAULT_S: Final = 5.0
+# --speed: slower than 1/100 a second of session takes minutes; faster than 10 000 × use max.
+SPEED_MIN: Final = 0.01
+SPEED_MAX: Final = 10_000.0
 
 
 def _positive_seconds(text: str) -> float:
@@ -66,17 +69,17 @@ def _positive_seconds(text: str) -> float:
 
 
 def _speed(text: str) -> float:
-    """``--speed``: a positive factor, or ``max`` for as fast as possible."""
-    if text.strip().lower() in ("max", "inf"):
+    """``--speed``: a factor from `SPEED_MIN` to `SPEED_MAX`, or ``max`` for as fast as possible."""
+    if text.strip().lower() == "max":
         return math.inf
     try:
         value = float(text)
     except ValueError:
+        value = math.nan
+    if not SPEED_MIN <= value <= SPEED_MAX:  # also NaN and ±inf
         raise argparse.ArgumentTypeError(
-            f"expected a positive number or max, got {text!r}"
-        ) from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number or max, got {text!r}")
+            f"expected a number from {SPEED_MIN:g} to {SPEED_MAX:g} or max, got {text[:40]!r}"
+        )
     return value
 
 
@@ -188,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         metavar="X|max",
         help="for sim, emulated and file sources: X times real time, or max (default 1)",
+    )
+    record.add_argument(
+        "--keep-device-id",
+        action="store_true",
+        help="keep the strap's Bluetooth address and serial number in the recording (left out "
+        "by default: they identify the strap, and so its wearer)",
     )
 
     replay = sub.add_parser(
@@ -494,6 +503,7 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         parser.error("--step needs --window")
     # Imported here so `pet-biofeedback --help` stays instant.
     from pet_biofeedback.session.analysis import analyze_file, report_dict
+    from pet_biofeedback.session.importers import check_regular_file
     from pet_biofeedback.signal.batch import AnalysisSettings
 
     settings = AnalysisSettings(
@@ -502,6 +512,7 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     status = EXIT_OK
     for path in args.paths:
         try:
+            check_regular_file(path)  # a named pipe would block reading forever
             result = analyze_file(Path(path), settings, strict=args.strict)
         except PetBiofeedbackError as exc:
             print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
@@ -589,12 +600,24 @@ class _BreakStatusLine(logging.Filter):
         return True
 
 
-async def _show_status_every(status: _StatusLine, stats: SessionStats, started_s: float) -> None:
+class _SavedStats:
+    """The numbers of what is safely on disk (`record`'s ``on_saved``), for the status line."""
+
+    def __init__(self) -> None:
+        from pet_biofeedback.session.recorder import SessionStats
+
+        self.stats = SessionStats()
+
+    def set(self, stats: SessionStats) -> None:
+        self.stats = stats
+
+
+async def _show_status_every(status: _StatusLine, saved: _SavedStats, started_s: float) -> None:
     import asyncio  # only the commands that run a source need the event loop
 
     while True:
         await asyncio.sleep(status.interval_s)
-        status.show(_status_text(stats, time.monotonic() - started_s))
+        status.show(_status_text(saved.stats, time.monotonic() - started_s))
 
 
 # --- scan ---------------------------------------------------------------------------------------
@@ -628,8 +651,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
     import asyncio  # only the commands that run a source need the event loop
 
     from pet_biofeedback.paths import default_recording_path
-    from pet_biofeedback.session.recorder import SessionStats, record
-    from pet_biofeedback.session.sources import describe_source, open_source
+    from pet_biofeedback.session.recorder import RecordingSummary, record
+    from pet_biofeedback.session.sources import describe_source, open_source, recorded_source
+    from pet_biofeedback.session.stop_signals import StopSignals
 
     if args.out and not args.out.lower().endswith(_RECORDING_SUFFIXES):
         # analyze and replay know a recording by its name: anything else would be unreadable.
@@ -642,29 +666,39 @@ def _cmd_record(args: argparse.Namespace) -> int:
     out_existed = os.path.lexists(out)
     speed_value: object = "max" if math.isinf(args.speed) else args.speed
     settings: dict[str, object] = {
-        "source": args.source,
+        "source": recorded_source(args.source, keep_device_id=args.keep_device_id),
         "speed": speed_value,
         "seconds": args.seconds,
         "faults": args.faults,
     }
-    stats = SessionStats()
+    saved = _SavedStats()
     status = _StatusLine(sys.stdout)
     started_s = time.monotonic()
+    stop = StopSignals()
 
-    async def run() -> Any:
-        ticker = asyncio.create_task(_show_status_every(status, stats, started_s))
-        try:
-            return await record(
-                source,
-                out,
-                device=describe_source(args.source, speed=args.speed),
-                settings=settings,
-                seconds=args.seconds,
-                on_event=stats.update,
-            )
-        finally:
-            ticker.cancel()
-            await asyncio.wait([ticker])
+    async def run() -> RecordingSummary | None:
+        with stop:
+            ticker = asyncio.create_task(_show_status_every(status, saved, started_s))
+            try:
+                return await record(
+                    source,
+                    out,
+                    device=describe_source(
+                        args.source, speed=args.speed, keep_device_id=args.keep_device_id
+                    ),
+                    settings=settings,
+                    seconds=args.seconds,
+                    on_saved=saved.set,
+                    stop=stop,
+                    keep_device_id=args.keep_device_id,
+                )
+            except asyncio.CancelledError:
+                if stop.absorb():  # stopped before recording began, or a second signal
+                    return None
+                raise
+            finally:
+                ticker.cancel()
+                await asyncio.wait([ticker])
 
     print(f"Recording {args.source} to {out} (Ctrl-C stops and keeps the file)", flush=True)
     handlers = [h for h in logger.handlers if getattr(h, "_pet_cli", False)]
@@ -673,8 +707,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         handler.addFilter(line_breaker)
     try:
         summary = asyncio.run(run())
-    except KeyboardInterrupt:
-        status.show(_status_text(stats, time.monotonic() - started_s))
+    except KeyboardInterrupt:  # where the loop cannot handle signals (Windows)
         status.end()
         if not out_existed and out.is_file():
             print(f"Stopped by Ctrl-C. Recording saved to {out}")
@@ -687,19 +720,26 @@ def _cmd_record(args: argparse.Namespace) -> int:
     finally:
         for handler in handlers:
             handler.removeFilter(line_breaker)
-    status.show(_status_text(stats, time.monotonic() - started_s))
+    status.show(_status_text(saved.stats, time.monotonic() - started_s))
     status.end()
-    why = (
-        f"stopped after {args.seconds:g} s"
-        if summary.stop_reason == "seconds"
-        else "the source ended"
-    )
+    if summary is None:
+        print(f"Stopped by {stop.description}.")
+        if not out_existed and out.is_file():
+            print(f"Recording saved to {out}")
+        return EXIT_OK
+    if summary.stop_reason == "seconds":
+        why = f"stopped after {args.seconds:g} s"
+    elif summary.stop_reason == "stopped":
+        why = f"stopped by {stop.description}"
+    else:
+        why = "the source ended"
     gaps = summary.n_gaps + summary.n_rr_silences
     print(
         f"Recorded {summary.duration_s:.1f} s: {_plural(summary.n_beats, 'beat')}, "
         f"{_plural(summary.n_events, 'event')}, {_plural(gaps, 'gap')}; {why}."
     )
     print(f"Recording saved to {summary.path}")
+    _print_notes(source)
     return EXIT_OK
 
 
@@ -746,18 +786,30 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     if not args.headless:
         parser.error("the replay window is not available yet; use --headless")
+    from pet_biofeedback.session.importers import check_regular_file
     from pet_biofeedback.session.recorder import SessionStats
     from pet_biofeedback.session.sources import open_source
+    from pet_biofeedback.session.stop_signals import StopSignals
 
     path = Path(args.file)
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory (replay plays a recording, XDF or RR text file)")
+    check_regular_file(path)  # a named pipe would block reading forever
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (replay plays a recording, XDF or RR text file)")
     source = open_source(str(path), speed=args.speed, strict=args.strict)
     stats = SessionStats()
+    stop = StopSignals()
 
     async def run() -> None:
+        with stop:
+            try:
+                await play()
+            except asyncio.CancelledError:
+                if not stop.absorb():
+                    raise
+
+    async def play() -> None:
         next_status_s = math.nan
         async with source:
             async for event in source:
@@ -776,8 +828,10 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     try:
         asyncio.run(run())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # where the loop cannot handle signals (Windows)
         print("Stopped by Ctrl-C.")
+    if stop.requested:
+        print(f"Stopped by {stop.description}.")
     truncated = bool(getattr(source, "truncated", False))
     # What the reader lost or skipped (damaged parts, malformed lines, a cut-off end).
     notes: tuple[str, ...] = getattr(source, "notes", ())
@@ -789,6 +843,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         + (f" ({'; '.join(notes)})" if notes else "")
         + "."
     )
+    _print_notes(source)
     return EXIT_OK
 
 
@@ -1097,6 +1152,13 @@ def _make_console_safe() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors=_CONSOLE_ERRORS)
+
+
+def _print_notes(source: object) -> None:
+    """What a file source's plausibility gate skipped, as ``analyze`` prints its notes."""
+    gate = getattr(source, "gate", None)
+    for note in getattr(gate, "notes", ()):
+        print(f"  note: {note}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "PairingRequiredError",
     "PetBiofeedbackError",
     "PmdCommandError",
+    "RecordingDiskFullError",
     "RecordingError",
     "RecordingFileError",
     "RecordingFormatError",
@@ -88,6 +89,39 @@ class DecodeError(DeviceError):
 
 class RecordingError(PetBiofeedbackError):
     """A recording could not be written or read."""
+
+
+class RecordingDiskFullError(RecordingError):
+    """Recording stopped because the disk is full or the file reached its size limit.
+
+    Attributes
+    ----------
+    path : str
+        The recording (it holds what was saved).
+    reason : str
+        The operating system's words ("No space left on device", "File too large").
+    n_events_saved : int
+        Events the file holds.
+    saved_s : float
+        Session time from its first to its last event, s.
+    """
+
+    def __init__(self, path: str, reason: str, *, n_events_saved: int, saved_s: float) -> None:
+        minutes, seconds = divmod(round(saved_s), 60)
+        saved = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+        super().__init__(
+            f"{path}: writing failed ({reason}); {n_events_saved} events saved",
+            user_message=(
+                f"The disk is full or the file is as large as this system allows ({reason}), "
+                f"so recording stopped. What was recorded until then is saved: "
+                f"{n_events_saved} events, {saved} of session, in {path}. "
+                "Free some disk space before recording again."
+            ),
+        )
+        self.path = path
+        self.reason = reason
+        self.n_events_saved = n_events_saved
+        self.saved_s = saved_s
 
 
 class RecordingFormatError(RecordingError):

@@ -9,14 +9,17 @@ folder:
 * macOS: ``~/Library/Application Support/pet-biofeedback``;
 * Windows: ``%LOCALAPPDATA%\\pet-biofeedback`` (default ``~\\AppData\\Local``).
 
-Recordings go to its ``recordings`` folder. Folders are created on demand, readable only by
-their owner (recordings are health data). This module imports only the standard library and
-`pet_biofeedback.errors`.
+Recordings go to its ``recordings`` folder. Folders are created on demand — the data folder and
+every parent created with it — readable only by their owner (recordings are health data); an
+existing recordings folder that others can read is made private, or a warning says so. This
+module imports only the standard library and `pet_biofeedback.errors`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +36,8 @@ __all__ = [
     "default_recording_path",
     "recordings_dir",
 ]
+
+logger = logging.getLogger(__name__)
 
 HOME_ENV: Final = "PET_BIOFEEDBACK_HOME"
 APP_DIR_NAME: Final = "pet-biofeedback"
@@ -70,7 +75,8 @@ def recordings_dir(*, create: bool = True) -> Path:
     Parameters
     ----------
     create : bool, default True
-        Create it (and the data directory) if missing, mode 0700.
+        Create it (and the data directory and missing parents) if missing, mode 0700; make an
+        existing one that others can read private (or warn when that is not allowed).
 
     Returns
     -------
@@ -84,13 +90,65 @@ def recordings_dir(*, create: bool = True) -> Path:
     folder = data_dir() / "recordings"
     if create:
         try:
-            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            created = _make_private_dirs(folder)
         except OSError as exc:
             raise ConfigError(
                 f"cannot create the recordings folder {folder} ({exc.strerror or exc}); "
                 f"set {HOME_ENV} to a folder you can write to"
             ) from exc
+        if not created:
+            _tighten(folder)
     return folder
+
+
+def _make_private_dirs(folder: Path) -> bool:
+    """Create ``folder`` and its missing parents, each owner-only; True if it was missing.
+
+    ``Path.mkdir(parents=True)`` gives the parents the default mode (the umask's, often
+    world-readable), and the umask can also loosen ``mode``: every folder created here is
+    chmod-ed to `DIR_MODE` explicitly (issue 6).
+    """
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by another process: not ours to change
+        os.chmod(path, DIR_MODE)
+    return bool(missing)
+
+
+def _tighten(folder: Path) -> None:
+    """An existing recordings folder others can read or enter becomes owner-only, or a warning."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return  # the writer reports what is wrong with the folder
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return
+    try:
+        os.chmod(folder, DIR_MODE)
+    except OSError as exc:
+        logger.warning(
+            "the recordings folder %s can be read by other users of this computer and could not "
+            "be made private (%s); recordings are health data — change its permissions (chmod "
+            "700) or set %s to a private folder",
+            folder,
+            exc.strerror or exc,
+            HOME_ENV,
+        )
+        return
+    logger.warning(
+        "the recordings folder %s could be read by other users of this computer; it is now "
+        "private (owner only)",
+        folder,
+    )
 
 
 def default_recording_path(

@@ -90,13 +90,13 @@ from pet_biofeedback.events import (
     RRIntervals,
 )
 from pet_biofeedback.firmware_bridge import hrs, pmd
+from pet_biofeedback.firmware_bridge.beat_clock import RrBeatClock
 
 __all__ = [
     "CP_READ_KEY",
     "CP_WRITE_KEY",
     "POLAR_COMPANY_ID",
     "POLAR_NAME_PREFIX",
-    "RR_MAX_DRIFT_S",
     "BleStats",
     "BleStrap",
     "BleTimeouts",
@@ -124,8 +124,6 @@ Sleep: TypeAlias = Callable[[float], Awaitable[None]]
 POLAR_COMPANY_ID: Final = 0x006B
 #: Polar sensors advertise "Polar H10 1A2B3C4D", "Polar OH1 …", "Polar Sense …" (§1).
 POLAR_NAME_PREFIX: Final = "Polar "
-#: Re-anchor RR beat times to the host clock when they drift further apart than this (§2.4).
-RR_MAX_DRIFT_S: Final = 2.0
 #: `RawNotification.characteristic` for a CP write / CP read we made (§4.6). The events carry no
 #: direction, and a write ``01 00`` (GET ECG settings) would read as an unsolicited "stopped" if it
 #: were recorded under the bare CP UUID.
@@ -338,6 +336,8 @@ class BleStats:
         PMD streams restarted after the sensor stopped them.
     n_rr_reanchors : int
         Times the RR beat clock was re-anchored to the host clock (`RrBeatClock`).
+    n_rr_gaps : int
+        Lost beats found from time (`RrBeatClock`), each marked by a `Gap`.
     """
 
     n_notifications: int = 0
@@ -349,65 +349,7 @@ class BleStats:
     n_reconnects: int = 0
     n_stream_restarts: int = 0
     n_rr_reanchors: int = 0
-
-
-# --- Beat timing (§2.4) -------------------------------------------------------------------------
-
-
-class RrBeatClock:
-    """Reconstruct the time of the last beat of each heart-rate packet (ble-protocol.md §2.4).
-
-    RR intervals carry no time stamps. The first packet's last beat is put at its arrival; after
-    that the beats continue the cumulative sum of the RR intervals, so their spacing is exact.
-    The sum is re-anchored to the arrival time when it would lie after the arrival (a beat cannot
-    be reported before it happened) or more than `max_drift_s` before it, and after `reset`
-    (reconnect, lost packets, lost contact).
-
-    Parameters
-    ----------
-    max_drift_s : float, default `RR_MAX_DRIFT_S`
-        Largest accepted lag of the cumulative sum behind the arrival time, s.
-
-    Notes
-    -----
-    Deterministic in its inputs (arrival times and RR values), so a replay of the raw
-    notifications through the same class reproduces every re-anchoring.
-    """
-
-    def __init__(self, max_drift_s: float = RR_MAX_DRIFT_S) -> None:
-        _check_positive("RrBeatClock", "max_drift_s", max_drift_s, allow_none=False)
-        self._max_drift_s = float(max_drift_s)
-        self._last_beat_t: float | None = None
-        self.n_reanchors = 0
-
-    def reset(self) -> None:
-        """Forget the chain of beats: the next packet is anchored to its arrival."""
-        self._last_beat_t = None
-
-    def last_beat_t(self, arrival_t: float, rr_ms: tuple[float, ...]) -> float:
-        """Time of the packet's last beat, in the units of `arrival_t` (s).
-
-        Parameters
-        ----------
-        arrival_t : float
-            When the packet arrived, s.
-        rr_ms : tuple of float
-            Its RR intervals in ms, oldest first (non-empty).
-
-        Returns
-        -------
-        float
-            ``previous last beat + Σ rr_ms / 1000``, or `arrival_t` when re-anchored.
-        """
-        if self._last_beat_t is None:
-            t = arrival_t
-        else:
-            t = self._last_beat_t + math.fsum(rr_ms) / 1000.0
-            if t > arrival_t or arrival_t - t > self._max_drift_s:
-                self.n_reanchors += 1
-                t = arrival_t
-        self._last_beat_t = t
-        return t
+    n_rr_gaps: int = 0
 
 
 # --- Error translation (style.md §2.5, ble-protocol.md §5.3) ------------------------------------
@@ -848,6 +790,7 @@ class BleStrap:
         """A snapshot of the counters."""
         counts = dict(self._counts)
         counts["n_rr_reanchors"] = self._beat_clock.n_reanchors
+        counts["n_rr_gaps"] = self._beat_clock.n_gaps
         return BleStats(**counts)
 
     # -- EventSource --
@@ -1041,7 +984,12 @@ class BleStrap:
         if m.contact is False or m.hr_bpm == 0:
             self._beat_clock.reset()  # no contact: the chain of RR intervals is broken
         if m.rr_ms:
-            self._ready.append(RRIntervals(self._beat_clock.last_beat_t(t, m.rr_ms), m.rr_ms))
+            placed = self._beat_clock.place(t, m.rr_ms)
+            if placed.gap is not None:
+                # Beats lost without a reconnect (a short stall, a lost packet): issue 6.
+                self._ready.append(placed.gap)
+                logger.info("%s at %.1f s", placed.gap.reason, placed.gap.t)
+            self._ready.append(RRIntervals(placed.t, m.rr_ms))
         self._ready.append(HeartRate(t, float(m.hr_bpm)))
         if m.contact is not None:
             self._ready.append(Contact(t, m.contact))

@@ -24,8 +24,9 @@ The rule, per stream, with ``decode_raw=True`` (the default):
 * Heart Rate Measurement notifications are decoded with `hrs.decode_heart_rate_measurement`
   into `HeartRate` and `Contact` (when the strap reports contact) at the notification's
   ``t`` and `RRIntervals` (when the packet has RR) at its last beat's time, reconstructed by
-  the live strap's own `ble.RrBeatClock` (ble-protocol.md §2.4; reset, as live, on lost
-  contact, a heart rate of 0 and every `Gap` event) — **only if the recording holds no ``hr`` and
+  the live strap's own `beat_clock.RrBeatClock` (ble-protocol.md §2.4; reset, as live, on
+  lost contact, a heart rate of 0 and every `Gap` event), which also adds a `Gap` where beats
+  were lost — **only if the recording holds no ``hr`` and
   no ``rr`` event at all** (otherwise the recorded decoded events are the truth and decoding
   again would duplicate every beat).
 * PMD data frames are decoded with `pmd.decode_frame` into `EcgFrame` / `AccFrame`, timed by a
@@ -36,6 +37,14 @@ The rule, per stream, with ``decode_raw=True`` (the default):
   FACTOR comes from a recorded START response (CP writes may be recorded under
   ``"<CP UUID>/write"``, as `ble.BleStrap` does). PPI frames are not decoded.
 * Battery Level notifications become `Battery` — only if the recording holds no ``battery``.
+
+Lost beats (issue 6)
+--------------------
+Recorded ``rr`` events go through the live strap's lost-beat rule as well
+(`beat_clock.RrBeatClock.check`; ``find_lost_beats``): where the intervals of an event do not
+fill the time since the previous one beyond the strap's jitter, a `Gap` ("beats lost: …") is
+played before it. A recorded `Gap`, `Link` change, lost contact or heart rate 0 breaks the chain,
+so a recording made with the rule in place gets no second gap.
 
 The raw events themselves are always played too (so that re-recording a replay keeps them),
 each followed by what was decoded from it. A payload the decoders reject is skipped (counted
@@ -88,10 +97,12 @@ from pet_biofeedback.events import (
     Event,
     Gap,
     HeartRate,
+    Link,
     RawNotification,
     RRIntervals,
 )
 from pet_biofeedback.firmware_bridge import hrs, pmd
+from pet_biofeedback.firmware_bridge.beat_clock import RrBeatClock
 from pet_biofeedback.recording import RecordingHeader, RecordingReader
 
 __all__ = [
@@ -325,7 +336,7 @@ class _RawDecoder:
             pmd.MeasurementType.ACC: _setting_hz(settings, "acc_fs_hz", DEFAULT_ACC_FS_HZ),
         }
         self._streams: dict[int, _PmdStream] = {}
-        self._beat_clock: _BeatClock | None = None
+        self._beat_clock = RrBeatClock()
         self.n_decoded = 0
         self.n_errors = 0
         self.last_error = ""
@@ -333,12 +344,11 @@ class _RawDecoder:
     def reset(self) -> None:
         """Forget stream state (replay restarted from the beginning)."""
         self._streams.clear()
-        self._beat_clock = None
+        self._beat_clock.reset()
 
     def gap(self) -> None:
         """A `Gap` event went by: the chain of beats is broken, as the live strap treats it."""
-        if self._beat_clock is not None:
-            self._beat_clock.reset()
+        self._beat_clock.reset()
 
     def decode(self, raw: RawNotification) -> list[Event]:
         """Decoded events for one raw notification (possibly none)."""
@@ -371,13 +381,14 @@ class _RawDecoder:
 
     def _heart_rate(self, raw: RawNotification) -> list[Event]:
         m = hrs.decode_heart_rate_measurement(raw.payload)
-        if self._beat_clock is None:
-            self._beat_clock = _new_beat_clock()
         if m.contact is False or m.hr_bpm == 0:
             self._beat_clock.reset()  # no contact: the chain of RR intervals is broken
         out: list[Event] = []
         if m.rr_ms:
-            out.append(RRIntervals(self._beat_clock.last_beat_t(raw.t, m.rr_ms), m.rr_ms))
+            placed = self._beat_clock.place(raw.t, m.rr_ms)
+            if placed.gap is not None:
+                out.append(placed.gap)
+            out.append(RRIntervals(placed.t, m.rr_ms))
         out.append(HeartRate(raw.t, float(m.hr_bpm)))
         if m.contact is not None:
             out.append(Contact(raw.t, m.contact))
@@ -449,37 +460,6 @@ class _RawDecoder:
         return []
 
 
-class _BeatClock(Protocol):
-    """What `ble.RrBeatClock` offers."""
-
-    def reset(self) -> None: ...
-
-    def last_beat_t(self, arrival_t: float, rr_ms: tuple[float, ...]) -> float: ...
-
-
-class _ArrivalTimes:
-    """Stand-in when `ble` cannot be imported: each packet's last beat at its arrival."""
-
-    def reset(self) -> None:
-        pass
-
-    def last_beat_t(self, arrival_t: float, rr_ms: tuple[float, ...]) -> float:
-        return arrival_t
-
-
-def _new_beat_clock() -> _BeatClock:
-    """The live strap's beat-time reconstruction, imported only when it is needed.
-
-    `ble` imports bleak; a replay without raw heart-rate notifications never loads it.
-    """
-    try:
-        from pet_biofeedback.firmware_bridge.ble import RrBeatClock
-    except ImportError as exc:
-        logger.warning("beat times of re-decoded RR intervals are the notification times (%s)", exc)
-        return _ArrivalTimes()
-    return RrBeatClock()
-
-
 def _setting_hz(settings: Mapping[str, object], key: str, default: float) -> float:
     value = settings.get(key)
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
@@ -515,6 +495,9 @@ class ReplaySource:
     strict : bool, default False
         Refuse a malformed line (`RecordingFormatError` when playback reaches it) instead of
         skipping it.
+    find_lost_beats : bool, default True
+        Apply the live strap's lost-beat rule (`beat_clock`) to the recorded RR events too,
+        adding a `Gap` where their intervals do not fill the time between them.
 
     Raises
     ------
@@ -540,8 +523,16 @@ class ReplaySource:
         sleep: Sleep = asyncio.sleep,
         decode_raw: bool = True,
         strict: bool = False,
+        find_lost_beats: bool = True,
     ) -> None:
-        self._init(_FileSupplier(os.fspath(path), strict=strict), speed, clock, sleep, decode_raw)
+        self._init(
+            _FileSupplier(os.fspath(path), strict=strict),
+            speed,
+            clock,
+            sleep,
+            decode_raw,
+            find_lost_beats,
+        )
 
     @classmethod
     def from_events(
@@ -553,6 +544,7 @@ class ReplaySource:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         decode_raw: bool = True,
+        find_lost_beats: bool = True,
     ) -> Self:
         """A source that plays events already in memory, with the same pacing and controls.
 
@@ -563,7 +555,7 @@ class ReplaySource:
             order, within `REORDER_WINDOW_S`; sort them first if they may be further off).
         name : str, default "events"
             What to call the source in logs (e.g. the imported file's path).
-        speed, clock, sleep, decode_raw
+        speed, clock, sleep, decode_raw, find_lost_beats
             As for the constructor.
 
         Returns
@@ -571,11 +563,17 @@ class ReplaySource:
         ReplaySource
         """
         self = cls.__new__(cls)
-        self._init(_MemorySupplier(events, name), speed, clock, sleep, decode_raw)
+        self._init(_MemorySupplier(events, name), speed, clock, sleep, decode_raw, find_lost_beats)
         return self
 
     def _init(
-        self, supplier: _Supplier, speed: float, clock: Clock, sleep: Sleep, decode_raw: bool
+        self,
+        supplier: _Supplier,
+        speed: float,
+        clock: Clock,
+        sleep: Sleep,
+        decode_raw: bool,
+        find_lost_beats: bool,
     ) -> None:
         if not speed > 0:  # also rejects NaN
             raise ConfigError(
@@ -596,6 +594,9 @@ class ReplaySource:
         self._read_error: Exception | None = None  # raised once the events before it played
         self._decoder: _RawDecoder | None = None
         self._decoder_checked = False
+        self._find_lost_beats = find_lost_beats
+        self._rr_chain = RrBeatClock()  # the lost-beat rule over recorded ``rr`` events
+        self._n_lost_beat_gaps = 0
         self._consumed_until = -math.inf  # largest t popped (played or skipped)
         self._last_played_t = -math.inf
         self._skip_before = -math.inf
@@ -663,6 +664,11 @@ class ReplaySource:
     def n_decode_errors(self) -> int:
         """Raw notifications the decoders rejected (their raw events were still played)."""
         return 0 if self._decoder is None else self._decoder.n_errors
+
+    @property
+    def n_lost_beat_gaps(self) -> int:
+        """`Gap` events added for beats lost (`beat_clock`), not recorded as such, so far."""
+        return self._n_lost_beat_gaps
 
     @property
     def n_out_of_order(self) -> int:
@@ -804,6 +810,8 @@ class ReplaySource:
         self._finished = False
         if self._decoder is not None:
             self._decoder.reset()
+        self._rr_chain.reset()
+        self._n_lost_beat_gaps = 0
 
     def _pop(self) -> None:
         t, _, _ = heapq.heappop(self._heap)
@@ -852,12 +860,27 @@ class ReplaySource:
                     continue
                 self._unread.extend(batch)
             ev = self._unread.popleft()
+            if isinstance(ev, RRIntervals) and ev.rr_ms and self._find_lost_beats:
+                # Recorded beats go through the live strap's lost-beat rule too (issue 6), so an
+                # old recording without those gaps gets them; a recorded gap resets the chain.
+                gap = self._rr_chain.check(ev.t, ev.rr_ms)
+                if gap is not None:
+                    self._n_lost_beat_gaps += 1
+                    self._push(gap)
             self._push(ev)
             if isinstance(ev, RawNotification) and self._decode_raw:
                 for decoded in await self._decode(ev):
+                    if isinstance(decoded, Gap):
+                        self._n_lost_beat_gaps += 1
                     self._push(decoded)
-            elif isinstance(ev, Gap) and self._decoder is not None:
-                self._decoder.gap()
+            elif isinstance(ev, Gap | Link) or (
+                (isinstance(ev, Contact) and not ev.ok)
+                or (isinstance(ev, HeartRate) and ev.hr_bpm == 0)
+            ):
+                # The chain of beats is broken, as the live strap treats it.
+                self._rr_chain.reset()
+                if self._decoder is not None and isinstance(ev, Gap):
+                    self._decoder.gap()
 
     def _push(self, event: Event) -> None:
         if event.t < self._last_played_t:

@@ -18,14 +18,17 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from pet_biofeedback.errors import InputFileError
 from pet_biofeedback.events import AccFrame, EcgFrame, Event, Marker, RRIntervals
+from pet_biofeedback.signal import artifacts
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "RR_SECONDS_BELOW",
     "EcgRecording",
     "RrFile",
+    "check_regular_file",
     "read_rr_text",
     "read_xdf",
     "rr_text_events",
@@ -51,6 +55,7 @@ ACC_SAMPLES_PER_FRAME: Final = 36  # Polar H10 16-bit ACC frame at MTU 232 (§4.
 # frame: a frame's samples are evenly spaced back from its time stamp (events.py).
 _FRAME_BREAK_INTERVALS: Final = 1.5
 _COMMENT_PREFIXES: Final = ("#", "%", ";", "//")
+_SHOWN_CHARS: Final = 20  # a value quoted in a message is cut to this (a 5000-digit "number")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,12 +72,15 @@ class RrFile:
         Unit the file was written in (decided for the whole file).
     n_skipped_lines : int
         Header, comment and other non-numeric lines that were skipped.
+    line_number : ndarray of int64, shape (n_beats,)
+        The 1-based line of the file each interval came from.
     """
 
     path: str
     rr_ms: FloatArray
     unit: str
     n_skipped_lines: int
+    line_number: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +116,32 @@ class EcgRecording:
     stream_name: str = ""
 
 
+def check_regular_file(path: str | Path) -> None:
+    """Refuse what is not a regular file: a named pipe or a device would block reading forever.
+
+    Raises
+    ------
+    InputFileError
+        ``path`` exists but is a folder, a pipe (FIFO), a socket or a device.
+    """
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        return  # the reader says "no such file"
+    except OSError as exc:
+        raise InputFileError(str(p), f"cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise InputFileError(str(p), "is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise InputFileError(
+            str(p), f"is {kind}; give a recording, XDF or RR text file saved on disk"
+        )
+
+
 def _read_text(path: Path) -> str:
+    check_regular_file(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -135,16 +168,18 @@ def read_rr_text(path: str | Path) -> RrFile:
     Raises
     ------
     InputFileError
-        Missing, empty, binary or non-numeric file, or a file with negative or zero
-        intervals, or one that mixes seconds and milliseconds.
+        Missing, empty, binary, not a regular file (a pipe) or non-numeric file, or a file
+        with non-finite, negative or zero intervals, or one that mixes seconds and
+        milliseconds; the message gives the line number of the first offending value.
     """
     p = Path(path)
     text = _read_text(p)
-    lines = text.strip().splitlines()
-    rr, skipped = _parse_fast(lines)
-    if rr is None:
-        values, skipped = _parse_lines(lines)
+    lines = text.splitlines()  # not stripped: line numbers count from the file's first line
+    rr, line_idx, skipped = _parse_fast(lines)
+    if rr is None or line_idx is None:
+        values, indices, skipped = _parse_lines(lines)
         rr = np.asarray(values, dtype=np.float64)
+        line_idx = np.asarray(indices, dtype=np.int64)
     if rr.size == 0:
         raise InputFileError(str(p), "contains no numbers (expected one RR interval per line)")
     if skipped > rr.size:
@@ -155,25 +190,52 @@ def read_rr_text(path: str | Path) -> RrFile:
             "expected one RR interval per line",
         )
     if not np.all(np.isfinite(rr)):
-        raise InputFileError(str(p), "contains non-finite values (nan or inf)")
+        first = int(np.flatnonzero(~np.isfinite(rr))[0])
+        raise InputFileError(
+            str(p),
+            f"line {line_idx[first] + 1}: {_shown(lines[line_idx[first]])} is not a finite "
+            "number (expected one RR interval per line)",
+        )
     if np.any(rr <= 0):
-        n_bad = int(np.count_nonzero(rr <= 0))
-        raise InputFileError(str(p), f"contains {n_bad} zero or negative intervals")
+        bad = np.flatnonzero(rr <= 0)
+        first = int(bad[0])
+        raise InputFileError(
+            str(p),
+            f"contains {bad.size} zero or negative intervals (the first at line "
+            f"{line_idx[first] + 1}: {_shown(lines[line_idx[first]])})",
+        )
     if np.max(rr) < RR_SECONDS_BELOW:
         unit = "s"
         rr = rr * 1000.0
     else:
         unit = "ms"
-        n_small = int(np.count_nonzero(rr < RR_SECONDS_BELOW))
-        if n_small:
+        small = np.flatnonzero(rr < RR_SECONDS_BELOW)
+        if small.size:
             raise InputFileError(
                 str(p),
-                f"mixes units: {n_small} values below {RR_SECONDS_BELOW:g} look like seconds "
-                "but the rest are milliseconds",
+                f"mixes units: {small.size} values below {RR_SECONDS_BELOW:g} look like seconds "
+                f"(the first at line {line_idx[small[0]] + 1}) but the rest are milliseconds",
             )
     if skipped:
         logger.info("%s: skipped %d non-numeric lines", p, skipped)
-    return RrFile(path=str(p), rr_ms=rr, unit=unit, n_skipped_lines=skipped)
+    return RrFile(
+        path=str(p), rr_ms=rr, unit=unit, n_skipped_lines=skipped, line_number=line_idx + 1
+    )
+
+
+def _shown(line: str) -> str:
+    """A value as a message quotes it: at most `_SHOWN_CHARS` characters."""
+    text = line.strip()
+    if len(text) <= _SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:_SHOWN_CHARS]!r}… ({len(text)} characters)"
+
+
+def _parse_value(token: str) -> float | None:
+    try:
+        return float(token)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _parse_line(line: str) -> float | None:
@@ -183,38 +245,42 @@ def _parse_line(line: str) -> float | None:
     token = s.replace(",", " ").replace(";", " ").split()
     if len(token) != 1:
         return None
-    try:
-        return float(token[0])
-    except ValueError:
-        return None
+    return _parse_value(token[0])
 
 
-def _parse_lines(lines: list[str]) -> tuple[list[float], int]:
+def _parse_lines(lines: list[str]) -> tuple[list[float], list[int], int]:
     """Line by line: every non-blank line that is not one number is skipped and counted."""
     values: list[float] = []
+    indices: list[int] = []
     skipped = 0
-    for line in lines:
+    for idx, line in enumerate(lines):
         v = _parse_line(line)
         if v is None:
             skipped += int(bool(line.strip()))
         else:
             values.append(v)
-    return values, skipped
+            indices.append(idx)
+    return values, indices, skipped
 
 
-def _parse_fast(lines: list[str]) -> tuple[FloatArray | None, int]:
+def _parse_fast(lines: list[str]) -> tuple[FloatArray | None, npt.NDArray[np.int64] | None, int]:
     """The common layout — a few header lines, then one number per line — parsed by numpy.
 
-    Returns (None, 0) when the body is not that simple; the caller then parses line by line.
+    Trailing blank lines are allowed. Returns (None, None, 0) when the body is not that
+    simple; the caller then parses line by line.
     """
     head = 0
     while head < len(lines) and head < 50 and _parse_line(lines[head]) is None:
         head += 1
+    tail = len(lines)
+    while tail > head and not lines[tail - 1].strip():
+        tail -= 1
     skipped = sum(1 for line in lines[:head] if line.strip())
     try:
-        return np.array(lines[head:], dtype=np.float64), skipped
-    except ValueError:
-        return None, 0
+        values = np.array(lines[head:tail], dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None, None, 0
+    return values, np.arange(head, tail, dtype=np.int64), skipped
 
 
 def _stream_type(stream: dict[str, Any]) -> str:
@@ -251,8 +317,7 @@ def read_xdf(path: str | Path) -> EcgRecording:
     p = Path(path)
     if not p.exists():
         raise InputFileError(str(p), "no such file")
-    if p.is_dir():
-        raise InputFileError(str(p), "is a directory, not a file")
+    check_regular_file(p)
     if p.stat().st_size == 0:
         raise InputFileError(str(p), "is empty")
     with p.open("rb") as fh:
@@ -348,7 +413,21 @@ def rr_text_events(path: str | Path) -> list[Event]:
     back and concatenating ``rr_ms`` gives the file's intervals exactly.
     """
     rr = read_rr_text(path)
-    beat_t_s = np.cumsum(rr.rr_ms) / 1000.0
+    # An interval outside the plausible range (a 1e300 typo) must not push every later beat
+    # out of reach: it takes no time here, and the file source's plausibility gate skips it.
+    plausible = (rr.rr_ms >= artifacts.RR_MIN_MS) & (rr.rr_ms <= artifacts.RR_MAX_MS)
+    if not np.all(plausible):
+        bad = np.flatnonzero(~plausible)
+        logger.warning(
+            "%s: %d intervals outside %g–%g ms (the first at line %d: %g ms) are skipped",
+            path,
+            bad.size,
+            artifacts.RR_MIN_MS,
+            artifacts.RR_MAX_MS,
+            rr.line_number[bad[0]] if rr.line_number.size else 0,
+            rr.rr_ms[bad[0]],
+        )
+    beat_t_s = np.cumsum(np.where(plausible, rr.rr_ms, 0.0)) / 1000.0
     notify_t_s = np.maximum(np.ceil(beat_t_s / RR_NOTIFY_INTERVAL_S), 1.0) * RR_NOTIFY_INTERVAL_S
     # Beat times increase, so each notification's beats are one contiguous run.
     starts = np.flatnonzero(np.concatenate(([True], np.diff(notify_t_s) > 0)))

@@ -6,12 +6,18 @@ yields — decoded events, raw notifications, link changes, gaps — until the s
 happens, the events already received are written and the file is closed (fsync) before
 `record` returns or raises.
 
-File I/O never blocks the event loop (style.md §2.8): the loop only appends events to a list;
-one worker thread, owned by the recording, writes them in order and calls
+File I/O never blocks the event loop (style.md §2.8): the loop only appends events to a list
+(bounded: past `MAX_PENDING_EVENTS` the source waits for the disk, so memory stays flat at
+any speed); one worker thread, owned by the recording, writes them in order and calls
 `RecordingWriter.maybe_sync` at least every `SYNC_INTERVAL_S`, so the file reaches the
 operating system at least every second (`FLUSH_INTERVAL_S`) and the disk every five
 (`FSYNC_INTERVAL_S`). A process killed with SIGKILL therefore loses at most the last couple of
 seconds; a power cut at most the last five or so.
+
+The numbers a status line shows come from what is on disk (`on_saved`, every
+`SAVED_INTERVAL_S`), not from what was merely received. A stop signal (`StopSignals`) ends a
+recording like the end of the source: summary returned, file finished. A full disk ends it with
+`RecordingDiskFullError`, which says how much was saved.
 
 `SessionStats` keeps the running numbers (beats, heart rate, battery, link state, gaps) that
 the summary and a live status line show.
@@ -21,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import dataclasses
+import errno
 import functools
 import logging
 import math
@@ -30,9 +38,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, TypeAlias, assert_never
+from typing import Final, Literal, TypeAlias, TypeVar, assert_never
 
-from pet_biofeedback.errors import ConfigError
+from pet_biofeedback.errors import (
+    ConfigError,
+    PetBiofeedbackError,
+    RecordingDiskFullError,
+    RecordingError,
+)
 from pet_biofeedback.events import (
     AccFrame,
     Battery,
@@ -50,10 +63,19 @@ from pet_biofeedback.events import (
     RawNotification,
     RRIntervals,
 )
-from pet_biofeedback.recording import FLUSH_INTERVAL_S, FSYNC_INTERVAL_S, RecordingWriter
+from pet_biofeedback.recording import (
+    FLUSH_INTERVAL_S,
+    FSYNC_INTERVAL_S,
+    RecordingReader,
+    RecordingWriter,
+)
+from pet_biofeedback.session.stop_signals import StopSignals
 
 __all__ = [
+    "DEVICE_ID_KEYS",
+    "MAX_PENDING_EVENTS",
     "RR_SILENCE_GAP_S",
+    "SAVED_INTERVAL_S",
     "SYNC_INTERVAL_S",
     "WAKE_WRITER_EVENTS",
     "RecordingSummary",
@@ -66,10 +88,24 @@ logger = logging.getLogger(__name__)
 
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], Awaitable[None]]
-StopReason: TypeAlias = Literal["seconds", "source ended"]
+StopReason: TypeAlias = Literal["seconds", "source ended", "stopped"]
+_T = TypeVar("_T")
 
 SYNC_INTERVAL_S: Final = 0.5  # the writer thread writes and calls maybe_sync this often
 WAKE_WRITER_EVENTS: Final = 256  # …or as soon as this many events wait (fast sources)
+# A source faster than the disk waits once this many events wait for the writer (issue 6:
+# `record --speed max` queued a whole 10-h session, 1.17 GB). With the batch being written,
+# at most twice this many events are in memory (an ECG frame is the largest, ~3 kB).
+MAX_PENDING_EVENTS: Final = 4096
+# What the status line shows is made durable (flush + fsync) this often, so that it shows what
+# a crash would keep, not merely what was received.
+SAVED_INTERVAL_S: Final = 1.0
+# Header device keys that identify the physical strap (and so its wearer): left out unless the
+# user asks for them (`record --keep-device-id`).
+DEVICE_ID_KEYS: Final = frozenset({"address", "serial_number"})
+_DISK_FULL_ERRNOS: Final = frozenset(
+    code for code in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", None)) if code
+)
 # RR events further apart than this (once beats have started) count as a silence: a strap
 # notifies every second, and even at 30 bpm a beat closes every 2 s (ble-protocol.md §2.3).
 RR_SILENCE_GAP_S: Final = 3.0
@@ -201,8 +237,8 @@ class RecordingSummary:
         RR silences longer than `RR_SILENCE_GAP_S`; ``rr_silence_s`` their total length, s.
     battery_pct : int or None
         The last battery level reported.
-    stop_reason : {"seconds", "source ended"}
-        Why recording stopped (cancellation raises instead of returning).
+    stop_reason : {"seconds", "source ended", "stopped"}
+        Why recording stopped ("stopped": a stop signal; other cancellations raise).
     """
 
     path: str
@@ -221,34 +257,64 @@ class RecordingSummary:
 
 
 class _WriterThread:
-    """Owns the writer: every file operation runs on one dedicated thread, in order."""
+    """Owns the writer: every file operation runs on one dedicated thread, in order.
 
-    def __init__(self) -> None:
+    It also keeps the numbers of what is safely on disk (`saved`): after each batch, once
+    `SAVED_INTERVAL_S` have passed since the last time, it flushes and fsyncs the file and
+    returns a snapshot of the numbers of every event written so far.
+    """
+
+    def __init__(self, clock: Clock) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pet-recorder"
         )
+        self._clock = clock
         self.writer: RecordingWriter | None = None
+        self._written = SessionStats()  # touched on the writer's thread only
+        self._last_saved_s = -math.inf
 
-    def run(self, fn: Callable[[], None]) -> asyncio.Future[None]:
+    def run(self, fn: Callable[[], _T]) -> asyncio.Future[_T]:
         """Queue ``fn`` on the writer's thread now (jobs run in the order queued)."""
         return asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    def write_batch(self, batch: list[Event]) -> None:
+    def write_batch(self, batch: list[Event]) -> SessionStats | None:
+        """Write a batch; a snapshot of the saved numbers when a sync was due, else None."""
         writer = self.writer
         assert writer is not None
         for event in batch:
             writer.write(event)
-        writer.maybe_sync()
+            self._written.update(event)
+        now = self._clock()
+        if now - self._last_saved_s < SAVED_INTERVAL_S:
+            writer.maybe_sync()
+            return None
+        writer.sync()
+        self._last_saved_s = now
+        return copy.copy(self._written)
 
-    def finish(self, batch: list[Event]) -> None:
+    def finish(self, batch: list[Event]) -> SessionStats:
+        """Write the rest and close the file; the first error is raised, never a later one."""
         writer = self.writer
         if writer is None:
-            return
+            return copy.copy(self._written)
+        error: BaseException | None = None
         try:
             for event in batch:
                 writer.write(event)
-        finally:
+                self._written.update(event)
+        except BaseException as exc:
+            error = exc
+        try:
             writer.close()
+        except Exception as exc:
+            # A full disk fails the close too; that second error must not hide the first.
+            if error is None:
+                error = exc
+            else:
+                logger.debug("closing after a failed write also failed: %s", exc)
+        if error is not None:
+            raise error
+        return copy.copy(self._written)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False)
@@ -289,19 +355,25 @@ async def record(
     settings: Mapping[str, object],
     seconds: float | None = None,
     on_event: Callable[[Event], None] | None = None,
+    on_saved: Callable[[SessionStats], None] | None = None,
+    stop: StopSignals | None = None,
+    keep_device_id: bool = False,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
     overwrite: bool = False,
     started_at: datetime | None = None,
     app_version: str | None = None,
 ) -> RecordingSummary:
-    """Record a source to a file until it ends, ``seconds`` are recorded, or cancellation.
+    """Record a source to a file until it ends, ``seconds`` are recorded, or it is stopped.
 
     Opens the source (``async with``), then creates the recording, so that the header can
     hold what the source reports about its device; then writes every event the source yields,
     in order, unchanged. Always writes what was received and closes the file (flush, fsync)
-    and the source, on every exit path: normal end, ``seconds`` reached, an error of the
-    source, cancellation (Ctrl-C under ``asyncio.run``).
+    and the source, on every exit path: normal end, ``seconds`` reached, a stop signal, an error
+    of the source, cancellation.
+
+    The source waits for the disk (backpressure): at most `MAX_PENDING_EVENTS` events wait in
+    memory for the writer, so a source faster than the disk (``--speed max``) keeps memory flat.
 
     Parameters
     ----------
@@ -314,7 +386,8 @@ async def record(
         JSON-serialisable description of the device for the header. When the source has a
         ``device_info`` once opened (a mapping, e.g. `ReplaySource`'s recorded device, or a
         dataclass, e.g. `BleStrap`'s model and firmware), its keys are added, the source's
-        values winning.
+        values winning. Identifying keys (`DEVICE_ID_KEYS`: Bluetooth address, serial number)
+        are left out unless ``keep_device_id``; a ``path`` is reduced to the file's name.
     settings : Mapping
         JSON-serialisable session settings for the header.
     seconds : float, optional
@@ -322,9 +395,17 @@ async def record(
         and the first of them ends the recording. Session time is the events' ``t`` (for a
         live strap that is wall time since the source opened; for a simulation or a replay it
         is the simulated or recorded time, whatever the speed). None records until the source
-        ends or the task is cancelled.
+        ends, a stop signal or cancellation.
     on_event : callable (Event) -> None, optional
-        Called with every recorded event, after it was queued for writing (a live view).
+        Called with every event as it is received (before it is written).
+    on_saved : callable (SessionStats) -> None, optional
+        Called about every `SAVED_INTERVAL_S` with the numbers of what is safely on disk
+        (written, flushed and fsynced): what a live status line should show.
+    stop : StopSignals, optional
+        When the task is cancelled by one of its stop signals, recording stops cleanly and the
+        summary is returned (``stop_reason`` "stopped"); other cancellations raise.
+    keep_device_id : bool, default False
+        Keep the strap's Bluetooth address and serial number in the header.
     clock : callable () -> float, default time.monotonic
         Monotonic clock in s: the writer's flush/fsync timing and ``wall_s``.
     sleep : callable (float) -> awaitable, default asyncio.sleep
@@ -345,12 +426,15 @@ async def record(
     ConfigError
         ``seconds`` is not a positive number, or ``device``/``settings`` are not
         JSON-serialisable.
+    RecordingDiskFullError
+        The disk filled up or the file reached its size limit; the file was closed and holds
+        what was saved (the error says how much).
     RecordingFileError, RecordingError
         The file exists or cannot be created or written.
     PetBiofeedbackError
         Whatever the source raises (e.g. `DeviceError`), after the file was closed.
     asyncio.CancelledError
-        On cancellation, after the file was closed.
+        On cancellation (other than by ``stop``), after the file was closed.
     """
     if seconds is not None and (
         isinstance(seconds, bool)
@@ -360,28 +444,85 @@ async def record(
     ):
         raise ConfigError(f"seconds must be a positive number of seconds, got {seconds!r}")
     path = os.fspath(writer_path)
+    try:
+        return await _record(
+            source,
+            path,
+            device=device,
+            settings=settings,
+            seconds=seconds,
+            on_event=on_event,
+            on_saved=on_saved,
+            stop=stop,
+            keep_device_id=keep_device_id,
+            clock=clock,
+            sleep=sleep,
+            overwrite=overwrite,
+            started_at=started_at,
+            app_version=app_version,
+        )
+    except (RecordingError, OSError) as exc:
+        # OSError: a writer that let one through on close (it should wrap it, as write does).
+        reason = _disk_full_reason(exc)
+        if reason is None or isinstance(exc, RecordingDiskFullError):
+            raise
+        n_events, saved_s = await asyncio.to_thread(_saved_so_far, path)
+        raise RecordingDiskFullError(
+            path, reason, n_events_saved=n_events, saved_s=saved_s
+        ) from exc
+
+
+async def _record(
+    source: EventSource,
+    path: str,
+    *,
+    device: Mapping[str, object],
+    settings: Mapping[str, object],
+    seconds: float | None,
+    on_event: Callable[[Event], None] | None,
+    on_saved: Callable[[SessionStats], None] | None,
+    stop: StopSignals | None,
+    keep_device_id: bool,
+    clock: Clock,
+    sleep: Sleep,
+    overwrite: bool,
+    started_at: datetime | None,
+    app_version: str | None,
+) -> RecordingSummary:
+    """`record` with validated arguments."""
     wall_start_s = clock()
     stats = SessionStats()
     pending: list[Event] = []
     wake = asyncio.Event()
+    space = asyncio.Event()  # set whenever the writer took what was pending
     done = False
     stop_reason: StopReason = "source ended"
-    thread = _WriterThread()
+    thread = _WriterThread(clock)
 
     async def writer_loop() -> None:
-        while not done:
-            await _wait_for_either(wake, SYNC_INTERVAL_S, sleep)
-            wake.clear()
-            batch = pending.copy()
-            pending.clear()
-            # Shielded: once taken from ``pending`` a batch must reach the file. Cancelling
-            # the executor's future before its job started would drop the batch (it is in
-            # neither ``pending`` nor the file); shielded, the job still runs, and on the
-            # writer's one thread it runs before `finish`.
-            await asyncio.shield(thread.run(functools.partial(thread.write_batch, batch)))
+        try:
+            while not done:
+                await _wait_for_either(wake, SYNC_INTERVAL_S, sleep)
+                wake.clear()
+                batch = pending.copy()
+                pending.clear()
+                space.set()
+                # Shielded: once taken from ``pending`` a batch must reach the file. Cancelling
+                # the executor's future before its job started would drop the batch (it is in
+                # neither ``pending`` nor the file); shielded, the job still runs, and on the
+                # writer's one thread it runs before `finish`.
+                saved = await asyncio.shield(
+                    thread.run(functools.partial(thread.write_batch, batch))
+                )
+                if saved is not None and on_saved is not None:
+                    on_saved(saved)
+        finally:
+            space.set()  # never leave the source waiting for a writer that stopped
 
     async with source:
-        header_device = {**dict(device), **_reported_device(source)}
+        header_device = _header_device(
+            {**dict(device), **_reported_device(source)}, keep_device_id=keep_device_id
+        )
 
         def create() -> None:
             thread.writer = RecordingWriter(
@@ -416,6 +557,15 @@ async def record(
                         on_event(event)
                     if len(pending) >= WAKE_WRITER_EVENTS:
                         wake.set()
+                    while len(pending) >= MAX_PENDING_EVENTS and not writer_task.done():
+                        # Backpressure: the source waits for the disk (issue 6).
+                        space.clear()
+                        wake.set()
+                        await space.wait()
+            except asyncio.CancelledError:
+                if stop is None or not stop.absorb():
+                    raise
+                stop_reason = "stopped"
             finally:
                 # Let the writer finish the batch it may hold and stop; never cancel it
                 # mid-write. What it has not taken is written by finish() below.
@@ -437,7 +587,9 @@ async def record(
                     pending.clear()
                     # Shielded: a second cancellation cannot stop the close running on the
                     # writer's thread anyway (the interpreter joins that thread at exit).
-                    await asyncio.shield(thread.run(functools.partial(thread.finish, rest)))
+                    saved = await asyncio.shield(thread.run(functools.partial(thread.finish, rest)))
+                    if on_saved is not None:
+                        on_saved(saved)
             finally:
                 thread.shutdown()
     writer = thread.writer
@@ -466,6 +618,54 @@ async def record(
         summary.duration_s,
     )
     return summary
+
+
+def _header_device(device: Mapping[str, object], *, keep_device_id: bool) -> dict[str, object]:
+    """The header's device: identifying keys dropped unless asked for; a path → its name."""
+    out: dict[str, object] = {}
+    for key, value in device.items():
+        if key in DEVICE_ID_KEYS and not keep_device_id:
+            continue
+        if key == "path" and isinstance(value, str):
+            value = os.path.basename(value)  # a folder name can hold a patient's name
+        out[key] = value
+    return out
+
+
+def _disk_full_reason(exc: BaseException) -> str | None:
+    """The OS's words when ``exc`` (or what caused it) is a full disk or a file-size limit."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _DISK_FULL_ERRNOS:
+            return current.strerror or os.strerror(current.errno or 0)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _saved_so_far(path: str) -> tuple[int, float]:
+    """Events in the recording at ``path`` and the session time they span (0 if unreadable)."""
+    n_events = 0
+    t_first = t_last = math.nan
+    # The file is cut off where the disk filled up: the reader's "as after a crash" warnings
+    # would only confuse the one message that explains it.
+    reader_logger = logging.getLogger(RecordingReader.__module__)
+    level = reader_logger.level
+    reader_logger.setLevel(logging.ERROR)
+    try:
+        with RecordingReader(path) as reader:
+            for event in reader:
+                n_events += 1
+                if math.isnan(t_first):
+                    t_first = event.t
+                t_last = event.t if math.isnan(t_last) else max(t_last, event.t)
+    except PetBiofeedbackError as exc:
+        logger.debug("reading back %s after a full disk stopped early: %s", path, exc)
+    finally:
+        reader_logger.setLevel(level)
+    saved_s = 0.0 if math.isnan(t_first) else max(t_last - t_first, 0.0)
+    return n_events, saved_s
 
 
 # The flush/fsync promises the docstring makes rest on these (checked at import, cheaply).

@@ -11,7 +11,9 @@
   `parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
 * a file: a recording (``.jsonl``, ``.jsonl.gz``) replayed by `ReplaySource`; an XDF file
   (``.xdf``, ``.xdfz``) or an RR text file (any other existing file) turned into events by
-  `importers.xdf_events` / `importers.rr_text_events` and replayed from memory.
+  `importers.xdf_events` / `importers.rr_text_events` and replayed from memory. File sources
+  play through the `PlausibilityGate` (RR outside 250–2500 ms and impossible frames skipped,
+  counted in ``source.gate``); a named pipe or device is refused (reading it would block).
 
 The Bluetooth modules are imported only when a ``ble``/``emulated`` source is asked for, so
 the other sources work without bleak or Bumble; when they cannot be imported the error is a
@@ -26,7 +28,9 @@ import functools
 import importlib
 import logging
 import math
+import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -36,16 +40,19 @@ from pet_biofeedback.errors import ConfigError, DeviceError, InputFileError
 from pet_biofeedback.events import Event, EventSource
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
 from pet_biofeedback.firmware_bridge.simulated import PacerFn, SimulatedStrap, parse_sim_spec
-from pet_biofeedback.session.importers import rr_text_events, xdf_events
+from pet_biofeedback.session.importers import check_regular_file, rr_text_events, xdf_events
+from pet_biofeedback.session.plausibility import PlausibilityGate
 
 __all__ = [
     "EMULATED_KINDS",
     "MAX_EMULATED_SPEED",
     "SOURCE_FORMS",
+    "GatedReplaySource",
     "ImportedFileSource",
     "describe_source",
     "load_ble",
     "open_source",
+    "recorded_source",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +71,8 @@ SOURCE_FORMS: Final = (
 )
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 _XDF_SUFFIXES: Final = (".xdf", ".xdfz")
+_MAC_ADDRESS: Final = re.compile(r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}")
+_DEVICE_UUID: Final = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 
 
 def _bad_source(spec: str, problem: str) -> ConfigError:
@@ -156,11 +165,13 @@ class ImportedFileSource:
         self._clock = clock
         self._sleep = sleep
         self._replay: ReplaySource | None = None
+        self._ready: deque[Event] = deque()
+        self.gate = PlausibilityGate(str(path))
 
     @property
     def device_info(self) -> dict[str, object]:
         """What the header of a recording of this source says about its device."""
-        return {"kind": "file", "path": str(self.path)}
+        return {"kind": "file", "path": self.path.name}  # a folder can hold a patient's name
 
     def _playing(self) -> ReplaySource:
         if self._replay is None:
@@ -203,7 +214,30 @@ class ImportedFileSource:
         return self
 
     async def __anext__(self) -> Event:
-        return await self._playing().__anext__()
+        while not self._ready:
+            self._ready.extend(self.gate.filter(await self._playing().__anext__()))
+        return self._ready.popleft()
+
+
+class GatedReplaySource(ReplaySource):
+    """A recording replayed through the `PlausibilityGate` (``gate``): what `open_source` plays.
+
+    Parameters
+    ----------
+    path : Path
+    speed : float
+        As for `ReplaySource`.
+    """
+
+    def __init__(self, path: Path, *, speed: float = 1.0, strict: bool = False) -> None:
+        super().__init__(path, speed=speed, strict=strict)
+        self._gated: deque[Event] = deque()
+        self.gate = PlausibilityGate(str(path))
+
+    async def __anext__(self) -> Event:
+        while not self._gated:
+            self._gated.extend(self.gate.filter(await super().__anext__()))
+        return self._gated.popleft()
 
 
 class _BuiltOnOpening:
@@ -343,11 +377,12 @@ def open_source(
         raise ConfigError("--faults works only with emulated straps (emulated:…)")
     if path.is_dir():
         raise InputFileError(str(path), "is a folder, not a recording")
+    check_regular_file(path)  # a named pipe would block reading forever
     file_kind = _file_kind(path)
     if file_kind == "recording":
         if not path.exists():
             raise InputFileError(str(path), "no such file")
-        return ReplaySource(path, speed=speed, strict=strict)
+        return GatedReplaySource(path, speed=speed, strict=strict)
     if not path.exists():
         if file_kind == "xdf":
             raise InputFileError(str(path), "no such file")
@@ -356,7 +391,42 @@ def open_source(
     return ImportedFileSource(path, importer, speed=speed)
 
 
-def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
+def _is_device_address(text: str) -> bool:
+    """A Bluetooth address (``AA:BB:…``) or a macOS device UUID."""
+    return bool(_MAC_ADDRESS.fullmatch(text) or _DEVICE_UUID.fullmatch(text))
+
+
+def recorded_source(spec: str, *, keep_device_id: bool = False) -> str:
+    """``SRC`` as a recording's settings keep it: a file by its name, a strap's address hidden.
+
+    Parameters
+    ----------
+    spec : str
+        As for `open_source`.
+    keep_device_id : bool, default False
+        Keep a Bluetooth address given as ``ble:ADDRESS``.
+
+    Returns
+    -------
+    str
+        ``spec``, with a file path reduced to the file's name (a path can hold a patient's
+        name) and ``ble:ADDRESS`` to ``ble`` unless ``keep_device_id``.
+    """
+    text = spec.strip()
+    head, _, rest = text.partition(":")
+    kind = head.lower()
+    if kind in ("sim", "emulated") and not Path(text).is_file():
+        return text
+    if kind == "ble" and not Path(text).is_file():
+        if _is_device_address(rest.strip()) and not keep_device_id:
+            return "ble"
+        return text
+    return Path(text).name
+
+
+def describe_source(
+    spec: str, *, speed: float = 1.0, keep_device_id: bool = False
+) -> dict[str, object]:
     """A JSON-serialisable description of the source ``spec`` names, for a recording header.
 
     Parameters
@@ -365,13 +435,15 @@ def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
         As for `open_source` (assumed valid: call `open_source` first).
     speed : float, default 1.0
         The playback/simulation speed (``math.inf`` is written as ``"max"``).
+    keep_device_id : bool, default False
+        Keep a Bluetooth address given as the target.
 
     Returns
     -------
     dict
         ``kind`` (``"ble"``, ``"emulated"``, ``"simulated"`` or ``"file"``) and what else is
-        known before connecting (the simulation settings, the file path); a strap adds its
-        model and firmware to the header once connected (`record`).
+        known before connecting (the simulation settings, the file's name — not its folder);
+        a strap adds its model and firmware to the header once connected (`record`).
     """
     text = spec.strip()
     head, _, rest = text.partition(":")
@@ -383,5 +455,8 @@ def describe_source(spec: str, *, speed: float = 1.0) -> dict[str, object]:
     if kind == "emulated" and not Path(text).is_file():
         return {"kind": "emulated", "model": rest.strip().lower(), "speed": speed_value}
     if kind == "ble" and not Path(text).is_file():
-        return {"kind": "ble", "target": rest.strip() or None}
-    return {"kind": "file", "path": text, "speed": speed_value}
+        target = rest.strip() or None
+        if target is not None and _is_device_address(target) and not keep_device_id:
+            target = None
+        return {"kind": "ble", "target": target}
+    return {"kind": "file", "path": Path(text).name, "speed": speed_value}

@@ -572,6 +572,54 @@ async def test_data_stall_triggers_the_watchdog_and_a_reconnect(
     assert _received_rr(rig.col) == _sent_rr(h10)
 
 
+async def test_short_stalls_below_the_watchdog_are_marked_as_lost_beats(
+    make_world: Callable[..., Any], vclock: VirtualClock
+) -> None:
+    # Issue 6: 2.5-s stalls lost beats without a gap event (the 5-s watchdog never fired).
+    world = make_world()
+    fake = EmulatedGenericStrap(
+        world,
+        config=SimConfig(seed=4, hr_bpm=72, acc_enabled=False),
+        faults=FaultPlan.parse("stall-every=10s,stall-for=2.5s"),
+    )
+    async with asyncio.timeout(TEST_S), world:
+        strap = world.strap(clock=vclock, sleep=vclock.sleep)
+        async with strap:
+            rig = Rig(fake, vclock, Collector(strap))
+            await rig.col.wait_link(LinkState.STREAMING)
+            await rig.step(45)
+        await rig.col.finish()
+    gaps = rig.col.of(Gap)
+    assert rig.col.links(LinkState.RECONNECTING) == []  # shorter than the watchdog
+    assert len(gaps) == 4  # the stalls at 10, 20, 30 and 40 s
+    assert all(g.reason.startswith("beats lost: RR intervals cover") for g in gaps)
+    assert all(2.0 <= g.seconds <= 4.0 for g in gaps)
+    assert strap.stats.n_rr_gaps == 4
+    # Every beat that was not delivered lies inside a gap.
+    lost = [n for n in fake.hr_log if not n.delivered and n.rr_ms]
+    assert lost
+    for n in lost:
+        assert any(g.t - g.seconds - 1.0 <= n.t_s <= g.t + 1.0 for g in gaps), n
+
+
+async def test_a_long_session_without_faults_has_no_lost_beat_gaps(
+    make_world: Callable[..., Any], vclock: VirtualClock
+) -> None:
+    # Issue 6: normal notification latency and jitter never look like lost beats.
+    world = make_world()
+    fake = EmulatedGenericStrap(world, config=SimConfig(seed=9, hr_bpm=58, acc_enabled=False))
+    async with asyncio.timeout(45.0), world:
+        strap = world.strap(clock=vclock, sleep=vclock.sleep)
+        async with strap:
+            rig = Rig(fake, vclock, Collector(strap))
+            await rig.col.wait_link(LinkState.STREAMING)
+            await rig.step(600)
+        await rig.col.finish()
+    assert rig.col.of(Gap) == []
+    assert strap.stats.n_rr_gaps == 0
+    assert _received_rr(rig.col) == _sent_rr(fake)
+
+
 async def test_giving_up_reports_failed_and_raises_not_found(
     make_world: Callable[..., Any], vclock: VirtualClock
 ) -> None:

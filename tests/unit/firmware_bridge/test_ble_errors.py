@@ -31,7 +31,6 @@ from pet_biofeedback.firmware_bridge.ble import (
     BleStrap,
     BleTimeouts,
     ReconnectPolicy,
-    RrBeatClock,
     translate_error,
 )
 
@@ -198,39 +197,6 @@ class TestSettings:
     async def test_iterating_before_opening_is_a_programming_error(self) -> None:
         with pytest.raises(RuntimeError, match="async with"):
             await BleStrap().__anext__()
-
-
-class TestRrBeatClock:
-    def test_first_packet_anchors_to_arrival_then_beats_follow_the_rr_sum(self) -> None:
-        clock = RrBeatClock()
-        assert clock.last_beat_t(10.0, (1000.0,)) == 10.0
-        assert clock.last_beat_t(11.02, (900.0,)) == pytest.approx(10.9)
-        assert clock.last_beat_t(12.01, (600.0, 500.0)) == pytest.approx(12.0)
-        assert clock.n_reanchors == 0
-
-    def test_a_beat_is_never_later_than_its_packet(self) -> None:
-        clock = RrBeatClock()
-        clock.last_beat_t(10.0, (1000.0,))
-        assert clock.last_beat_t(10.5, (1000.0,)) == 10.5  # sum says 11.0: re-anchored
-        assert clock.n_reanchors == 1
-
-    def test_drift_beyond_the_bound_reanchors(self) -> None:
-        clock = RrBeatClock(max_drift_s=2.0)
-        clock.last_beat_t(0.0, (1000.0,))
-        assert clock.last_beat_t(1.9, (1000.0,)) == pytest.approx(1.0)  # lag 0.9 s: kept
-        assert clock.last_beat_t(5.5, (1000.0,)) == 5.5  # lag 3.5 s: re-anchored
-        assert clock.n_reanchors == 1
-
-    def test_reset_starts_a_new_chain(self) -> None:
-        clock = RrBeatClock()
-        clock.last_beat_t(0.0, (1000.0,))
-        clock.reset()
-        assert clock.last_beat_t(30.0, (800.0,)) == 30.0
-        assert clock.n_reanchors == 0
-
-    def test_rejects_a_bad_bound(self) -> None:
-        with pytest.raises(ConfigError):
-            RrBeatClock(max_drift_s=0)
 
 
 class TestFaultPlan:

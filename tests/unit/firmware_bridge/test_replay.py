@@ -17,6 +17,7 @@ from pet_biofeedback.events import (
     Contact,
     EcgFrame,
     Event,
+    Gap,
     HeartRate,
     Marker,
     RawNotification,
@@ -484,3 +485,50 @@ class TestFromEvents:
         assert [e.t for e in played] == [1.0, 2.0, 3.0]
         assert [t - times[0] for t in times] == pytest.approx([0.0, 1.0, 2.0])
         assert source.name == "mem" and source.header is None
+
+
+class TestLostBeats:
+    """Issue 6: replay applies the live strap's lost-beat rule to recorded RR events."""
+
+    @staticmethod
+    def beats(stall_after_s: float, stall_s: float) -> list[Event]:
+        events: list[Event] = []
+        t = 0.0
+        while t < 20.0:
+            t += 1.0
+            if stall_after_s < t <= stall_after_s + stall_s:
+                continue  # these beats never arrived
+            events.append(RRIntervals(t, (1000.0,)))
+        return events
+
+    async def test_an_old_recording_without_the_gap_gets_it(self, tmp_path: Path) -> None:
+        path = write_recording(tmp_path / "old.jsonl", self.beats(5.0, 3.0))
+        source = ReplaySource(path, speed=math.inf)
+        played = await play(source)
+        gaps = [e for e in played if isinstance(e, Gap)]
+        assert len(gaps) == 1 and gaps[0].seconds == pytest.approx(3.0)
+        assert gaps[0].reason == "beats lost: RR intervals cover 1.0 s of 4.0 s"
+        assert played.index(gaps[0]) == played.index(RRIntervals(9.0, (1000.0,))) - 1
+        assert source.n_lost_beat_gaps == 1
+
+    async def test_a_recorded_gap_is_not_doubled(self, tmp_path: Path) -> None:
+        events = self.beats(5.0, 3.0)
+        events.insert(5, Gap(8.0, 3.0, "beats lost: RR intervals cover 1.0 s of 4.0 s"))
+        played = await play(ReplaySource.from_events(events, speed=math.inf))
+        assert [e for e in played if isinstance(e, Gap)] == [events[5]]
+
+    async def test_raw_notifications_of_a_stall_give_the_gap(self, tmp_path: Path) -> None:
+        events: list[Event] = [
+            RawNotification(float(i), hrs.HEART_RATE_MEASUREMENT_UUID, hrm_payload(60, (1024,)))
+            for i in (1, 2, 3, 4, 5, 8, 9)
+        ]
+        played = await play(ReplaySource.from_events(events, speed=math.inf))
+        gaps = [e for e in played if isinstance(e, Gap)]
+        assert len(gaps) == 1 and gaps[0].seconds == pytest.approx(2.0)
+
+    async def test_normal_beats_and_find_lost_beats_false_add_nothing(self, tmp_path: Path) -> None:
+        clean = self.beats(100.0, 0.0)
+        assert await play(ReplaySource.from_events(clean, speed=math.inf)) == clean
+        holed = self.beats(5.0, 3.0)
+        source = ReplaySource.from_events(holed, speed=math.inf, find_lost_beats=False)
+        assert await play(source) == holed

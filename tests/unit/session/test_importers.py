@@ -50,7 +50,7 @@ class TestReadRrText:
             ("hello\nworld\n", "contains no numbers"),
             (b"\x00\x01\x02binary", "binary"),
             ("800\n-5\n", "zero or negative"),
-            ("800\nnan\n", "non-finite"),
+            ("800\nnan\n", "line 2: 'nan' is not a finite number"),
             ("800\n0.8\n810\n", "mixes units"),
         ],
     )

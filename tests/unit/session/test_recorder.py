@@ -7,7 +7,7 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Self
 
 import pytest
 
@@ -28,6 +28,7 @@ from pet_biofeedback.firmware_bridge.replay import ReplaySource
 from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
 from pet_biofeedback.recording import RecordingWriter, read_recording
 from pet_biofeedback.session.recorder import (
+    MAX_PENDING_EVENTS,
     RR_SILENCE_GAP_S,
     WAKE_WRITER_EVENTS,
     SessionStats,
@@ -317,3 +318,101 @@ class TestSessionStats:
         assert stats.n_beats == 2
         stats.update(RRIntervals(20.0 + RR_SILENCE_GAP_S + 1.0, (1000.0,)))
         assert stats.n_rr_silences == 1  # the Gap event already marked this silence
+
+
+class _GreedySource(FakeSource):
+    """Yields its events without ever suspending: a source faster than any disk."""
+
+    async def _events(self) -> AsyncIterator[Event]:
+        for event in self.events:
+            yield event
+        self.all_yielded.set()
+
+
+class _SteppingClock:
+    """Advances 1 s per reading: every batch is due for a sync, so every batch reports saved."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        self.now_s += 1.0
+        return self.now_s
+
+
+class TestBackpressureAndSaved:
+    """Issue 6: bounded memory at --speed max; the status shows what is on disk."""
+
+    async def test_a_source_faster_than_the_disk_waits_for_it(self, tmp_path: Path) -> None:
+        n = 5 * MAX_PENDING_EVENTS
+        source = _GreedySource([RRIntervals(i * 0.001, (1000.0,)) for i in range(n)])
+        received = 0
+        unwritten: list[int] = []
+
+        def on_event(_: Event) -> None:
+            nonlocal received
+            received += 1
+
+        def on_saved(stats: SessionStats) -> None:
+            unwritten.append(received - stats.n_events)
+
+        async with asyncio.timeout(TIMEOUT_S):
+            summary = await record(
+                source,
+                tmp_path / "fast.jsonl",
+                device={},
+                settings={},
+                on_event=on_event,
+                on_saved=on_saved,
+                clock=_SteppingClock(),
+            )
+        assert summary.n_events == n
+        assert len(unwritten) >= 3  # the writer ran while the source was still producing
+        assert max(unwritten) <= 2 * MAX_PENDING_EVENTS  # never the whole session in memory
+
+    async def test_saved_numbers_never_exceed_what_the_file_holds(self, tmp_path: Path) -> None:
+        path = tmp_path / "saved.jsonl"
+        checks: list[tuple[int, int]] = []
+
+        def on_saved(stats: SessionStats) -> None:
+            n_lines = len(path.read_bytes().splitlines()) - 1  # minus the header
+            checks.append((stats.n_events, n_lines))
+
+        source = _GreedySource(some_events(3 * MAX_PENDING_EVENTS))
+        async with asyncio.timeout(TIMEOUT_S):
+            await record(
+                source, path, device={}, settings={}, on_saved=on_saved, clock=_SteppingClock()
+            )
+        assert checks and all(saved <= on_disk for saved, on_disk in checks)
+        assert checks[-1][0] == len(read_recording(path).events)  # the last one: everything
+
+
+class TestPrivacy:
+    """Issue 6: the header keeps the strap's model and name, not its address or serial."""
+
+    INFO: ClassVar[dict[str, object]] = {
+        "name": "Polar H10 1A2B3C4D",
+        "model": "H10",
+        "address": "A0:9E:1A:00:11:22",
+        "serial_number": "C1234567",
+        "path": "/home/jane-doe/recordings/old.jsonl",
+    }
+
+    async def test_address_and_serial_are_left_out_and_a_path_becomes_a_name(
+        self, tmp_path: Path
+    ) -> None:
+        source = FakeSource(some_events(3), device_info=dict(self.INFO))
+        await record(source, tmp_path / "a.jsonl", device={"kind": "ble"}, settings={})
+        device = dict(read_recording(tmp_path / "a.jsonl").header.device)
+        assert device == {
+            "kind": "ble",
+            "name": "Polar H10 1A2B3C4D",
+            "model": "H10",
+            "path": "old.jsonl",
+        }
+
+    async def test_keep_device_id_keeps_them(self, tmp_path: Path) -> None:
+        source = FakeSource(some_events(3), device_info=dict(self.INFO))
+        await record(source, tmp_path / "b.jsonl", device={}, settings={}, keep_device_id=True)
+        device = read_recording(tmp_path / "b.jsonl").header.device
+        assert device["address"] == "A0:9E:1A:00:11:22" and device["serial_number"] == "C1234567"

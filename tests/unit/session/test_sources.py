@@ -300,3 +300,31 @@ class TestXdfEvents:
         path.write_text("not xdf")
         with pytest.raises(InputFileError, match="XDF"):
             xdf_events(path)
+
+
+class TestPrivacyOfSourceDescriptions:
+    """Issue 6: a file by its name (a folder can hold a patient's name), no strap address."""
+
+    def test_a_file_source_is_described_by_its_name(self, tmp_path: Path) -> None:
+        folder = tmp_path / "Jane Doe"
+        folder.mkdir()
+        path = folder / "rr.txt"
+        path.write_text("800\n810\n")
+        assert sources.describe_source(str(path))["path"] == "rr.txt"
+        assert sources.recorded_source(str(path)) == "rr.txt"
+        imported = sources.ImportedFileSource(path, sources.rr_text_events)
+        assert imported.device_info == {"kind": "file", "path": "rr.txt"}
+
+    @pytest.mark.parametrize(
+        "address",
+        ["A0:9E:1A:12:34:56", "a0-9e-1a-12-34-56", "12345678-9ABC-DEF0-1234-56789ABCDEF0"],
+    )
+    def test_a_strap_address_is_left_out_unless_asked_for(self, address: str) -> None:
+        spec = f"ble:{address}"
+        assert sources.recorded_source(spec) == "ble"
+        assert sources.describe_source(spec)["target"] is None
+        assert sources.recorded_source(spec, keep_device_id=True) == spec
+        assert sources.describe_source(spec, keep_device_id=True)["target"] == address
+
+    def test_a_strap_name_is_kept(self) -> None:
+        assert sources.recorded_source("ble:Polar H10 1A2B3C4D") == "ble:Polar H10 1A2B3C4D"
