@@ -41,8 +41,8 @@ import numpy as np
 
 from pet_biofeedback import __version__
 from pet_biofeedback.errors import ExportError
-from pet_biofeedback.events import AccFrame, EcgFrame, Gap, Marker, PacerPhase, Rating
-from pet_biofeedback.session.export_input import ExportInput, ascii_field
+from pet_biofeedback.events import Gap, Marker, PacerPhase, Rating
+from pet_biofeedback.session.export_input import ExportInput, SampleStream, ascii_field
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = ["EDF_DIGITAL_RANGE", "EDF_GAP_S", "EDF_RECORD_S", "edf_bytes"]
@@ -67,17 +67,7 @@ class _Channel:
     values: FloatArray  # (n_records * fs_hz,)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Stream:
-    """The frames of one kind (ECG or ACC) in file order, one rate."""
-
-    t_last_s: FloatArray  # per frame
-    n_samples: np.ndarray[tuple[int], np.dtype[np.intp]]  # per frame
-    values: FloatArray  # (n_total,) or (n_total, 3)
-    fs_hz: float
-
-
-def _stretch_times(stream: _Stream) -> list[tuple[int, int, FloatArray]]:
+def _stretch_times(stream: SampleStream) -> list[tuple[int, int, FloatArray]]:
     """``(first sample, stop, sample times)`` per contiguous stretch (module docstring)."""
     fs = stream.fs_hz
     n = stream.n_samples
@@ -102,7 +92,7 @@ def _stretch_times(stream: _Stream) -> list[tuple[int, int, FloatArray]]:
 
 
 def _on_grid(
-    stream: _Stream, fs_int: int, n_grid: int, name: str
+    stream: SampleStream, fs_int: int, n_grid: int, name: str
 ) -> tuple[FloatArray, list[tuple[float, float, str]]]:
     """The stream resampled onto the EDF grid (0 where it has no samples) and its
     ``signal lost`` annotations ``(onset_s, duration_s, text)``."""
@@ -128,36 +118,6 @@ def _on_grid(
         if (b - a) / fs_int >= EDF_GAP_S:
             lost.append((a / fs_int, (b - a) / fs_int, f"{name} signal lost"))
     return grid, lost
-
-
-def _streams(source: ExportInput) -> tuple[_Stream | None, _Stream | None, int]:
-    """ECG and ACC frames of the input (frames at another rate than the first are dropped
-    and counted)."""
-    ecg = [e for e in source.events if isinstance(e, EcgFrame) and e.ecg_uv]
-    acc = [e for e in source.events if isinstance(e, AccFrame) and e.acc_mg]
-    n_dropped = 0
-    ecg_stream = acc_stream = None
-    if ecg:
-        fs = ecg[0].fs_hz
-        kept = [e for e in ecg if e.fs_hz == fs]
-        n_dropped += len(ecg) - len(kept)
-        ecg_stream = _Stream(
-            t_last_s=np.array([e.t for e in kept]),
-            n_samples=np.array([len(e.ecg_uv) for e in kept], dtype=np.intp),
-            values=np.concatenate([np.asarray(e.ecg_uv, dtype=np.float64) for e in kept]),
-            fs_hz=fs,
-        )
-    if acc:
-        fs = acc[0].fs_hz
-        kept_acc = [e for e in acc if e.fs_hz == fs]
-        n_dropped += len(acc) - len(kept_acc)
-        acc_stream = _Stream(
-            t_last_s=np.array([e.t for e in kept_acc]),
-            n_samples=np.array([len(e.acc_mg) for e in kept_acc], dtype=np.intp),
-            values=np.concatenate([np.asarray(e.acc_mg, dtype=np.float64) for e in kept_acc]),
-            fs_hz=fs,
-        )
-    return ecg_stream, acc_stream, n_dropped
 
 
 def _whole_hz(fs_hz: float, what: str) -> int:
@@ -211,7 +171,8 @@ def edf_bytes(source: ExportInput, *, anonymise: bool) -> tuple[bytes, list[str]
     ExportError
         The input has neither ECG nor accelerometer.
     """
-    ecg, acc, n_dropped = _streams(source)
+    ecg, acc = source.ecg, source.acc
+    n_dropped = sum(s.n_other_rate for s in (ecg, acc) if s is not None)
     if ecg is None and acc is None:
         raise ExportError(
             (

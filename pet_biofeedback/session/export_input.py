@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,17 @@ from pet_biofeedback.errors import (
     RecordingError,
     RecordingFileError,
 )
-from pet_biofeedback.events import EcgFrame, Event, Gap, RawNotification, RRIntervals
+from pet_biofeedback.events import (
+    AccFrame,
+    EcgFrame,
+    Event,
+    Gap,
+    Marker,
+    PacerPhase,
+    Rating,
+    RawNotification,
+    RRIntervals,
+)
 from pet_biofeedback.session.analysis import (
     MIN_BEATS,
     _ecg_stretches,
@@ -45,7 +55,9 @@ from pet_biofeedback.session.analysis import (
 from pet_biofeedback.signal import artifacts
 from pet_biofeedback.signal._typing import FloatArray
 
-__all__ = ["BeatTable", "ExportInput", "beat_table", "read_export_input"]
+IntArray = np.ndarray[tuple[int], np.dtype[np.intp]]
+
+__all__ = ["BeatTable", "ExportInput", "SampleStream", "beat_table", "read_export_input"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +75,62 @@ _ARTIFACT_NAMES: Final = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SampleStream:
+    """The ECG or ACC frames of an input, in file order, packed into arrays.
+
+    Attributes
+    ----------
+    t_last_s : ndarray, shape (n_frames,)
+        Each frame's time stamp (its last sample), s since session start.
+    n_samples : ndarray of intp, shape (n_frames,)
+    values : ndarray, shape (n_total,) for ECG (µV) or (n_total, 3) for ACC (mg)
+    fs_hz : float
+        The frames' nominal rate (the first frame's; frames at another rate are left out).
+    n_other_rate : int
+        Frames left out because their rate differs from the first frame's.
+    """
+
+    t_last_s: FloatArray
+    n_samples: IntArray
+    values: FloatArray
+    fs_hz: float
+    n_other_rate: int = 0
+
+
+class _StreamBuilder:
+    """Collects frames one at a time without keeping the event objects."""
+
+    def __init__(self) -> None:
+        self.fs_hz = math.nan
+        self.t_s: list[float] = []
+        self.n: list[int] = []
+        self.chunks: list[FloatArray] = []
+        self.n_other_rate = 0
+
+    def add(self, t: float, fs_hz: float, values: Iterable[object]) -> None:
+        if math.isnan(self.fs_hz):
+            self.fs_hz = fs_hz
+        elif fs_hz != self.fs_hz:
+            self.n_other_rate += 1
+            return
+        chunk = np.asarray(values, dtype=np.float64)
+        self.t_s.append(t)
+        self.n.append(chunk.shape[0])
+        self.chunks.append(chunk)
+
+    def build(self) -> SampleStream | None:
+        if not self.chunks:
+            return None
+        return SampleStream(
+            t_last_s=np.asarray(self.t_s, dtype=np.float64),
+            n_samples=np.asarray(self.n, dtype=np.intp),
+            values=np.concatenate(self.chunks),
+            fs_hz=self.fs_hz,
+            n_other_rate=self.n_other_rate,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExportInput:
     """One input file read for export.
 
@@ -71,7 +139,14 @@ class ExportInput:
     path : str
     kind : {"recording", "xdf", "rr_text"}
     events : tuple of Event
-        In file order (recordings) or time order (XDF, RR text).
+        The events an export uses besides the samples — RR intervals, Heart Rate
+        notifications (decoded when a recording has no RR events), gaps, pacer changes,
+        markers, ratings — in file order (recordings) or time order (XDF, RR text).
+    ecg, acc : SampleStream or None
+        The ECG and accelerometer frames, packed (an hour of H10 data as event objects
+        would take several hundred MB).
+    end_s : float
+        Session time of the last event of any kind, s.
     started_at : datetime or None
         Wall-clock start (recordings only), timezone-aware.
     profile_name : str or None
@@ -83,14 +158,40 @@ class ExportInput:
     path: str
     kind: InputKind
     events: tuple[Event, ...]
+    ecg: SampleStream | None = None
+    acc: SampleStream | None = None
+    end_s: float = 0.0
     started_at: datetime | None = None
     profile_name: str | None = None
     truncated: bool = False
 
-    @property
-    def end_s(self) -> float:
-        """Session time of the last event, s (0 for no events)."""
-        return max((e.t for e in self.events), default=0.0)
+
+def _collect(
+    events: Iterable[Event],
+) -> tuple[tuple[Event, ...], SampleStream | None, SampleStream | None, float]:
+    """Split events into the ones kept as objects and the packed ECG and ACC streams."""
+    from pet_biofeedback.firmware_bridge import hrs
+
+    kept: list[Event] = []
+    ecg, acc = _StreamBuilder(), _StreamBuilder()
+    end_s = 0.0
+    for event in events:
+        end_s = max(end_s, event.t)
+        match event:
+            case EcgFrame():
+                if event.ecg_uv:
+                    ecg.add(event.t, event.fs_hz, event.ecg_uv)
+            case AccFrame():
+                if event.acc_mg:
+                    acc.add(event.t, event.fs_hz, event.acc_mg)
+            case RawNotification():
+                if event.characteristic.lower() == hrs.HEART_RATE_MEASUREMENT_UUID:
+                    kept.append(event)
+            case RRIntervals() | Gap() | PacerPhase() | Marker() | Rating():
+                kept.append(event)
+            case _:
+                pass
+    return tuple(kept), ecg.build(), acc.build(), end_s
 
 
 def input_kind(path: Path) -> InputKind:
@@ -127,15 +228,15 @@ def read_export_input(path: Path) -> ExportInput:
     from pet_biofeedback.session.importers import rr_text_events, xdf_events
 
     kind = input_kind(path)
-    if kind == "xdf":
-        return ExportInput(path=str(path), kind=kind, events=tuple(xdf_events(path)))
-    if kind == "rr_text":
-        return ExportInput(path=str(path), kind=kind, events=tuple(rr_text_events(path)))
+    if kind != "recording":
+        read = xdf_events if kind == "xdf" else rr_text_events
+        events, ecg, acc, end_s = _collect(read(path))
+        return ExportInput(path=str(path), kind=kind, events=events, ecg=ecg, acc=acc, end_s=end_s)
     from pet_biofeedback.recording import RecordingReader
 
     try:
         with RecordingReader(path) as reader:
-            events = tuple(reader)
+            events, ecg, acc, end_s = _collect(reader)
             header, truncated = reader.header, reader.truncated
     except RecordingFileError as exc:
         raise InputFileError(exc.path, exc.problem) from exc
@@ -145,6 +246,9 @@ def read_export_input(path: Path) -> ExportInput:
         path=str(path),
         kind=kind,
         events=events,
+        ecg=ecg,
+        acc=acc,
+        end_s=end_s,
         started_at=header.started_at,
         profile_name=_profile_name(header.settings, header.extra),
         truncated=truncated,
@@ -237,15 +341,17 @@ def _stretches(source: ExportInput) -> tuple[list[_Stretch], str]:
         n_raw = sum(s.rr_ms.size for s in raw)
         if n_raw > n_best:
             best, n_best = (raw, "raw heart-rate notifications"), n_raw
-    if n_best < MIN_BEATS:
-        ecg = [e for e in source.events if isinstance(e, EcgFrame) and e.ecg_uv]
-        if ecg:
-            found, _unusable = _ecg_stretches(
-                [(e.t, e.fs_hz, len(e.ecg_uv)) for e in ecg], [e.ecg_uv for e in ecg]
-            )
-            n_ecg = sum(s.rr_ms.size for s in found)
-            if n_ecg > n_best:
-                best, n_best = (found, "ECG R-peaks"), n_ecg
+    if n_best < MIN_BEATS and source.ecg is not None:
+        ecg = source.ecg
+        frames = [
+            (t, ecg.fs_hz, n)
+            for t, n in zip(ecg.t_last_s.tolist(), ecg.n_samples.tolist(), strict=True)
+        ]
+        # One array for all frames: _ecg_stretches concatenates whatever it is given.
+        found, _unusable = _ecg_stretches(frames, [ecg.values])  # type: ignore[list-item]
+        n_ecg = sum(s.rr_ms.size for s in found)
+        if n_ecg > n_best:
+            best, n_best = (found, "ECG R-peaks"), n_ecg
     if n_best < MIN_BEATS:
         raise ExportError(
             (

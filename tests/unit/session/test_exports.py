@@ -239,3 +239,45 @@ def test_marker_text_is_in_no_rr_or_csv_export(tmp_path: Path) -> None:
         raw = path.read_bytes()
         for secret in (MARKER_TEXT, ADDRESS, PROFILE, "2026-03"):
             assert secret.encode() not in raw
+
+
+class TestXdfInput:
+    """An LSL/XDF file: beats come from R peaks in its ECG, markers become annotations."""
+
+    @pytest.fixture
+    def xdf(self, tmp_path: Path) -> Path:
+        from tests.unit.session.test_analysis_files import _spiky_ecg
+        from tests.unit.session.test_sources import write_xdf
+
+        t, ecg = _spiky_ecg(60.0, 130.0, 0.8)
+        return write_xdf(
+            tmp_path / "h10.xdf",
+            [
+                ("ECG", "ECG", 130, (100.0 + t).tolist(), ecg[:, None].tolist()),
+                ("Markers", "Markers", 0, [130.0], ["eyes closed"]),
+            ],
+        )
+
+    def test_kubios_from_ecg_r_peaks(self, xdf: Path, tmp_path: Path) -> None:
+        out = tmp_path / "xdf.txt"
+        export_file(xdf, out, ExportOptions(to="kubios"))
+        assert "from ECG R-peaks" in out.read_text()
+        rr = read_rr_text(out).rr_ms
+        assert (
+            rr.size == report_dict(analyze_file(xdf, AnalysisSettings()))["settings"]["input_beats"]
+        )
+        assert_allclose(rr, 800.0, atol=1000.0 / 130.0)
+
+    def test_edf_has_the_ecg_the_marker_and_no_date(self, xdf: Path, tmp_path: Path) -> None:
+        import pyedflib
+
+        out = tmp_path / "xdf.edf"
+        export_file(xdf, out, ExportOptions(to="edf"))
+        with pyedflib.EdfReader(str(out)) as reader:
+            assert reader.getSignalLabels() == ["ECG"]
+            assert reader.getSampleFrequencies().tolist() == [130.0]
+            onsets, _, texts = reader.readAnnotations()
+        assert ("eyes closed", 30.0) in [
+            (str(x), round(float(o), 6)) for x, o in zip(texts, onsets, strict=True)
+        ]
+        assert out.read_bytes()[88:168].decode().rstrip() == "Startdate X X X X"
