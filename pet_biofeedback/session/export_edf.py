@@ -6,15 +6,17 @@ Choices (README.md's `export` section says the same for users):
 * **EDF+C with 1-s data records.** Every signal needs whole samples per record; 1 s gives
   130 ECG samples and 25/50/100/200 ACC samples at the Polar H10's rates. A signal is written
   at its nominal rate rounded to whole hertz.
-* **Time comes from the recording.** Each contiguous stretch of samples (frames no further
-  apart than `EDF_GAP_S`) is laid on a straight time line fitted to its frames' time stamps
-  (host times jitter; the strap's clock does not), then resampled onto the EDF's exact grid
-  by linear interpolation. So the signal stays aligned with the annotations over an hour even
-  though a strap's clock is off its nominal rate by up to 2 %.
+* **Time comes from the recording.** Each contiguous stretch of samples (a frame stamped
+  later than its samples account for by half a frame or more starts a new one) is laid on
+  a straight time line fitted to its frames' time stamps (host times jitter; the strap's
+  clock does not), then resampled onto the EDF's exact grid by linear interpolation. So the
+  signal stays aligned with the annotations over an hour even though a strap's clock is off
+  its nominal rate by up to 2 %, and a dropped frame does not shift the samples around it.
 * **Gaps are a flat line, annotated.** EDF+C cannot hold gaps (edfio writes no EDF+D): where a
   signal has no samples for `EDF_GAP_S` or more, it is 0 and an annotation
-  ``"<signal> signal lost"`` with its duration marks the stretch; shorter holes are bridged by
-  the interpolation. The recording's own gap events become ``"gap …"`` annotations.
+  ``"<signal> signal lost"`` with its duration marks the stretch; shorter holes (a dropped
+  frame) are bridged by the interpolation. The recording's own gap events become ``"gap …"``
+  annotations.
 * **The last record is padded** with a flat line; an annotation ``"end of recording"`` marks
   where the recording really ended.
 * **Physical range from the data, digital ±32767:** quantisation is range / 65534.
@@ -45,13 +47,18 @@ from pet_biofeedback.events import Gap, Marker, PacerPhase, Rating
 from pet_biofeedback.session.export_input import ExportInput, SampleStream, ascii_field
 from pet_biofeedback.signal._typing import FloatArray
 
-__all__ = ["EDF_DIGITAL_RANGE", "EDF_GAP_S", "EDF_RECORD_S", "edf_bytes"]
+__all__ = ["EDF_DIGITAL_RANGE", "EDF_GAP_S", "EDF_RECORD_S", "STRETCH_BREAK_FRAMES", "edf_bytes"]
 
 EDF_RECORD_S: Final = 1.0  # whole samples per record at 130 Hz ECG and 25–200 Hz ACC
 EDF_DIGITAL_RANGE: Final = (-32767, 32767)
-# Frames further apart than this are a gap (a flat line and an annotation); BLE delivery
-# jitter is well below it (ble-protocol.md §2.4: notifications within about a second).
+# Samples missing for this long are a gap (a flat line and an annotation); shorter holes are
+# bridged. BLE delivery jitter is well below it (ble-protocol.md §2.4).
 EDF_GAP_S: Final = 1.0
+# A frame stamped later than its samples account for by more than this fraction of its own
+# duration starts a new stretch with its own time line: a dropped frame (0.56 s of ECG, 0.18 s
+# of ACC at the H10's frame sizes) must not squeeze the samples around it. Host jitter of a
+# frame's time stamp (tens of ms) stays below half a frame.
+STRETCH_BREAK_FRAMES: Final = 0.5
 # A stretch's fitted sample rate further than this from nominal is jitter on too few frames.
 _MAX_RATE_ERROR: Final = 0.05
 _EQUIPMENT: Final = "pet-biofeedback"
@@ -72,7 +79,8 @@ def _stretch_times(stream: SampleStream) -> list[tuple[int, int, FloatArray]]:
     fs = stream.fs_hz
     n = stream.n_samples
     t_first = stream.t_last_s - (n - 1) / fs
-    breaks = np.flatnonzero(t_first[1:] - stream.t_last_s[:-1] > EDF_GAP_S) + 1
+    late_s = t_first[1:] - stream.t_last_s[:-1] - 1.0 / fs
+    breaks = np.flatnonzero(late_s > STRETCH_BREAK_FRAMES * n[1:] / fs) + 1
     frame_edges = np.concatenate(([0], breaks, [n.size]))
     sample_edges = np.concatenate(([0], np.cumsum(n)))
     result: list[tuple[int, int, FloatArray]] = []
@@ -94,29 +102,32 @@ def _stretch_times(stream: SampleStream) -> list[tuple[int, int, FloatArray]]:
 def _on_grid(
     stream: SampleStream, fs_int: int, n_grid: int, name: str
 ) -> tuple[FloatArray, list[tuple[float, float, str]]]:
-    """The stream resampled onto the EDF grid (0 where it has no samples) and its
-    ``signal lost`` annotations ``(onset_s, duration_s, text)``."""
+    """The stream resampled onto the EDF grid and its ``signal lost`` annotations
+    ``(onset_s, duration_s, text)``: holes of `EDF_GAP_S` or more (and before the first or
+    after the last sample) are 0, shorter ones are bridged by the interpolation."""
     n_cols = 1 if stream.values.ndim == 1 else stream.values.shape[1]
-    grid = np.zeros((n_grid, n_cols))
-    covered = np.zeros(n_grid, dtype=bool)
-    grid_t = np.arange(n_grid) / fs_int
     values = stream.values.reshape(stream.values.shape[0], n_cols)
-    for lo, hi, t_s in _stretch_times(stream):
-        g_lo = max(math.ceil(t_s[0] * fs_int - 1e-9), 0)
-        g_hi = min(math.floor(t_s[-1] * fs_int + 1e-9) + 1, n_grid)
-        if g_hi <= g_lo:
-            continue
-        for col in range(n_cols):  # x, y, z at most
-            grid[g_lo:g_hi, col] = np.interp(grid_t[g_lo:g_hi], t_s, values[lo:hi, col])
-        covered[g_lo:g_hi] = True
-    # Holes: runs of uncovered grid points at least EDF_GAP_S long.
+    stretches = _stretch_times(stream)
+    t_all = np.concatenate([t for _, _, t in stretches])
+    # Fitted stretches may overlap by a sample or two: keep time strictly increasing.
+    previous_max = np.maximum.accumulate(np.concatenate(([-np.inf], t_all[:-1])))
+    keep = t_all > previous_max
+    t_all, values = t_all[keep], values[keep]
+    grid_t = np.arange(n_grid) / fs_int
+    grid = np.zeros((n_grid, n_cols))
+    inside = (grid_t >= t_all[0] - 1e-9) & (grid_t <= t_all[-1] + 1e-9)
+    for col in range(n_cols):  # x, y, z at most
+        grid[inside, col] = np.interp(grid_t[inside], t_all, values[:, col])
+    ends = np.array([t[-1] for _, _, t in stretches])
+    starts = np.array([t[0] for _, _, t in stretches])
+    hole_starts = np.concatenate(([0.0], ends))
+    hole_stops = np.concatenate((starts, [n_grid / fs_int]))
     lost: list[tuple[float, float, str]] = []
-    padded = np.concatenate(([False], ~covered, [False]))
-    starts = np.flatnonzero(padded[1:-1] & ~padded[:-2])
-    stops = np.flatnonzero(padded[1:-1] & ~padded[2:]) + 1
-    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-        if (b - a) / fs_int >= EDF_GAP_S:
-            lost.append((a / fs_int, (b - a) / fs_int, f"{name} signal lost"))
+    for a_s, b_s in zip(hole_starts.tolist(), hole_stops.tolist(), strict=True):
+        if b_s - a_s < EDF_GAP_S:
+            continue
+        grid[(grid_t > a_s) & (grid_t < b_s)] = 0.0
+        lost.append((a_s, b_s - a_s, f"{name} signal lost"))
     return grid, lost
 
 

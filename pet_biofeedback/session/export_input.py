@@ -3,7 +3,8 @@
 Inputs are recognised by name, as ``analyze`` recognises them: recordings (``.jsonl``,
 ``.jsonl.gz``), LSL/XDF files (``.xdf``, ``.xdfz``) and RR text (anything else). All three
 become the events of `pet_biofeedback.events` (`rr_text_events`, `xdf_events`, the recording
-reader), so every exporter works on one shape.
+reader), so every exporter works on one shape; their ECG and ACC frames are packed into
+arrays while reading (`SampleStream`) rather than kept as event objects.
 
 Beats are found as `session.analysis` finds them (RR events; else the raw Heart Rate
 notifications; else R peaks in the ECG), cut into contiguous stretches at gaps, and the
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from pet_biofeedback.errors import (
     DecodeError,
@@ -53,9 +55,7 @@ from pet_biofeedback.session.analysis import (
     _Stretch,
 )
 from pet_biofeedback.signal import artifacts
-from pet_biofeedback.signal._typing import FloatArray
-
-IntArray = np.ndarray[tuple[int], np.dtype[np.intp]]
+from pet_biofeedback.signal._typing import FloatArray, IntArray
 
 __all__ = ["BeatTable", "ExportInput", "SampleStream", "beat_table", "read_export_input"]
 
@@ -363,7 +363,7 @@ def _stretches(source: ExportInput) -> tuple[list[_Stretch], str]:
 
 
 def _align(
-    rr_ms: FloatArray, nn_ms: FloatArray, labels: np.ndarray[tuple[int], np.dtype[np.int8]]
+    rr_ms: FloatArray, nn_ms: FloatArray, labels: npt.NDArray[np.int8]
 ) -> list[tuple[int, float, str]] | None:
     """Rows ``(measured index or -1, nn_ms or NaN, artifact)`` lining the corrected series up
     with the measured one; None when they do not line up (labels of an earlier pass were

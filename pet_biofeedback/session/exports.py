@@ -4,13 +4,13 @@
 one format:
 
 ``kubios``
-    The measured RR intervals in ms, one per line, as Kubios HRV reads RR text (a single
-    column of RR in s or ms; header lines before the numbers are skipped). Header lines start
-    with ``#`` and say what the file is, when it was recorded and from which file; with
-    ``anonymise`` they say only what the file is. Gaps cannot be written in a single column:
-    the intervals on both sides follow each other, as ``analyze`` treats them, and the header
-    says how many gaps were cut out. Values are written in their shortest exact form, so
-    reading the file back gives the same intervals.
+    The measured RR intervals in ms, one per line, after ``#`` header lines: the plain-text
+    layout of the Kubios HRV user guide's RR input (a single column of RR in s or ms after
+    header lines; the ``kubios`` package on PyPI writes the same). The header says what the
+    file is, when it was recorded and from which file; with ``anonymise`` only what it is.
+    Gaps cannot be written in a single column: the intervals on both sides follow each other,
+    as ``analyze`` treats them, and the header says how many gaps were cut out. Values are
+    written in their shortest exact form, so reading the file back gives the same intervals.
 ``csv``
     Two RFC 4180 files (the ``csv`` module, ``\\r\\n`` line ends, text quoted when needed):
     the beats at ``--out`` (`BEAT_COLUMNS`) and the per-window measures beside it, named
