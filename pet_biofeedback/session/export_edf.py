@@ -17,6 +17,8 @@ Choices (README.md's `export` section says the same for users):
   ``"<signal> signal lost"`` with its duration marks the stretch; shorter holes (a dropped
   frame) are bridged by the interpolation. The recording's own gap events become ``"gap …"``
   annotations.
+* **Beats are not annotated**: the R peaks show in the ECG, and the intervals are in the
+  CSV export (one annotation per beat would swamp an EDF viewer's annotation list).
 * **The last record is padded** with a flat line; an annotation ``"end of recording"`` marks
   where the recording really ended.
 * **Physical range from the data, digital ±32767:** quantisation is range / 65534.
