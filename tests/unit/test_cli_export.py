@@ -123,3 +123,26 @@ class TestErrors:
     ) -> None:
         err = self._error(["export", "12", "--to", "csv", "--out", str(tmp_path / "x")], capsys)
         assert "12" in err and "history" in err
+
+
+def test_cli_window_defaults_are_the_exporters() -> None:
+    # The CLI keeps its own copies so that --help does not import numpy; they must agree.
+    from pet_biofeedback import cli
+    from pet_biofeedback.session import exports
+
+    assert (cli.EXPORT_WINDOW_S, cli.EXPORT_STEP_S) == (
+        exports.DEFAULT_WINDOW_S,
+        exports.DEFAULT_STEP_S,
+    )
+
+
+def test_window_too_short_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rr.csv"
+    code, _stdout, err = run(
+        ["export", str(RR_TEXT), "--to", "csv", "--out", str(out), "--window", "5"], capsys
+    )
+    assert code == 2
+    assert_one_line_error(err)
+    assert list(tmp_path.iterdir()) == []
