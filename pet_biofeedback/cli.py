@@ -56,6 +56,8 @@ SCAN_DEFAULT_S: Final = 5.0
 # --speed: slower than 1/100 a second of session takes minutes; faster than 10 000 × use max.
 SPEED_MIN: Final = 0.01
 SPEED_MAX: Final = 10_000.0
+EXPORT_WINDOW_S: Final = 300.0  # export's per-window measures: 5-min windows, half overlap
+EXPORT_STEP_S: Final = 150.0
 
 
 def _positive_seconds(text: str) -> float:
@@ -376,6 +378,49 @@ def _add_session_parsers(sub: Any) -> None:
         help="close after this many seconds (with --screenshot: for docs and tests)",
     )
     gui.add_argument("--out", metavar="FILE", help="the recording to write (as for record)")
+    _add_export_parser(sub)
+
+
+def _add_export_parser(sub: Any) -> None:
+    """The ``export`` subcommand (issue 7)."""
+    export = sub.add_parser(
+        "export",
+        help="export a recording as Kubios RR text, CSV or EDF+",
+        description=(
+            "Export a recording (.jsonl, .jsonl.gz), XDF or RR text file: --to kubios writes "
+            "the RR intervals as Kubios HRV reads them; --to csv writes the beats to --out "
+            "and the per-window measures beside it (NAME-windows.csv); --to edf writes "
+            "EDF+ with the ECG and accelerometer and annotations for pacer changes, "
+            "markers and gaps (recordings with ECG or accelerometer only)."
+        ),
+    )
+    export.add_argument("source", metavar="FILE|SESSION_ID", help="the file to export")
+    export.add_argument(
+        "--to", required=True, choices=("kubios", "csv", "edf"), help="the format to write"
+    )
+    export.add_argument("--out", required=True, metavar="PATH", help="the file to write")
+    export.add_argument(
+        "--anonymise",
+        "--anonymize",
+        action="store_true",
+        help="leave out names, marker notes, device details, file names and dates",
+    )
+    export.add_argument("--force", action="store_true", help="replace outputs that exist")
+    export.add_argument("--no-correction", action="store_true", help="CSV: no artifact correction")
+    export.add_argument(
+        "--window",
+        type=_positive_seconds,
+        default=EXPORT_WINDOW_S,
+        metavar="SECONDS",
+        help=f"CSV: window length of the per-window measures (default {EXPORT_WINDOW_S:g})",
+    )
+    export.add_argument(
+        "--step",
+        type=_positive_seconds,
+        default=EXPORT_STEP_S,
+        metavar="SECONDS",
+        help=f"CSV: step between windows (default {EXPORT_STEP_S:g})",
+    )
 
 
 class _StderrHandler(logging.StreamHandler[IO[str]]):
@@ -1113,6 +1158,45 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- export -------------------------------------------------------------------------------------
+
+
+def _export_input_path(text: str) -> Path:
+    """FILE, or a bare SESSION_ID looked up in the history (not wired up yet)."""
+    path = Path(text)
+    if path.exists() or not text.strip().isdigit():
+        return path
+    import importlib.util
+
+    if importlib.util.find_spec("pet_biofeedback.session.history") is None:
+        raise ConfigError(
+            f"{text}: session ids need the history (coming); give the recording's file instead"
+        )
+    raise ConfigError(
+        f"{text}: export does not look session ids up in the history yet; give the "
+        "recording's file instead"
+    )
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pet_biofeedback.session.exports import ExportOptions, export_file
+
+    options = ExportOptions(
+        to=args.to,
+        anonymise=args.anonymise,
+        force=args.force,
+        window_s=args.window,
+        step_s=args.step,
+        correction=not args.no_correction,
+    )
+    result = export_file(_export_input_path(args.source), Path(args.out), options)
+    for note in result.notes:
+        print(f"note: {note}")
+    for path in result.paths:
+        print(f"Wrote {path}")
+    return EXIT_OK
+
+
 # What a console that cannot show a character gets instead (Windows code pages,
 # PYTHONIOENCODING=ascii); anything not listed becomes "?".
 _CONSOLE_FALLBACK: Final = {
@@ -1186,6 +1270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_gui(args)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "export":
+            return _cmd_export(args)
         parser.error(f"unknown command {args.command!r}")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)

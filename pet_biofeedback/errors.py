@@ -19,6 +19,7 @@ __all__ = [
     "DeviceBusyError",
     "DeviceError",
     "DeviceNotFoundError",
+    "ExportError",
     "InputFileError",
     "PairingRequiredError",
     "PetBiofeedbackError",
@@ -77,6 +78,11 @@ class InputFileError(PetBiofeedbackError):
         super().__init__(f"{path}: {problem}", user_message=f"{path}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class ExportError(PetBiofeedbackError):
+    """An export cannot be written: the output exists or its folder is missing, or the input
+    does not hold what the chosen format needs (an EDF+ needs ECG or accelerometer)."""
 
 
 class DeviceError(PetBiofeedbackError):
