@@ -1,0 +1,569 @@
+"""Resonance-frequency assessment: the six criteria per paced block and the ranking of rates.
+
+hrv-methods.md §7. A person breathes at several paced rates (6.5 … 4.5 breaths/min) for a
+block each; for every block `rate_criteria` computes the six criteria of Shaffer & Meehan
+(2020) from the block's NN intervals and the breathing reference, and `rank_rates` ranks the
+rates on every criterion and names the candidate resonance rate with a confidence and a
+plain-words explanation.
+
+How each criterion is computed (hrv-methods.md §7 table):
+
+1. phase synchrony HR ↔ breathing — `rsa.phase_synchrony` against the breathing phase built
+   from the breath onsets (§6.4); best = |lag| closest to 0°. HR of interval k is placed at
+   the interval's *midpoint* t_k − NN_k/2, where the average rate over the interval belongs:
+   at the beat that ends it (rsa.py's convention) it would lag by NN/2 ≈ 0.45 s ≈ 15° at
+   0.1 Hz, and a lag proportional to frequency pushes the 0° crossing to a slower rate.
+2. peak-to-trough HR — `rsa.rsa_peak_to_trough_bpm` per complete breath, mean (§6.2).
+3. LF power (ms²), 4. LF peak (max PSD in LF, ms²/Hz), 5. smoothness = spectral concentration
+   Peak / (Total − Peak) (the coherence ratio's formula, §6.1 steps 4–7), 6. number of LF
+   peaks (local PSD maxima in LF above `LF_PEAK_MIN_FRACTION` of the LF peak) — all from one
+   PSD of the block.
+
+The block PSD. A block is 2 min (less the settling time), far shorter than the 256-s Welch
+segments of the post-session pipeline. hrv-methods.md §2.2 step 3 says "if the record is
+shorter than 256 s use one segment of the whole record": so 4-Hz natural cubic spline,
+smoothness-priors detrending (λ = 500, §2.2 step 2) and a single Hann-tapered segment
+spanning the block, zero-padded to ≥ 4096 points (0.001 Hz grid). A 100-s segment resolves
+2/T = 0.02 Hz (Hann main lobe), enough to place one breathing peak; the rates are compared
+with each other, all measured the same way. Lomb–Scargle was not chosen: it helps when beats
+were *removed* (§2.3), and our NN series are corrected, not gapped. The smoothness-priors
+high-pass (≈ 0.035 Hz) attenuates 0.075 Hz (4.5 breaths/min) power by ≈ 4 % and 0.108 Hz
+by ≈ 1 %, a small bias against the slowest rate, stated here rather than hidden.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal._typing import FloatArray, IntArray
+from pet_biofeedback.signal._validate import as_1d_float
+from pet_biofeedback.signal.rsa import phase_synchrony, rsa_peak_to_trough_bpm
+from pet_biofeedback.signal.spectral import (
+    COHERENCE_PEAK_HALF_WIDTH_HZ,
+    COHERENCE_TOTAL_BAND_HZ,
+    LF_BAND_HZ,
+    RESAMPLE_FS_HZ,
+    SMOOTHNESS_PRIORS_LAMBDA,
+    WELCH_NFFT_MIN,
+    band_power_ms2,
+    detrend_smoothness_priors,
+    resample_rr,
+    welch_psd,
+)
+
+__all__ = [
+    "CRITERIA",
+    "CRITERION_WEIGHTS",
+    "LF_PEAK_MIN_FRACTION",
+    "MIN_BLOCK_S",
+    "Confidence",
+    "RateCriteria",
+    "ResonanceRanking",
+    "breath_phase_rad",
+    "rank_rates",
+    "rate_criteria",
+]
+
+LF_PEAK_MIN_FRACTION: Final = 0.10  # hrv-methods.md §7 criterion 6: peaks above 10 % of the LF peak
+REF_FS_HZ: Final = 10.0  # breathing phase reference samples (≥ 4 × any breathing rate)
+MIN_BLOCK_S: Final = 30.0  # our choice: shorter analysis windows give NaN spectral criteria
+MIN_BEATS: Final = 10  # guard against degenerate input, as spectral.FREQ_MIN_BEATS
+
+# The criteria, in the order of hrv-methods.md §7's table.
+CRITERIA: Final = ("phase", "peak_to_trough", "lf_power", "lf_peak", "smoothness", "lf_peaks")
+# Our own weights (no published weights exist, hrv-methods.md §7 "Choosing the rate"):
+# practitioners favour phase synchrony and peak-to-trough amplitude when criteria conflict, so
+# those count twice. The LF power, LF peak, smoothness and peak count all measure how much of
+# one slow rhythm there is, largely the same thing the amplitude measures, so once each.
+CRITERION_WEIGHTS: Final = (2.0, 2.0, 1.0, 1.0, 1.0, 1.0)
+# Confidence from the margin of weighted wins between the best and the second-best rate, as
+# a share of all weight (our choice): ≥ 0.5 one rate won clearly more, ≥ 0.25 likely.
+CONFIDENCE_CLEAR: Final = 0.5
+CONFIDENCE_LIKELY: Final = 0.25
+
+Confidence = Literal["clear", "likely", "close call"]
+
+_TWO_PI: Final = 2.0 * math.pi
+_MS_PER_S: Final = 1000.0
+_S_PER_MIN: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateCriteria:
+    """The six resonance criteria of one paced block (hrv-methods.md §7); NaN = not enough data.
+
+    Attributes
+    ----------
+    breaths_per_min : float
+        The paced rate of the block.
+    phase_lag_deg : float
+        Criterion 1: circular mean HR − breathing phase lag in degrees, in (−180, 180]; 0° =
+        HR peaks at the end of inhalation; best is closest to 0.
+    phase_plv : float
+        Phase-locking value of that lag in [0, 1] (reported, not ranked).
+    peak_to_trough_bpm : float
+        Criterion 2: mean over complete breaths of max − min heart rate, beats/min.
+    lf_power_ms2 : float
+        Criterion 3: PSD integrated over 0.04–0.15 Hz, ms².
+    lf_peak_psd_ms2_per_hz : float
+        Criterion 4: the highest PSD value in LF, ms²/Hz.
+    lf_peak_hz : float
+        Where that peak is, Hz (compare with ``breaths_per_min / 60``).
+    smoothness : float
+        Criterion 5: spectral concentration Peak / (Total − Peak), dimensionless: Peak = PSD
+        integrated over ``lf_peak_hz`` ± 0.015 Hz, Total over 0.0033–0.4 Hz (§6.1's formula
+        on the block's PSD).
+    n_lf_peaks : int
+        Criterion 6: local PSD maxima in LF above 10 % of the LF peak (0 without a PSD).
+    n_beats : int
+        NN intervals in the block.
+    n_breaths : int
+        Complete breaths that entered the peak-to-trough mean.
+    duration_s : float
+        First to last beat of the block, s.
+    reference : {"pacer", "measured"}
+        Which breath onsets made the breathing reference.
+    """
+
+    breaths_per_min: float
+    phase_lag_deg: float
+    phase_plv: float
+    peak_to_trough_bpm: float
+    lf_power_ms2: float
+    lf_peak_psd_ms2_per_hz: float
+    lf_peak_hz: float
+    smoothness: float
+    n_lf_peaks: int
+    n_beats: int
+    n_breaths: int
+    duration_s: float
+    reference: Literal["pacer", "measured"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResonanceRanking:
+    """Every rate ranked on every criterion, and the candidate resonance rate.
+
+    Attributes
+    ----------
+    breaths_per_min : ndarray of float64, shape (n_rates,)
+        The rates, in the order given.
+    values : ndarray of float64, shape (n_rates, 6)
+        The ranked value of each criterion (columns in `CRITERIA` order): |phase lag| in
+        degrees, peak-to-trough bpm, LF power ms², LF peak ms²/Hz, smoothness, LF peak count.
+    ranks : ndarray of intp, shape (n_rates, 6)
+        1 = best; tied rates share the better rank; NaN values rank last.
+    wins : ndarray of float64, shape (n_rates,)
+        Weighted count of criteria on which the rate ranks first (`CRITERION_WEIGHTS`).
+    score : ndarray of float64, shape (n_rates,)
+        Weighted mean rank score in [0, 1]: 1 best on everything, 0 worst on everything.
+    recommended_breaths_per_min : float
+        The candidate: most weighted wins, ties broken by ``score``, then by peak-to-trough.
+    runner_up_breaths_per_min : float
+        The next rate by the same order (NaN with one rate).
+    confidence : {"clear", "likely", "close call"}
+        From ``confidence_value`` (≥ 0.5 clear, ≥ 0.25 likely).
+    confidence_value : float
+        (wins of the candidate − wins of the runner-up) / total weight, in [0, 1].
+    explanation : str
+        Why, in plain words.
+    criteria : tuple of RateCriteria
+        The inputs, in the order given.
+    """
+
+    breaths_per_min: FloatArray
+    values: FloatArray
+    ranks: IntArray
+    wins: FloatArray
+    score: FloatArray
+    recommended_breaths_per_min: float
+    runner_up_breaths_per_min: float
+    confidence: Confidence
+    confidence_value: float
+    explanation: str
+    criteria: tuple[RateCriteria, ...]
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+
+
+# --- The breathing reference -----------------------------------------------------------------
+def breath_phase_rad(
+    t_s: npt.ArrayLike, breath_start_s: npt.ArrayLike, *, inhale_fraction: float = 0.5
+) -> FloatArray:
+    """Unwrapped breathing phase from breath onsets: 0 at an onset, π at the end of inhalation.
+
+    Parameters
+    ----------
+    t_s : array_like, shape (n,)
+        Times in s.
+    breath_start_s : array_like, shape (n_breaths + 1,)
+        Inhalation onsets in s, strictly increasing, at least 2.
+    inhale_fraction : float, default 0.5
+        Share of each breath spent inhaling, in (0, 1) (0.4 for a 4:6 pacer).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+        2π·k + π·x/a while inhaling and 2π·k + π + π·(x − a)/(1 − a) while exhaling, with k the
+        breath and x its elapsed fraction, a = ``inhale_fraction`` (the linear mapping
+        `rsa.phase_synchrony` asks for); NaN outside [first onset, last onset].
+
+    Raises
+    ------
+    SignalInputError
+        Fewer than 2 onsets, onsets not increasing, ``inhale_fraction`` outside (0, 1).
+
+    Examples
+    --------
+    >>> phase = breath_phase_rad([0.0, 4.0, 10.0, 14.0], [0.0, 10.0, 20.0], inhale_fraction=0.4)
+    >>> phase.round(4).tolist()
+    [0.0, 3.1416, 6.2832, 9.4248]
+    """
+    t = as_1d_float(t_s, "t_s")
+    starts = as_1d_float(breath_start_s, "breath_start_s")
+    if starts.size < 2 or np.any(np.diff(starts) <= 0):
+        raise SignalInputError("breath_start_s needs at least 2 strictly increasing onsets")
+    if not 0.0 < inhale_fraction < 1.0:
+        raise SignalInputError(f"inhale_fraction must be in (0, 1), got {inhale_fraction!r}")
+    k = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, starts.size - 2)
+    x = (t - starts[k]) / (starts[k + 1] - starts[k])
+    a = inhale_fraction
+    phase = np.where(x < a, math.pi * x / a, math.pi + math.pi * (x - a) / (1.0 - a))
+    inside = (t >= starts[0]) & (t <= starts[-1])
+    return np.asarray(np.where(inside, _TWO_PI * k + phase, np.nan), dtype=np.float64)
+
+
+# --- One block -------------------------------------------------------------------------------
+def _block_psd(beat_t: FloatArray, nn: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(freqs Hz, PSD ms²/Hz) of one block: spline, smoothness priors, one Hann segment; valid."""
+    _, nn_grid = resample_rr(beat_t, nn, fs_hz=RESAMPLE_FS_HZ)
+    z = detrend_smoothness_priors(nn_grid, lambda_=SMOOTHNESS_PRIORS_LAMBDA)
+    segment_s = z.size / RESAMPLE_FS_HZ  # one segment spanning the block (§2.2 step 3)
+    return welch_psd(z, RESAMPLE_FS_HZ, segment_s=segment_s, nfft_min=WELCH_NFFT_MIN)
+
+
+def _spectral_criteria(
+    freqs: FloatArray, psd: FloatArray
+) -> tuple[float, float, float, float, int]:
+    """(LF power, LF peak PSD, LF peak Hz, smoothness, number of LF peaks) of one PSD; finite."""
+    lf = (freqs >= LF_BAND_HZ[0]) & (freqs < LF_BAND_HZ[1])
+    lf_idx = np.flatnonzero(lf)
+    k_pk = int(lf_idx[np.argmax(psd[lf_idx])])
+    peak_psd = float(psd[k_pk])
+    lf_power = float(band_power_ms2(freqs, psd, LF_BAND_HZ))
+    half = COHERENCE_PEAK_HALF_WIDTH_HZ
+    peak = float(band_power_ms2(freqs, psd, (freqs[k_pk] - half, freqs[k_pk] + half + 1e-12)))
+    total = float(band_power_ms2(freqs, psd, COHERENCE_TOTAL_BAND_HZ))
+    smooth = peak / (total - peak) if total > peak > 0 else math.nan
+    # Local maxima: higher than the left neighbour, not lower than the right (plateaus once).
+    inner = lf_idx[(lf_idx > 0) & (lf_idx < freqs.size - 1)]
+    is_max = (psd[inner] > psd[inner - 1]) & (psd[inner] >= psd[inner + 1])
+    n_peaks = int(np.count_nonzero(is_max & (psd[inner] >= LF_PEAK_MIN_FRACTION * peak_psd)))
+    return lf_power, peak_psd, float(freqs[k_pk]), smooth, n_peaks
+
+
+def rate_criteria(
+    beat_t_s: npt.ArrayLike,
+    nn_ms: npt.ArrayLike,
+    breath_start_s: npt.ArrayLike,
+    *,
+    breaths_per_min: float,
+    inhale_fraction: float = 0.5,
+    measured_breath_start_s: npt.ArrayLike | None = None,
+) -> RateCriteria:
+    """The six resonance criteria of one paced block.
+
+    Parameters
+    ----------
+    beat_t_s : array_like, shape (n_beats,)
+        Times of the beats that end each NN interval, s, strictly increasing: the block's
+        analysis window only (settling time already cut off).
+    nn_ms : array_like, shape (n_beats,)
+        Artifact-corrected NN intervals ending at those beats, ms.
+    breath_start_s : array_like, shape (n_onsets,)
+        The pacer's inhalation onsets on the same clock, strictly increasing; onsets outside
+        the beats' span are ignored.
+    breaths_per_min : float
+        The paced rate (> 0).
+    inhale_fraction : float, default 0.5
+        Share of each breath spent inhaling (the pacer's inhale / period).
+    measured_breath_start_s : array_like, optional
+        Measured inhalation onsets (e.g. from the chest accelerometer). When given (at least 2
+        inside the block) they replace the pacer's onsets for criteria 1 and 2: what matters
+        is how the heart follows the breathing the person actually did.
+
+    Returns
+    -------
+    RateCriteria
+        NaN phase with fewer than 4 beats or less than one breath left after trimming; NaN
+        peak-to-trough without a complete breath; NaN spectral criteria (and 0 LF peaks)
+        with fewer than 10 beats or a span shorter than `MIN_BLOCK_S`.
+
+    Raises
+    ------
+    SignalInputError
+        Bad shapes or values, non-increasing times, ``breaths_per_min`` not positive,
+        ``inhale_fraction`` outside (0, 1).
+
+    Notes
+    -----
+    hrv-methods.md §7 and the module docstring. Criterion 1 uses HR at interval midpoints
+    t_k − NN_k/2; the breathing phase is `breath_phase_rad` sampled at 10 Hz between the
+    first and last onset inside the block.
+
+    Examples
+    --------
+    >>> t = np.cumsum(np.full(120, 0.9))
+    >>> hr = 67.0 - 5.0 * np.cos(2 * np.pi * 0.1 * (t - 0.45))  # peaks at end of inhalation
+    >>> c = rate_criteria(t, 60000.0 / hr, np.arange(0.0, 110.0, 10.0), breaths_per_min=6.0)
+    >>> abs(c.phase_lag_deg) < 3, round(c.peak_to_trough_bpm), c.n_lf_peaks
+    (True, 10, 1)
+    """
+    t = as_1d_float(beat_t_s, "beat_t_s")
+    nn = as_1d_float(nn_ms, "nn_ms", positive=True)
+    if t.shape != nn.shape:
+        raise SignalInputError(
+            f"beat_t_s and nn_ms must have equal length, got {t.size} and {nn.size}"
+        )
+    if t.size >= 2 and np.any(np.diff(t) <= 0):
+        raise SignalInputError("beat_t_s must be strictly increasing")
+    if not (math.isfinite(breaths_per_min) and breaths_per_min > 0):
+        raise SignalInputError(f"breaths_per_min must be positive, got {breaths_per_min!r}")
+    if not 0.0 < inhale_fraction < 1.0:
+        raise SignalInputError(f"inhale_fraction must be in (0, 1), got {inhale_fraction!r}")
+    onsets = as_1d_float(breath_start_s, "breath_start_s")
+    if onsets.size >= 2 and np.any(np.diff(onsets) <= 0):
+        raise SignalInputError("breath_start_s must be strictly increasing")
+    reference: Literal["pacer", "measured"] = "pacer"
+    if measured_breath_start_s is not None:
+        measured = as_1d_float(measured_breath_start_s, "measured_breath_start_s")
+        if measured.size >= 2 and np.any(np.diff(measured) <= 0):
+            raise SignalInputError("measured_breath_start_s must be strictly increasing")
+        if t.size and np.count_nonzero((measured >= t[0]) & (measured <= t[-1])) >= 2:
+            onsets, reference = measured, "measured"
+
+    n = t.size
+    duration = float(t[-1] - t[0]) if n >= 2 else 0.0
+    inside = onsets[(onsets >= t[0]) & (onsets <= t[-1])] if n else onsets[:0]
+
+    lag_deg = plv = math.nan
+    if inside.size >= 2 and n >= 4:
+        mid_t = t - nn / (2.0 * _MS_PER_S)
+        if np.any(np.diff(mid_t) <= 0):
+            raise SignalInputError(
+                "beat_t_s and nn_ms disagree: interval midpoints t − NN/2 are not increasing"
+            )
+        ref_t = np.arange(inside[0], inside[-1], 1.0 / REF_FS_HZ)
+        ref_phase = breath_phase_rad(ref_t, inside, inhale_fraction=inhale_fraction)
+        sync = phase_synchrony(mid_t, nn, ref_t, ref_phase, breaths_per_min / _S_PER_MIN)
+        lag_deg, plv = sync.lag_deg, sync.plv
+
+    p2t = math.nan
+    n_breaths = 0
+    if inside.size >= 2 and n >= 2:
+        per_breath = rsa_peak_to_trough_bpm(t, nn, inside)
+        n_breaths = int(np.count_nonzero(np.isfinite(per_breath)))
+        if n_breaths:
+            p2t = float(np.nanmean(per_breath))
+
+    lf_power = lf_peak = lf_peak_hz = smooth = math.nan
+    n_peaks = 0
+    if n >= MIN_BEATS and duration >= MIN_BLOCK_S:
+        freqs, psd = _block_psd(t, nn)
+        if float(np.max(psd)) > 0:
+            lf_power, lf_peak, lf_peak_hz, smooth, n_peaks = _spectral_criteria(freqs, psd)
+
+    return RateCriteria(
+        breaths_per_min=float(breaths_per_min),
+        phase_lag_deg=lag_deg,
+        phase_plv=plv,
+        peak_to_trough_bpm=p2t,
+        lf_power_ms2=lf_power,
+        lf_peak_psd_ms2_per_hz=lf_peak,
+        lf_peak_hz=lf_peak_hz,
+        smoothness=smooth,
+        n_lf_peaks=n_peaks,
+        n_beats=n,
+        n_breaths=n_breaths,
+        duration_s=duration,
+        reference=reference,
+    )
+
+
+# --- Ranking ---------------------------------------------------------------------------------
+def _criterion_values(criteria: tuple[RateCriteria, ...]) -> FloatArray:
+    """(n_rates, 6) values oriented so that larger is better; NaN = no value."""
+    cols = np.array(
+        [
+            (
+                -abs(c.phase_lag_deg),
+                c.peak_to_trough_bpm,
+                c.lf_power_ms2,
+                c.lf_peak_psd_ms2_per_hz,
+                c.smoothness,
+                -c.n_lf_peaks if c.n_lf_peaks >= 1 else math.nan,  # no peak at all: no value
+            )
+            for c in criteria  # one row per rate: a handful
+        ],
+        dtype=np.float64,
+    ).reshape(len(criteria), len(CRITERIA))
+    return cols
+
+
+def _ranks(better: FloatArray) -> IntArray:
+    """1 + the number of rates strictly better, per column; NaN ranks after every value."""
+    filled = np.where(np.isnan(better), -np.inf, better)
+    n_better = np.sum(filled[None, :, :] > filled[:, None, :], axis=1)
+    ranks = 1 + n_better
+    worst = filled.shape[0]
+    return np.asarray(np.where(np.isnan(better), worst, ranks), dtype=np.intp)
+
+
+_PLAIN: Final = {
+    "phase": "the closest match between heart rate and breathing ({:.0f}°)",
+    "peak_to_trough": "the largest heart-rate swings ({:.1f} bpm)",
+    "lf_power": "the most slow heart-rate variation ({:.0f} ms²)",
+    "lf_peak": "the strongest single slow rhythm (peak {:.0f} ms²/Hz)",
+    "smoothness": "the smoothest, most wave-like heart rhythm (ratio {:.1f})",
+    "lf_peaks": "a single clean rhythm ({:.0f} peak)",
+}
+_SHORT: Final = {
+    "phase": "heart-rate–breathing match ({:.0f}°)",
+    "peak_to_trough": "heart-rate swings ({:.1f} bpm)",
+    "lf_power": "slow variation ({:.0f} ms²)",
+    "lf_peak": "rhythm strength ({:.0f} ms²/Hz)",
+    "smoothness": "smoothness ({:.1f})",
+    "lf_peaks": "number of rhythms ({:.0f})",
+}
+
+
+def _shown(values: FloatArray, j: int) -> float:
+    """The value people read for criterion ``j`` (|lag|, peak count positive)."""
+    return abs(float(values[j]))
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _explain(
+    rates: FloatArray, values: FloatArray, ranks: IntArray, best: int, second: int | None
+) -> str:
+    """Plain-words reasons: what the candidate won, and where the runner-up came close."""
+    best_rate = f"{rates[best]:g} breaths/min"
+    won = [
+        _PLAIN[name].format(_shown(values[best], j))
+        for j, name in enumerate(CRITERIA)
+        if ranks[best, j] == 1 and not np.isnan(values[best, j])
+    ]
+    if won:
+        text = f"{best_rate} gave {_join(won)}."
+    else:
+        text = f"{best_rate} ranked best overall without winning any single criterion."
+    if second is None:
+        return text
+    close = [
+        _SHORT[name].format(_shown(values[second], j))
+        for j, name in enumerate(CRITERIA)
+        if ranks[second, j] <= 2 and not np.isnan(values[second, j])
+    ]
+    second_rate = f"{rates[second]:g}"
+    if close:
+        text += f" {second_rate} was close behind on {_join(close)}."
+    else:
+        text += f" {second_rate} came next."
+    return text
+
+
+def rank_rates(criteria: tuple[RateCriteria, ...] | list[RateCriteria]) -> ResonanceRanking:
+    """Rank every paced rate on every criterion and pick the candidate resonance rate.
+
+    Parameters
+    ----------
+    criteria : sequence of RateCriteria
+        One per block (one per rate; rates must differ), e.g. from `rate_criteria`.
+
+    Returns
+    -------
+    ResonanceRanking
+        Ranks, weighted wins and scores per rate, the candidate, a confidence and a
+        plain-words explanation.
+
+    Raises
+    ------
+    SignalInputError
+        No criteria, or the same rate twice.
+
+    Notes
+    -----
+    hrv-methods.md §7 "Choosing the rate": each rate is ranked on each criterion (best |phase
+    lag|, largest peak-to-trough, LF power, LF peak and smoothness, fewest LF peaks; NaN
+    ranks last; ties share the better rank). The candidate is the rate with the most
+    weighted wins (rank 1; `CRITERION_WEIGHTS`: phase and peak-to-trough count twice — our
+    own choice, no published weights exist). Ties go to the higher weighted mean rank score
+    Σ w·(n − rank)/(n − 1) / Σ w, then to the larger peak-to-trough amplitude. Confidence is
+    the weighted-win margin over the runner-up as a share of all weight. Show the whole table
+    to the therapist (§7) rather than only the candidate.
+
+    Examples
+    --------
+    >>> def c(r, lag, pt):
+    ...     return RateCriteria(breaths_per_min=r, phase_lag_deg=lag, phase_plv=0.9,
+    ...         peak_to_trough_bpm=pt, lf_power_ms2=pt * 100, lf_peak_psd_ms2_per_hz=pt * 1e3,
+    ...         lf_peak_hz=r / 60, smoothness=pt / 5, n_lf_peaks=1, n_beats=120,
+    ...         n_breaths=10, duration_s=100.0, reference="pacer")
+    >>> ranking = rank_rates([c(6.0, -30.0, 9.0), c(5.5, 5.0, 14.0), c(5.0, 25.0, 11.0)])
+    >>> ranking.recommended_breaths_per_min, ranking.confidence
+    (5.5, 'clear')
+    """
+    crit = tuple(criteria)
+    if not crit:
+        raise SignalInputError("rank_rates needs the criteria of at least one rate")
+    rates = np.array([c.breaths_per_min for c in crit], dtype=np.float64)
+    if np.unique(rates).size != rates.size:
+        raise SignalInputError("rank_rates got the same breathing rate twice")
+    n = rates.size
+    values = _criterion_values(crit)
+    ranks = _ranks(values)
+    w = np.asarray(CRITERION_WEIGHTS, dtype=np.float64)
+    wins = np.asarray((ranks == 1) & ~np.isnan(values), dtype=np.float64) @ w
+    points = (n - ranks) / (n - 1) if n > 1 else np.ones_like(ranks, dtype=np.float64)
+    score = np.asarray(points @ w / w.sum(), dtype=np.float64)
+    p2t = np.nan_to_num(values[:, CRITERIA.index("peak_to_trough")], nan=-np.inf)
+    order = np.lexsort((-p2t, -score, -wins))  # last key first: wins, then score, then p2t
+    best = int(order[0])
+    second = int(order[1]) if n > 1 else None
+    margin = float((wins[best] - wins[second]) / w.sum()) if second is not None else 1.0
+    label: Confidence = (
+        "clear"
+        if margin >= CONFIDENCE_CLEAR
+        else "likely"
+        if margin >= CONFIDENCE_LIKELY
+        else "close call"
+    )
+    # Printed values: the |lag| and peak count the way people read them.
+    return ResonanceRanking(
+        breaths_per_min=rates,
+        values=np.abs(values),
+        ranks=ranks,
+        wins=wins,
+        score=score,
+        recommended_breaths_per_min=float(rates[best]),
+        runner_up_breaths_per_min=float(rates[second]) if second is not None else math.nan,
+        confidence=label,
+        confidence_value=margin,
+        explanation=_explain(rates, values, ranks, best, second),
+        criteria=crit,
+    )
