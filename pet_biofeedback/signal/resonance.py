@@ -462,7 +462,7 @@ def _explain(
     rates: FloatArray, values: FloatArray, ranks: IntArray, best: int, second: int | None
 ) -> str:
     """Plain-words reasons: what the candidate won, and where the runner-up came close."""
-    best_rate = f"{rates[best]:g} breaths/min"
+    best_rate = f"{rates[best]:.1f} breaths/min"
     won = [
         _PLAIN[name].format(_shown(values[best], j))
         for j, name in enumerate(CRITERIA)
@@ -474,12 +474,14 @@ def _explain(
         text = f"{best_rate} ranked best overall without winning any single criterion."
     if second is None:
         return text
+    # Where the runner-up was first or second, alone at that rank (ties say nothing).
+    alone = np.sum(ranks == ranks[second], axis=0) == 1
     close = [
         _SHORT[name].format(_shown(values[second], j))
         for j, name in enumerate(CRITERIA)
-        if ranks[second, j] <= 2 and not np.isnan(values[second, j])
+        if ranks[second, j] <= 2 and alone[j] and not np.isnan(values[second, j])
     ]
-    second_rate = f"{rates[second]:g}"
+    second_rate = f"{rates[second]:.1f}"
     if close:
         text += f" {second_rate} was close behind on {_join(close)}."
     else:
