@@ -298,6 +298,7 @@ class AssessmentResult:
                 "n_breaths": c.n_breaths,
                 "duration_s": c.duration_s,
                 "reference": c.reference,
+                "breathing_lag_s": _nan_to_none(c.breathing_lag_s),
                 "ranks": dict(zip(CRITERIA, (int(x) for x in r.ranks[i]), strict=True)),
                 "wins": float(r.wins[i]),
                 "score": float(r.score[i]),
@@ -313,7 +314,7 @@ class AssessmentResult:
 
     def to_json(self) -> str:
         """JSON text: ``{"recommended_bpm", "confidence", "confidence_value", "explanation",
-        "rates": [{"bpm", every criterion, "ranks", "wins", "score"}, …]}``.
+        "rates": [{"bpm", every criterion, "breathing_lag_s", "ranks", "wins", "score"}, …]}``.
 
         Here ``bpm`` is the *breathing* rate in breaths/min, as in the recording's
         ``pacer.bpm``; heart-rate values carry ``_bpm`` in their names (peak-to-trough).
@@ -328,6 +329,8 @@ def assess(
     nn_ms: npt.ArrayLike,
     *,
     measured_breath_start_s: npt.ArrayLike | None = None,
+    breathing_t_s: npt.ArrayLike | None = None,
+    breathing: npt.ArrayLike | None = None,
 ) -> AssessmentResult:
     """Score a finished assessment.
 
@@ -343,6 +346,11 @@ def assess(
     measured_breath_start_s : array_like, optional
         Measured inhalation onsets (s, session clock), e.g. from the chest accelerometer;
         used instead of the pacer's for phase and peak-to-trough where a block has them.
+    breathing_t_s, breathing : array_like, shape (n,), optional
+        A measured breathing waveform on the session clock (`signal.respiration`'s
+        ``BreathingEstimate.signal_t_s`` and ``signal`` from the chest accelerometer). Per
+        block, the person's lag behind the pacer is measured from it and the pacer's onsets,
+        shifted by that lag, become the breathing reference (`signal.resonance.breathing_lag_s`).
 
     Returns
     -------
@@ -381,6 +389,8 @@ def assess(
                 breaths_per_min=block.breaths_per_min,
                 inhale_fraction=fraction,
                 measured_breath_start_s=measured,
+                breathing_t_s=breathing_t_s,
+                breathing=breathing,
             )
         )
     crit = tuple(criteria)

@@ -66,6 +66,7 @@ __all__ = [
     "RateCriteria",
     "ResonanceRanking",
     "breath_phase_rad",
+    "breathing_lag_s",
     "rank_rates",
     "rate_criteria",
 ]
@@ -74,6 +75,14 @@ LF_PEAK_MIN_FRACTION: Final = 0.10  # hrv-methods.md §7 criterion 6: peaks abov
 REF_FS_HZ: Final = 10.0  # breathing phase reference samples (≥ 4 × any breathing rate)
 MIN_BLOCK_S: Final = 30.0  # our choice: shorter analysis windows give NaN spectral criteria
 MIN_BEATS: Final = 10  # guard against degenerate input, as spectral.FREQ_MIN_BEATS
+# Lag of the measured breathing behind the pacer (our choices): searched within ± a quarter
+# breath (beyond that the waveform's sign ambiguity, respiration.py, cannot be resolved), on a
+# 0.05-s grid (≈ 2° at 0.1 Hz); trusted only when the breathing correlates with the pacer's
+# lung-volume waveform at least this well (otherwise the person did not follow the pacer and
+# the pacer stays the reference).
+LAG_SEARCH_FRACTION: Final = 0.25
+LAG_STEP_S: Final = 0.05
+LAG_MIN_CORRELATION: Final = 0.5
 
 # The criteria, in the order of hrv-methods.md §7's table.
 CRITERIA: Final = ("phase", "peak_to_trough", "lf_power", "lf_peak", "smoothness", "lf_peaks")
@@ -128,7 +137,11 @@ class RateCriteria:
     duration_s : float
         First to last beat of the block, s.
     reference : {"pacer", "measured"}
-        Which breath onsets made the breathing reference.
+        Which breath onsets made the breathing reference: the pacer's, or measured ones
+        (given, or the pacer's shifted by the measured ``breathing_lag_s``).
+    breathing_lag_s : float
+        How far the measured breathing lagged the pacer, s (`breathing_lag_s`); NaN when no
+        breathing waveform was given or it did not follow the pacer.
     """
 
     breaths_per_min: float
@@ -144,6 +157,7 @@ class RateCriteria:
     n_breaths: int
     duration_s: float
     reference: Literal["pacer", "measured"]
+    breathing_lag_s: float = math.nan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,6 +257,92 @@ def breath_phase_rad(
     return np.asarray(np.where(inside, _TWO_PI * k + phase, np.nan), dtype=np.float64)
 
 
+def breathing_lag_s(
+    t_s: npt.ArrayLike,
+    breathing: npt.ArrayLike,
+    breath_start_s: npt.ArrayLike,
+    *,
+    inhale_fraction: float = 0.5,
+) -> float:
+    """How far a measured breathing waveform lags the pacer, in seconds.
+
+    Parameters
+    ----------
+    t_s : array_like, shape (n,)
+        Sample times of ``breathing``, s, strictly increasing (e.g.
+        ``BreathingEstimate.signal_t_s`` from `respiration.breathing_from_acc`).
+    breathing : array_like, shape (n,)
+        The measured breathing waveform, any unit and either sign (the chest accelerometer's
+        sign depends on how the strap sits, respiration.py).
+    breath_start_s : array_like, shape (n_onsets,)
+        The pacer's inhalation onsets, strictly increasing, at least 2.
+    inhale_fraction : float, default 0.5
+        The pacer's share of each breath spent inhaling.
+
+    Returns
+    -------
+    float
+        τ in s (positive: the person breathes after the pacer), the shift within ± a quarter
+        of the mean breath that maximises |correlation| between ``breathing`` and the pacer's
+        lung volume −cos(φ(t − τ)) (φ from `breath_phase_rad`) over the samples between the
+        first and last onset. NaN with fewer than 2 onsets, fewer than 8 samples inside, no
+        variation, or a best |correlation| below 0.5.
+
+    Raises
+    ------
+    SignalInputError
+        Shape mismatch, non-finite values, non-increasing times or onsets.
+
+    Notes
+    -----
+    hrv-methods.md §6.4 wants HR against the breathing the person actually did; the pacer is
+    exact but a person follows it late (0.3–1 s is common). A lag τ read as phase is
+    −360°·f·τ at every rate, i.e. −36° at 6 breaths/min for 1 s: enough to make "closest to
+    0°" pick a slower rate. Shifting the pacer's onsets by τ keeps the pacer's clean timing
+    and removes the person's lag. All candidate shifts are evaluated at once
+    ((n_shifts × n_samples) broadcast).
+
+    Examples
+    --------
+    >>> t = np.arange(0.0, 100.0, 0.25)
+    >>> acc = np.cos(2 * np.pi * 0.1 * (t - 0.8))  # inverted sign, 0.8 s late
+    >>> round(breathing_lag_s(t, acc, np.arange(0.0, 101.0, 10.0)), 2)
+    0.8
+    """
+    t = as_1d_float(t_s, "t_s")
+    b = as_1d_float(breathing, "breathing")
+    starts = as_1d_float(breath_start_s, "breath_start_s")
+    if t.shape != b.shape:
+        raise SignalInputError(f"t_s and breathing must have equal length, got {t.size}, {b.size}")
+    if t.size >= 2 and np.any(np.diff(t) <= 0):
+        raise SignalInputError("t_s must be strictly increasing")
+    if starts.size < 2:
+        return math.nan
+    period = float(starts[-1] - starts[0]) / (starts.size - 1)
+    max_lag = LAG_SEARCH_FRACTION * period
+    # Keep samples whose shifted reference stays within the onsets for every candidate lag.
+    inside = (t >= starts[0] + max_lag) & (t <= starts[-1] - max_lag)
+    if np.count_nonzero(inside) < 8:
+        return math.nan
+    ti = t[inside]
+    bi = b[inside] - np.mean(b[inside])
+    lags = np.arange(-math.floor(max_lag / LAG_STEP_S), math.floor(max_lag / LAG_STEP_S) + 1)
+    lags_s = lags * LAG_STEP_S
+    phase = breath_phase_rad(
+        (ti[None, :] - lags_s[:, None]).ravel(), starts, inhale_fraction=inhale_fraction
+    ).reshape(lags_s.size, ti.size)
+    volume = -np.cos(phase)
+    volume -= volume.mean(axis=1, keepdims=True)
+    norm = np.sqrt(np.sum(volume * volume, axis=1) * np.sum(bi * bi))
+    if not np.all(norm > 0):
+        return math.nan
+    corr = (volume @ bi) / norm
+    best = int(np.argmax(np.abs(corr)))
+    if abs(float(corr[best])) < LAG_MIN_CORRELATION:
+        return math.nan
+    return float(lags_s[best])
+
+
 # --- One block -------------------------------------------------------------------------------
 def _block_psd(beat_t: FloatArray, nn: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(freqs Hz, PSD ms²/Hz) of one block: spline, smoothness priors, one Hann segment; valid."""
@@ -280,6 +380,8 @@ def rate_criteria(
     breaths_per_min: float,
     inhale_fraction: float = 0.5,
     measured_breath_start_s: npt.ArrayLike | None = None,
+    breathing_t_s: npt.ArrayLike | None = None,
+    breathing: npt.ArrayLike | None = None,
 ) -> RateCriteria:
     """The six resonance criteria of one paced block.
 
@@ -301,6 +403,10 @@ def rate_criteria(
         Measured inhalation onsets (e.g. from the chest accelerometer). When given (at least 2
         inside the block) they replace the pacer's onsets for criteria 1 and 2: what matters
         is how the heart follows the breathing the person actually did.
+    breathing_t_s, breathing : array_like, shape (n,), optional
+        A measured breathing waveform (e.g. `respiration.breathing_from_acc`'s
+        ``signal_t_s`` and ``signal``), used when no measured onsets are given: the pacer's
+        onsets shifted by `breathing_lag_s` become the reference for criteria 1 and 2.
 
     Returns
     -------
@@ -313,7 +419,7 @@ def rate_criteria(
     ------
     SignalInputError
         Bad shapes or values, non-increasing times, ``breaths_per_min`` not positive,
-        ``inhale_fraction`` outside (0, 1).
+        ``inhale_fraction`` outside (0, 1), only one of ``breathing_t_s`` and ``breathing``.
 
     Notes
     -----
@@ -351,6 +457,14 @@ def rate_criteria(
             raise SignalInputError("measured_breath_start_s must be strictly increasing")
         if t.size and np.count_nonzero((measured >= t[0]) & (measured <= t[-1])) >= 2:
             onsets, reference = measured, "measured"
+    if (breathing_t_s is None) != (breathing is None):
+        raise SignalInputError("give both breathing_t_s and breathing, or neither")
+    lag_s = math.nan
+    if breathing_t_s is not None and breathing is not None and reference == "pacer" and t.size:
+        in_block = onsets[(onsets >= t[0]) & (onsets <= t[-1])]
+        lag_s = breathing_lag_s(breathing_t_s, breathing, in_block, inhale_fraction=inhale_fraction)
+        if math.isfinite(lag_s):
+            onsets, reference = onsets + lag_s, "measured"
 
     n = t.size
     duration = float(t[-1] - t[0]) if n >= 2 else 0.0
@@ -363,7 +477,9 @@ def rate_criteria(
             raise SignalInputError(
                 "beat_t_s and nn_ms disagree: interval midpoints t − NN/2 are not increasing"
             )
-        ref_t = np.arange(inside[0], inside[-1], 1.0 / REF_FS_HZ)
+        # Not np.arange(first, last, step): its last value can round past `last`.
+        n_ref = math.floor((inside[-1] - inside[0]) * REF_FS_HZ) + 1
+        ref_t = np.minimum(inside[0] + np.arange(n_ref) / REF_FS_HZ, inside[-1])
         ref_phase = breath_phase_rad(ref_t, inside, inhale_fraction=inhale_fraction)
         sync = phase_synchrony(mid_t, nn, ref_t, ref_phase, breaths_per_min / _S_PER_MIN)
         lag_deg, plv = sync.lag_deg, sync.plv
@@ -397,6 +513,7 @@ def rate_criteria(
         n_breaths=n_breaths,
         duration_s=duration,
         reference=reference,
+        breathing_lag_s=lag_s,
     )
 
 

@@ -166,9 +166,11 @@ class TestRateCriteriaShape:
         # 0.07 and 0.12 Hz: a second rhythm of amplitude ratio 0.75 (56 % power) counts,
         # 0.15 (2 % power) does not.
         t, nn = rr_block(
-            lambda x: 850.0
-            + 40.0 * np.sin(2 * np.pi * 0.07 * x)
-            + second_amp_ms * np.sin(2 * np.pi * 0.12 * x)
+            lambda x: (
+                850.0
+                + 40.0 * np.sin(2 * np.pi * 0.07 * x)
+                + second_amp_ms * np.sin(2 * np.pi * 0.12 * x)
+            )
         )
         c = rate_criteria(t, nn, onsets(), breaths_per_min=4.2)
         assert c.n_lf_peaks == expected
@@ -186,9 +188,9 @@ class TestRateCriteriaShape:
         # Two equal tones far apart: the peak window holds one of them, the rest the other,
         # so the ratio is close to 1.
         t, nn = rr_block(
-            lambda x: 850.0
-            + 30.0 * np.sin(2 * np.pi * 0.1 * x)
-            + 30.0 * np.sin(2 * np.pi * 0.3 * x)
+            lambda x: (
+                850.0 + 30.0 * np.sin(2 * np.pi * 0.1 * x) + 30.0 * np.sin(2 * np.pi * 0.3 * x)
+            )
         )
         c = rate_criteria(t, nn, onsets(), breaths_per_min=6.0)
         assert c.smoothness == pytest.approx(1.0, rel=0.15)
@@ -230,6 +232,16 @@ class TestRateCriteriaEdges:
         args.update(kwargs)
         with pytest.raises(SignalInputError, match=match):
             rate_criteria(**args)  # type: ignore[arg-type]  # deliberately loose test input
+
+    def test_reference_grid_never_passes_the_last_onset(self) -> None:
+        # Regression: np.arange(first, last, 0.1) can end a rounding error *past* `last`
+        # (here by 2e-11 s), where the breathing phase is NaN, and phase_synchrony raised.
+        first = 483.67727272727274
+        hr = lambda t: 65.0 - 5.0 * np.cos(2 * np.pi * (t - first) / 12.0)  # noqa: E731
+        t, nn = block(hr, duration_s=600.0)
+        keep = (t > 470.0) & (t < 580.0)
+        c = rate_criteria(t[keep], nn[keep], first + 12.0 * np.arange(8), breaths_per_min=5.0)
+        assert abs(c.phase_lag_deg) < 3.0
 
     def test_times_disagreeing_with_nn_raise(self) -> None:
         t = np.arange(1.0, 50.0)
@@ -302,9 +314,7 @@ class TestRankRates:
         assert r.runner_up_breaths_per_min == 5.0
 
     def test_nan_ranks_last(self) -> None:
-        r = rank_rates(
-            [crit(6.0, peak_to_trough_bpm=math.nan), crit(5.0, peak_to_trough_bpm=1.0)]
-        )
+        r = rank_rates([crit(6.0, peak_to_trough_bpm=math.nan), crit(5.0, peak_to_trough_bpm=1.0)])
         assert r.ranks[:, 1].tolist() == [2, 1]
         assert r.recommended_breaths_per_min == 5.0
 
