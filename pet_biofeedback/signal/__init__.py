@@ -15,6 +15,7 @@ _SUBMODULES = (
     "ecg",
     "live",
     "nonlinear",
+    "resonance",
     "respiration",
     "rsa",
     "spectral",

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
-from pet_biofeedback.firmware_bridge.simulated import PacerFn, SimConfig, rsa_response, simulate
+from pet_biofeedback.firmware_bridge.simulated import (
+    ACC_FS_HZ,
+    PacerFn,
+    SimChunk,
+    SimConfig,
+    rsa_response,
+    simulate,
+)
 from pet_biofeedback.session.assessment import (
     AssessmentPlan,
     AssessmentResult,
@@ -18,6 +25,8 @@ from pet_biofeedback.session.assessment import (
     make_plan,
 )
 from pet_biofeedback.signal.artifacts import correct_rr
+from pet_biofeedback.signal.resonance import ResonanceRanking
+from pet_biofeedback.signal.respiration import breathing_from_acc
 
 
 class TestSettings:
@@ -208,31 +217,65 @@ def person_following(plan: AssessmentPlan) -> PacerFn:
     return breath_position
 
 
-def assess_simulated_person(resonance: float, seed: int) -> AssessmentResult:
+def simulated_session(
+    resonance: float, seed: int, **config: object
+) -> tuple[AssessmentPlan, np.ndarray, np.ndarray, SimChunk]:
+    """Run the default protocol on a simulated person: (plan, NN beat times, NN, raw chunk)."""
     plan = make_plan()
-    config = SimConfig(
-        seed=seed,
-        resonance_breaths_per_min=resonance,
-        inhale_fraction=plan.inhale_fraction(),  # the person breathes 4:6 like the pacer
-        ectopic_fraction=0.01,
-        ecg_enabled=False,
-        acc_enabled=False,
-    )
-    chunk = simulate(config, plan.end_s + 1.0, pacer=person_following(plan))
+    settings: dict[str, object] = {
+        "seed": seed,
+        "resonance_breaths_per_min": resonance,
+        "inhale_fraction": plan.inhale_fraction(),  # the person breathes 4:6 like the pacer
+        "ectopic_fraction": 0.01,
+        "ecg_enabled": False,
+        "acc_enabled": False,
+    }
+    settings.update(config)
+    sim = SimConfig(**settings)  # type: ignore[arg-type]  # test settings, checked by SimConfig
+    chunk = simulate(sim, plan.end_s + 1.0, pacer=person_following(plan))
     reported = np.isfinite(chunk.rr_ms)  # the first beat has no RR
     rr_ms = chunk.rr_ms[reported]
     corrected = correct_rr(rr_ms)
     t0_s = chunk.beat_t_s[reported][0] - rr_ms[0] / 1000.0
     beat_t_s = t0_s + np.cumsum(corrected.nn_ms) / 1000.0
-    return assess(plan, beat_t_s, corrected.nn_ms)
+    return plan, beat_t_s, corrected.nn_ms, chunk
+
+
+def assess_simulated_person(resonance: float, seed: int) -> AssessmentResult:
+    plan, beat_t_s, nn_ms, _ = simulated_session(resonance, seed)
+    return assess(plan, beat_t_s, nn_ms)
+
+
+def test_accelerometer_removes_the_persons_lag_from_the_phase() -> None:
+    # A person 1 s behind the pacer: against the pacer their resonance block reads ≈ −33°;
+    # against their own breathing (chest accelerometer, respiration.breathing_from_acc) ≈ 0°.
+    plan, beat_t_s, nn_ms, chunk = simulated_session(5.5, 0, pacer_lag_s=1.0, acc_enabled=True)
+    breathing = breathing_from_acc(chunk.acc_mg, ACC_FS_HZ, t_s=chunk.acc_t_s)
+    by_pacer = assess(plan, beat_t_s, nn_ms)
+    by_acc = assess(
+        plan, beat_t_s, nn_ms, breathing_t_s=breathing.signal_t_s, breathing=breathing.signal
+    )
+    assert [c.breathing_lag_s for c in by_acc.criteria] == pytest.approx([1.0] * 5, abs=0.1)
+    assert {c.reference for c in by_acc.criteria} == {"measured"}
+    at_resonance = [c.breaths_per_min for c in plan.blocks].index(5.5)
+    assert by_pacer.criteria[at_resonance].phase_lag_deg < -25.0
+    assert abs(by_acc.criteria[at_resonance].phase_lag_deg) < 10.0
 
 
 @pytest.fixture(scope="module")
-def simulated_recommendations() -> dict[float, list[float]]:
+def simulated_rankings() -> dict[float, list[ResonanceRanking]]:
+    """The rankings of 10 simulated people at each resonance."""
+    return {res: [assess_simulated_person(res, s).ranking for s in SEEDS] for res in RESONANCES}
+
+
+@pytest.fixture(scope="module")
+def simulated_recommendations(
+    simulated_rankings: dict[float, list[ResonanceRanking]],
+) -> dict[float, list[float]]:
     """The recommended rate for 10 simulated people at each resonance."""
     return {
-        res: [assess_simulated_person(res, s).recommended_breaths_per_min for s in SEEDS]
-        for res in RESONANCES
+        res: [r.recommended_breaths_per_min for r in rankings]
+        for res, rankings in simulated_rankings.items()
     }
 
 
@@ -260,6 +303,20 @@ class TestSimulatedPeople:
         floor = {4.5: 10, 5.0: 9, 5.5: 7, 6.0: 5, 6.5: 8}  # measured 10, 10, 8, 5, 9
         assert all(hits[r] >= floor[r] for r in RESONANCES), hits
         assert sum(hits.values()) >= 40, hits
+
+    def test_clear_calls_are_right(
+        self, simulated_rankings: dict[float, list[ResonanceRanking]]
+    ) -> None:
+        # Over seeds 0–59: "clear" was right 167 of 174 times (96 %), "likely" 45 of 77,
+        # "close call" 28 of 49: the label tells the therapist when to repeat a rate.
+        clear = [
+            r.recommended_breaths_per_min == res
+            for res, rankings in simulated_rankings.items()
+            for r in rankings
+            if r.confidence == "clear"
+        ]
+        assert len(clear) >= 20
+        assert sum(clear) >= 0.9 * len(clear), (sum(clear), len(clear))
 
     @pytest.mark.xfail(
         strict=True,

@@ -74,6 +74,45 @@ class TestBreathPhase:
             resonance.breath_phase_rad([1.0], starts, inhale_fraction=fraction)
 
 
+def volume(t: np.ndarray, lag_s: float, inhale_fraction: float = 0.5) -> np.ndarray:
+    """Lung volume of a person breathing ``lag_s`` behind a 6 breaths/min pacer."""
+    x = np.mod((t - lag_s) * F_P_HZ, 1.0)
+    a = inhale_fraction
+    warped = np.where(x < a, 0.5 * x / a, 0.5 + 0.5 * (x - a) / (1.0 - a))
+    return -np.cos(2 * np.pi * warped)
+
+
+class TestBreathingLag:
+    @pytest.mark.parametrize("lag_s", [0.0, 0.6, -0.5, 1.5])
+    @pytest.mark.parametrize("sign", [1.0, -1.0])
+    def test_known_lag_either_sign(self, lag_s: float, sign: float) -> None:
+        t = np.arange(0.0, 100.0, 0.25)
+        lag = resonance.breathing_lag_s(
+            t, sign * 30.0 * volume(t, lag_s, 0.4), onsets(), inhale_fraction=0.4
+        )
+        assert lag == pytest.approx(lag_s, abs=0.051)
+
+    def test_noisy_breathing(self) -> None:
+        rng = np.random.default_rng(5)
+        t = np.arange(0.0, 100.0, 0.25)
+        b = volume(t, 0.8) + rng.normal(0.0, 0.5, t.size)
+        assert resonance.breathing_lag_s(t, b, onsets()) == pytest.approx(0.8, abs=0.15)
+
+    def test_breathing_that_ignores_the_pacer_is_not_trusted(self) -> None:
+        t = np.arange(0.0, 100.0, 0.25)
+        other_rate = np.cos(2 * np.pi * 0.25 * t)  # 15 breaths/min against a 6/min pacer
+        assert math.isnan(resonance.breathing_lag_s(t, other_rate, onsets()))
+
+    def test_too_little_gives_nan(self) -> None:
+        t = np.arange(0.0, 100.0, 0.25)
+        assert math.isnan(resonance.breathing_lag_s(t, volume(t, 0.0), [10.0]))
+        assert math.isnan(resonance.breathing_lag_s(t, np.zeros(t.size), onsets()))
+
+    def test_bad_input_raises(self) -> None:
+        with pytest.raises(SignalInputError, match="equal length"):
+            resonance.breathing_lag_s([0.0, 1.0], [1.0], onsets())
+
+
 class TestRateCriteriaPhase:
     def test_hr_peaking_at_end_of_inhalation_is_zero_degrees(self) -> None:
         t, nn = block(hr_at_end_of_inhalation(5.0))
@@ -123,6 +162,27 @@ class TestRateCriteriaPhase:
         assert pacer.reference == "pacer" and measured.reference == "measured"
         assert pacer.phase_lag_deg == pytest.approx(-36.0, abs=3.0)
         assert abs(measured.phase_lag_deg) < 3.0
+
+    def test_breathing_waveform_measures_the_lag_behind_the_pacer(self) -> None:
+        hr = lambda t: 65.0 - 5.0 * np.cos(2 * np.pi * F_P_HZ * (t - 1.0))  # noqa: E731
+        t, nn = block(hr)
+        acc_t = np.arange(0.0, 101.0, 0.25)
+        c = rate_criteria(
+            t,
+            nn,
+            onsets(),
+            breaths_per_min=6.0,
+            breathing_t_s=acc_t,
+            breathing=-40.0 * volume(acc_t, 1.0),
+        )
+        assert c.reference == "measured"
+        assert c.breathing_lag_s == pytest.approx(1.0, abs=0.051)
+        assert abs(c.phase_lag_deg) < 3.0
+
+    def test_breathing_needs_times_and_values(self) -> None:
+        t, nn = block(hr_at_end_of_inhalation(5.0))
+        with pytest.raises(SignalInputError, match="both"):
+            rate_criteria(t, nn, onsets(), breaths_per_min=6.0, breathing=np.zeros(10))
 
     def test_measured_onsets_outside_the_block_are_not_used(self) -> None:
         t, nn = block(hr_at_end_of_inhalation(5.0))
