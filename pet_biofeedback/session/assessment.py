@@ -11,11 +11,14 @@ Timing choices (ours; the protocol fixes none of them precisely, §7 "(uncertain
 * A block is a whole number of breaths, the nearest to the block length: 2 min is exactly 13,
   12, 11, 10 and 9 breaths at 6.5 … 4.5 breaths/min. Blocks start and end at inhalation
   onsets, so every breath in a block is complete.
-* The first `SETTLE_S` (20 s) of each block are discarded, rounded up to the next inhalation
-  onset: heart rhythm needs a few breaths to settle into a new pace after the rest (the
-  baroreflex resonance responds to the rate kept over about two of its time constants,
-  ≈ 20–25 s at Q ≈ 3; the simulator models exactly that). What remains of a 2-min block
-  (≈ 100 s) is what is scored.
+* The first `SETTLE_S` (20 s) of each block are discarded: heart rhythm needs a few breaths
+  to settle into a new pace after the rest (the baroreflex resonance responds to the rate
+  kept over about two of its time constants, ≈ 20–25 s at Q ≈ 3; the simulator models
+  exactly that). Every block is scored over the *same* length, its last
+  min(block length) − `SETTLE_S` seconds (100 s by default): LF power is comparable only
+  over equal windows, and the LF peak (ms²/Hz) of a steady rhythm and the share of it inside
+  the ±0.015-Hz peak window grow with the window length, so unequal windows would favour the
+  longer ones. Phase and peak-to-trough use the complete breaths inside that window.
 * Rests (`REST_S`, 30 s) are free breathing: the pacer is switched to the next block's rate
   when the rest *begins*, so a view may show the coming pace as a preview, and the next
   block begins at the first inhalation onset at least `REST_S` later.
@@ -26,6 +29,7 @@ engine drives it live and calls `assess` with what it collected.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -143,7 +147,8 @@ class AssessmentBlock:
     start_s : float
         First inhalation onset of the block.
     analysis_start_s : float
-        First inhalation onset at least ``settle_s`` after ``start_s``: scoring starts here.
+        Scoring starts here: at least ``settle_s`` after ``start_s``, and the same time before
+        ``end_s`` in every block of the plan.
     end_s : float
         End of the block's last breath.
     n_breaths : int
@@ -212,7 +217,8 @@ def make_plan(
     -------
     AssessmentPlan
         With the defaults: five 120-s blocks, each preceded by a rest of 30 s rounded up to
-        whole breaths of the coming rate (the first has none); about 12 minutes.
+        whole breaths of the coming rate (the first has none), each scored over its last
+        100 s; about 12 minutes.
 
     Raises
     ------
@@ -237,19 +243,20 @@ def make_plan(
         if k > 0:
             t = rest_start + math.ceil(s.rest_s / period - 1e-9) * period
         n_breaths = max(round(s.block_s / period), 1)
-        settle_breaths = math.ceil(s.settle_s / period - 1e-9)
         blocks.append(
             AssessmentBlock(
                 breaths_per_min=rate,
                 rest_start_s=rest_start,
                 start_s=t,
-                analysis_start_s=t + settle_breaths * period,
+                analysis_start_s=t + s.settle_s,  # made equal-length below
                 end_s=t + n_breaths * period,
                 n_breaths=n_breaths,
             )
         )
         t = blocks[-1].end_s
-    return AssessmentPlan(settings=s, blocks=tuple(blocks), t_start_s=float(t_start_s))
+    scored_s = min(b.end_s - b.analysis_start_s for b in blocks)
+    equal = tuple(dataclasses.replace(b, analysis_start_s=b.end_s - scored_s) for b in blocks)
+    return AssessmentPlan(settings=s, blocks=equal, t_start_s=float(t_start_s))
 
 
 def _nan_to_none(x: float) -> float | None:
