@@ -28,7 +28,16 @@ spanning the block, zero-padded to ≥ 4096 points (0.001 Hz grid). A 100-s segm
 with each other, all measured the same way. Lomb–Scargle was not chosen: it helps when beats
 were *removed* (§2.3), and our NN series are corrected, not gapped. The smoothness-priors
 high-pass (≈ 0.035 Hz) attenuates 0.075 Hz (4.5 breaths/min) power by ≈ 4 % and 0.108 Hz
-by ≈ 1 %, a small bias against the slowest rate, stated here rather than hidden.
+by ≈ 1 %, a small bias against the slowest rate, stated here rather than hidden. Compare
+blocks only over windows of equal length: a steady rhythm's LF peak (ms²/Hz) grows with the
+window, and so does the share of it inside the ±0.015-Hz smoothness window
+(`session.assessment` scores every block over the same length).
+
+The breathing reference. The pacer is exact, but a person follows it late: a lag τ reads as
+−360°·f·τ of phase at every rate (−11° at 6 breaths/min for 0.3 s, −36° for 1 s), which makes
+"closest to 0°" prefer a slower rate. Measured breathing removes it, either as measured
+onsets or as a waveform (the chest accelerometer's) from which `breathing_lag_s` measures τ
+and the pacer's onsets are shifted by it.
 """
 
 from __future__ import annotations
