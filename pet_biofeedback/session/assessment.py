@@ -384,7 +384,7 @@ def assess(
     criteria: list[RateCriteria] = []
     for block in plan.blocks:  # one per rate: a handful
         lo, hi = np.searchsorted(t, [block.analysis_start_s, block.end_s], side="left")
-        # Onsets in the window, both ends included (they are exact breath boundaries).
+        # The pacer onsets inside the window, the block end (an onset) included.
         onsets = pacer.breath_starts(
             block.analysis_start_s - _ONSET_TOLERANCE_S, block.end_s + _ONSET_TOLERANCE_S
         )
