@@ -3,8 +3,10 @@
 hrv-methods.md §7 (Lehrer's stepped protocol; Shaffer & Meehan 2020). The person breathes
 with the pacer at each rate in turn (default 6.5, 6.0, 5.5, 5.0, 4.5 breaths/min) for a
 block of about 2 minutes, with a short rest of free breathing between blocks. Afterwards
-`assess` computes the six criteria per block (`signal.resonance.rate_criteria`) and ranks the
-rates (`signal.resonance.rank_rates`).
+`assess` computes the six criteria per block (`signal.resonance.rate_criteria`), ranks the
+rates on them for the therapist (`signal.resonance_ranking.rank_rates`) and recommends the
+rate from the whole curve across rates: where heart rate and breathing come into phase and
+where the heart-rate swings peak (`signal.resonance_estimate.estimate_resonance`).
 
 Timing choices (ours; the protocol fixes none of them precisely, §7 "(uncertain)"):
 
@@ -40,13 +42,9 @@ import numpy.typing as npt
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
 from pet_biofeedback.session.pacer import Pacer, PacerSettings, rate_on_grid
-from pet_biofeedback.signal.resonance import (
-    CRITERIA,
-    RateCriteria,
-    ResonanceRanking,
-    rank_rates,
-    rate_criteria,
-)
+from pet_biofeedback.signal.resonance import CRITERIA, RateCriteria, rate_criteria
+from pet_biofeedback.signal.resonance_estimate import ResonanceEstimate, estimate_resonance
+from pet_biofeedback.signal.resonance_ranking import ResonanceRanking
 
 __all__ = [
     "BLOCK_S",
@@ -265,7 +263,7 @@ def _nan_to_none(x: float) -> float | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssessmentResult:
-    """A finished assessment: the criteria of every block and the ranking.
+    """A finished assessment: the criteria of every block, the estimate and the recommendation.
 
     Attributes
     ----------
@@ -273,22 +271,29 @@ class AssessmentResult:
         The schedule that was run.
     criteria : tuple of RateCriteria
         One per block, in the order breathed.
-    ranking : ResonanceRanking
-        Ranks, candidate, confidence and explanation.
+    estimate : ResonanceEstimate
+        The resonance estimated from the curve across rates, the recommended tested rate,
+        confidence and explanation, and the six-criteria table (``estimate.ranking``).
     """
 
     plan: AssessmentPlan
     criteria: tuple[RateCriteria, ...]
-    ranking: ResonanceRanking
+    estimate: ResonanceEstimate
 
     @property
     def recommended_breaths_per_min(self) -> float:
-        """The candidate resonance rate."""
-        return self.ranking.recommended_breaths_per_min
+        """The recommended tested rate (nearest the estimate)."""
+        return self.estimate.recommended_breaths_per_min
+
+    @property
+    def ranking(self) -> ResonanceRanking:
+        """The six-criteria table."""
+        return self.estimate.ranking
 
     def to_dict(self) -> dict[str, object]:
         """The result as plain data (see `to_json`)."""
-        r = self.ranking
+        e = self.estimate
+        r = e.ranking
         rates: list[dict[str, object]] = []
         for i, c in enumerate(self.criteria):  # one per rate
             row: dict[str, object] = {
@@ -312,16 +317,34 @@ class AssessmentResult:
             }
             rates.append(row)
         return {
-            "recommended_bpm": r.recommended_breaths_per_min,
-            "confidence": r.confidence,
-            "confidence_value": r.confidence_value,
-            "explanation": r.explanation,
+            "recommended_bpm": e.recommended_breaths_per_min,
+            "estimated_bpm": e.estimated_breaths_per_min,
+            "phase_crossing_bpm": _nan_to_none(e.phase_crossing_breaths_per_min),
+            "amplitude_peak_bpm": _nan_to_none(e.amplitude_peak_breaths_per_min),
+            "method": e.method,
+            "reference": e.reference,
+            "confidence": e.confidence,
+            "confidence_value": e.confidence_value,
+            "confidence_parts": {
+                "agreement": _nan_to_none(e.agreement),
+                "sharpness": _nan_to_none(e.sharpness),
+                "margin": _nan_to_none(e.margin),
+            },
+            "explanation": e.explanation,
+            "table_candidate_bpm": r.candidate_breaths_per_min,
+            "table_confidence": r.confidence,
             "rates": rates,
         }
 
     def to_json(self) -> str:
-        """JSON text: ``{"recommended_bpm", "confidence", "confidence_value", "explanation",
+        """JSON text: ``{"recommended_bpm", "estimated_bpm", "phase_crossing_bpm",
+        "amplitude_peak_bpm", "method", "reference", "confidence", "confidence_value",
+        "confidence_parts", "explanation", "table_candidate_bpm", "table_confidence",
         "rates": [{"bpm", every criterion, "breathing_lag_s", "ranks", "wins", "score"}, …]}``.
+
+        ``recommended_bpm`` is a tested rate, ``estimated_bpm`` the continuous estimate it is
+        nearest to; ``table_candidate_bpm`` is the six-criteria table's most-wins rate,
+        shown for the therapist (hrv-methods.md §7).
 
         Here ``bpm`` is the *breathing* rate in breaths/min, as in the recording's
         ``pacer.bpm``; heart-rate values carry ``_bpm`` in their names (peak-to-trough).
@@ -401,4 +424,4 @@ def assess(
             )
         )
     crit = tuple(criteria)
-    return AssessmentResult(plan=plan, criteria=crit, ranking=rank_rates(crit))
+    return AssessmentResult(plan=plan, criteria=crit, estimate=estimate_resonance(crit))

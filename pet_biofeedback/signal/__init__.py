@@ -16,6 +16,8 @@ _SUBMODULES = (
     "live",
     "nonlinear",
     "resonance",
+    "resonance_estimate",
+    "resonance_ranking",
     "respiration",
     "rsa",
     "spectral",

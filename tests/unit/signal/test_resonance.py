@@ -12,7 +12,8 @@ from numpy.testing import assert_allclose
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.signal import resonance
-from pet_biofeedback.signal.resonance import RateCriteria, rank_rates, rate_criteria
+from pet_biofeedback.signal.resonance import RateCriteria, rate_criteria
+from pet_biofeedback.signal.resonance_ranking import rank_rates
 
 F_P_HZ = 0.1  # 6 breaths/min
 DURATION_S = 100.0  # a 2-min block less the settling time
@@ -343,7 +344,7 @@ class TestRankRates:
             n_lf_peaks=1,
         )
         r = rank_rates([crit(6.5), crit(6.0), best, crit(5.0, peak_to_trough_bpm=13.0)])
-        assert r.recommended_breaths_per_min == 5.5
+        assert r.candidate_breaths_per_min == 5.5
         assert r.confidence == "clear" and r.confidence_value == pytest.approx(1.0)
         assert r.ranks[2].tolist() == [1] * 6
         assert r.score[2] == pytest.approx(1.0)
@@ -358,7 +359,7 @@ class TestRankRates:
         a = crit(6.0, phase_lag_deg=2.0, peak_to_trough_bpm=12.0)
         b = crit(5.0, lf_power_ms2=4000.0, lf_peak_psd_ms2_per_hz=1e5, smoothness=8.0)
         r = rank_rates([a, b])
-        assert r.recommended_breaths_per_min == 6.0
+        assert r.candidate_breaths_per_min == 6.0
         assert r.wins.tolist() == [4.0 + 1.0, 3.0 + 1.0]  # both tie on the LF peak count
         assert r.confidence == "close call" and r.confidence_value == pytest.approx(1 / 8)
 
@@ -370,13 +371,13 @@ class TestRankRates:
         c = crit(5.5, lf_power_ms2=2000.0, phase_lag_deg=5.0)
         r = rank_rates([b, a, c])
         assert r.wins[0] == r.wins[1] == 2.0 + 3.0
-        assert r.recommended_breaths_per_min == 6.0
+        assert r.candidate_breaths_per_min == 6.0
         assert r.runner_up_breaths_per_min == 5.0
 
     def test_nan_ranks_last(self) -> None:
         r = rank_rates([crit(6.0, peak_to_trough_bpm=math.nan), crit(5.0, peak_to_trough_bpm=1.0)])
         assert r.ranks[:, 1].tolist() == [2, 1]
-        assert r.recommended_breaths_per_min == 5.0
+        assert r.candidate_breaths_per_min == 5.0
 
     def test_no_lf_peak_is_not_the_fewest_peaks(self) -> None:
         r = rank_rates([crit(6.0, n_lf_peaks=0), crit(5.0, n_lf_peaks=3)])
@@ -384,7 +385,7 @@ class TestRankRates:
 
     def test_one_rate_is_its_own_candidate(self) -> None:
         r = rank_rates([crit(6.0)])
-        assert r.recommended_breaths_per_min == 6.0 and math.isnan(r.runner_up_breaths_per_min)
+        assert r.candidate_breaths_per_min == 6.0 and math.isnan(r.runner_up_breaths_per_min)
         assert r.confidence == "clear"
 
     def test_result_arrays_are_read_only(self) -> None:
