@@ -40,8 +40,9 @@ Confidence (our choice) is the weakest of three numbers in [0, 1]:
 * agreement — 1 − |phase estimate − amplitude estimate| / `AGREEMENT_SPAN_BPM` (0.5
   breaths/min, one tested step): do the two views of the physiology point to the same rate?
 * sharpness — the amplitude parabola's fall one step (0.5 breaths/min) from its vertex, as a
-  share of `SHARP_FALL` (10 %; a resonance with Q ≈ 3, as commonly observed near 0.1 Hz,
-  falls about 12 %): a flat curve cannot single out a rate.
+  share of `SHARP_FALL` (10 %, our choice: a resonator with Q = 3, the simulator's default,
+  falls ≈ 11 % from 5.5 to 6.0 breaths/min; no published figure): a flat curve cannot single
+  out a rate.
 * margin — how far the estimate is from the midpoint between two tested rates: 1 on a tested
   rate, 0 exactly halfway (then the two neighbours are equally good).
 

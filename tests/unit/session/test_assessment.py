@@ -308,7 +308,7 @@ def pacer_only() -> Estimates:
     }
 
 
-@pytest.mark.slow  # 100 simulated 12-min assessments: ≈ 17 s alone, more on a busy machine
+@pytest.mark.slow  # 100 simulated 12-min assessments: ≈ 9 s alone, more on a busy machine
 class TestSimulatedPeople:
     """Simulated people (firmware_bridge.simulated, default noise: Mayer waves 1 bpm at
     0.085–0.115 Hz, HF noise, drift, 0.3 s lag behind the pacer, 5 % sloppiness, 1 % ectopic
