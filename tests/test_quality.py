@@ -45,7 +45,7 @@ def test_signal_core_imports_only_numpy_scipy_and_errors() -> None:
     code = (
         "import sys, importlib\n"
         "for m in ('artifacts','timedomain','spectral','nonlinear','rsa','ecg','respiration',"
-        "'live','batch'):\n"
+        "'live','batch','resonance'):\n"
         "    importlib.import_module('pet_biofeedback.signal.' + m)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('pandas','matplotlib','neurokit2','PySide6','pyqtgraph','bleak','qasync','bumble')]\n"
