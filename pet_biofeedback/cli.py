@@ -379,6 +379,40 @@ def _add_session_parsers(sub: Any) -> None:
     )
     gui.add_argument("--out", metavar="FILE", help="the recording to write (as for record)")
     _add_export_parser(sub)
+    assess = sub.add_parser(
+        "assess",
+        help="find your resonance breathing rate (stepped-rate assessment)",
+        description=(
+            "Resonance-frequency assessment: breathe with the pacer at each rate in turn "
+            "(default 6.5, 6, 5.5, 5 and 4.5 breaths/min, 2 minutes each, a short rest "
+            "between), then see which rate made your heart rate swing most and in step with "
+            "your breathing. The recommended rate becomes your practice rate."
+        ),
+    )
+    assess.add_argument("--source", default="sim", metavar="SRC", help="as for record")
+    assess.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        metavar="X|max",
+        help="for sim and file sources: X times real time, or max (default 1)",
+    )
+    assess.add_argument(
+        "--rates",
+        default="6.5,6,5.5,5,4.5",
+        metavar="LIST",
+        help="breaths/min to try, comma-separated (default 6.5,6,5.5,5,4.5)",
+    )
+    assess.add_argument(
+        "--minutes-per-rate",
+        type=float,
+        default=2.0,
+        metavar="N",
+        help="minutes at each rate, 1–5 (default 2)",
+    )
+    assess.add_argument("--profile", default="default", metavar="NAME", help="whose assessment")
+    assess.add_argument("--out", metavar="FILE", help="the recording to write (as for record)")
+    assess.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _add_export_parser(sub: Any) -> None:
@@ -907,8 +941,12 @@ def _plan_from(args: argparse.Namespace) -> Any:
     pacer = None
     if protocol != "baseline":
         inhale, exhale = parse_ratio(args.ratio)
+        from pet_biofeedback.session.preferences import practice_rate
+
+        saved = practice_rate(args.profile)  # from the last assessment, if any
+        default_rate = saved if saved is not None else 6.0
         pacer = PacerSettings(
-            breaths_per_min=args.rate if args.rate is not None else 6.0,
+            breaths_per_min=args.rate if args.rate is not None else default_rate,
             inhale_parts=inhale,
             exhale_parts=exhale,
         )
@@ -1099,6 +1137,81 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_assess(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from pet_biofeedback.session.assessment import AssessmentSettings, make_plan
+    from pet_biofeedback.session.assessment_run import score_recording, session_plan
+    from pet_biofeedback.session.engine import SessionEngine
+    from pet_biofeedback.session.preferences import remember_practice_rate
+    from pet_biofeedback.session.run import run_session
+    from pet_biofeedback.session.sources import describe_source, open_source
+    from pet_biofeedback.session.terminal import TerminalView
+
+    try:
+        rates = tuple(float(r) for r in args.rates.split(",") if r.strip())
+    except ValueError:
+        raise ConfigError(f"--rates must be numbers like 6.5,6,5.5, got {args.rates!r}") from None
+    plan = make_plan(
+        AssessmentSettings(rates_breaths_per_min=rates, block_s=60.0 * args.minutes_per_rate)
+    )
+    profile = _profile_name(args.profile)
+    engine_plan = session_plan(plan, profile=profile)
+    out = Path(args.out) if args.out else _default_recording()
+    holder: list[SessionEngine] = []
+    source = open_source(
+        args.source,
+        speed=args.speed,
+        pacer=lambda t: holder[0].pacer_position(t) if holder else 0.0,
+    )
+    engine = SessionEngine(source, engine_plan)
+    holder.append(engine)
+
+    async def run() -> Any:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                loop.add_signal_handler(sig, engine.request_stop)
+        return await run_session(
+            engine,
+            out,
+            view=None if args.json else TerminalView(sys.stdout),
+            speed=args.speed,
+            device=describe_source(args.source, speed=args.speed),
+        )
+
+    if not args.json:
+        listed = ", ".join(f"{b.breaths_per_min:g}" for b in plan.blocks)
+        print(
+            f"Assessment: {len(plan.blocks)} rates ({listed} breaths/min), about "
+            f"{plan.end_s / 60:.0f} minutes. Breathe with the guide; rest between rates.",
+            flush=True,
+        )
+    outcome = asyncio.run(run())
+    if outcome.stopped_early:
+        print(f"Stopped early; recording saved to {outcome.recording}. Not scored.")
+        return EXIT_OK
+    result = score_recording(outcome.recording, plan)
+    saved = remember_practice_rate(
+        profile, result.recommended_breaths_per_min, source=f"assessment {outcome.recording.name}"
+    )
+    logger.info("practice rate saved to %s", saved)
+    if args.json:
+        body = result.to_dict()
+        body["recording"] = str(outcome.recording)
+        print(json.dumps(body, ensure_ascii=False, allow_nan=False))
+        return EXIT_OK
+    print(result.estimate.explanation)
+    print(
+        f"Recommended: {result.recommended_breaths_per_min:g} breaths/min "
+        f"({result.estimate.confidence}). It is now your practice rate "
+        f"(pet-biofeedback session uses it when you give no --rate)."
+    )
+    print(f"Recording saved to {outcome.recording}")
+    return EXIT_OK
+
+
 # --- history ------------------------------------------------------------------------------------
 
 
@@ -1272,6 +1385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "export":
             return _cmd_export(args)
+        if args.command == "assess":
+            return _cmd_assess(args)
         parser.error(f"unknown command {args.command!r}")
     except PetBiofeedbackError as exc:
         print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
