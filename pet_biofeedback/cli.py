@@ -1365,6 +1365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if str(getattr(args, "source", "") or "").strip().lower() in ("sim:help", "sim:?"):
+            from pet_biofeedback.firmware_bridge.simulated import sim_help_text
+
+            print(sim_help_text())
+            return EXIT_OK
         if args.command == "analyze":
             return _cmd_analyze(args, parser)
         if args.command == "scan":

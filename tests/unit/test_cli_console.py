@@ -39,3 +39,16 @@ def test_console_fallback_spells_symbols_in_ascii() -> None:
     cli._make_console_safe()
     encoded = "−3 ms — DFA α1 ≥ 0.5 ✓".encode("ascii", errors=cli._CONSOLE_ERRORS)
     assert encoded == b"-3 ms -- DFA alpha1 >= 0.5 ?"
+
+
+def test_sim_help_lists_every_key_with_range_and_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pet_biofeedback.cli import main
+    from pet_biofeedback.firmware_bridge.simulated import SPEC_KEYS
+
+    assert main(["record", "--source", "sim:help"]) == 0
+    out = capsys.readouterr().out
+    for key in SPEC_KEYS:
+        assert f"\n  {key} " in out
+    assert "30–200" in out and "resonance" in out
