@@ -1740,14 +1740,32 @@ def coherence_series(
     n_q = int(np.floor((t[-1] - first_q) * fs + 1e-9)) + 1
     if n_q < n_samp:
         return empty
-    q = first_q + np.arange(n_q) / fs
-    starts = np.arange(0, n_q - n_samp + 1, step)
     if breaks.size:
+        # Grid points only inside the stretches, on the one global grid: memory follows the
+        # data, not the recording's span (a beat stamped a year later must not allocate a
+        # year of samples).
+        first = np.concatenate(([0], breaks)).astype(np.intp)
+        last = np.append(breaks, t.size).astype(np.intp) - 1
+        use = last > first
+        k_lo = np.maximum(np.ceil((t[first[use]] - first_q) * fs - 1e-9), 0.0)
+        k_hi = np.minimum(np.floor((t[last[use]] - first_q) * fs + 1e-9), n_q - 1.0)
+        lens = np.maximum(k_hi - k_lo + 1.0, 0.0).astype(np.intp)
+        k = _ranges(k_lo.astype(np.intp), lens)
+        q = first_q + k / fs
         y = _spline_stretches(t, rr, breaks, q)
-        # A window is usable when none of its samples falls in a gap (prefix count of NaN).
+        cand = np.flatnonzero(k % step == 0)
+        starts = cand[cand + n_samp - 1 < k.size]
+        # A window is usable when its samples are consecutive grid points (one stretch) and
+        # none of them falls in a gap (prefix count of NaN).
         n_gap = np.concatenate(([0], np.cumsum(np.isnan(y))))
-        starts_ok = n_gap[starts + n_samp] == n_gap[starts]
+        starts_ok = (k[starts + n_samp - 1] - k[starts] == n_samp - 1) & (
+            n_gap[starts + n_samp] == n_gap[starts]
+        )
+        if starts.size == 0:
+            return empty
     else:
+        q = first_q + np.arange(n_q) / fs
+        starts = np.arange(0, n_q - n_samp + 1, step)
         y = _spline_blocks(t, rr, np.array([rr.size]), q, np.array([n_q]))
         starts_ok = np.ones(starts.size, dtype=bool)
     ends_t = q[starts + n_samp - 1]

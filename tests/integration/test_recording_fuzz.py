@@ -264,7 +264,7 @@ def test_analyze_and_replay_of_absurd_values_give_no_traceback(
     assert main(["replay", str(path), "--headless", "--speed", "max"]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err
-    assert f"skipped {len(ABSURD_LINES)} malformed lines" in out.strip().splitlines()[-1]
+    assert f"skipped {len(ABSURD_LINES)} malformed lines" in out  # the gate's notes may follow
     assert main(["analyze", "--strict", str(path)]) == 2
     out, err = capsys.readouterr()
     assert "line 51" in err and "Traceback" not in err
