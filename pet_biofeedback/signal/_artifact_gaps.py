@@ -61,13 +61,24 @@ def interpolate_in_stretches(nn_ms: FloatArray, bad: BoolArray, seg_id: IntArray
     cubic_ok = ~none & (k >= g_lo + 2) & (k <= g_hi - 2)
     if not np.any(cubic_ok):
         return out
-    kc = k[cubic_ok]
+    out[cubic_ok] = catmull_rom_clipped(t_good, v_good, t_bad[cubic_ok], k[cubic_ok])
+    return out
+
+
+def catmull_rom_clipped(
+    t_good: FloatArray, v_good: FloatArray, t_query: FloatArray, kc: IntArray
+) -> FloatArray:
+    """Catmull–Rom values at ``t_query`` between knots ``kc - 1`` and ``kc`` (2 ≤ kc ≤ n − 2).
+
+    Catmull–Rom can overshoot next to a jump, so the values never leave the range of the
+    four knots around them.
+    """
     t0, t1, t2, t3 = t_good[kc - 2], t_good[kc - 1], t_good[kc], t_good[kc + 1]
     y0, y1, y2, y3 = v_good[kc - 2], v_good[kc - 1], v_good[kc], v_good[kc + 1]
     h = t2 - t1
     m1 = (y2 - y0) / (t2 - t0) * h
     m2 = (y3 - y1) / (t3 - t1) * h
-    s = (t_bad[cubic_ok] - t1) / h
+    s = (t_query - t1) / h
     s2 = s * s
     s3 = s2 * s
     cubic = (
@@ -78,5 +89,5 @@ def interpolate_in_stretches(nn_ms: FloatArray, bad: BoolArray, seg_id: IntArray
     )
     low = np.minimum(np.minimum(y0, y1), np.minimum(y2, y3))
     high = np.maximum(np.maximum(y0, y1), np.maximum(y2, y3))
-    out[cubic_ok] = np.clip(cubic, low, high)
-    return out
+    result: FloatArray = np.clip(cubic, low, high)
+    return result

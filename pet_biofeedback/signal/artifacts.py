@@ -567,26 +567,8 @@ def _interpolate_bad(nn_ms: FloatArray, bad: BoolArray) -> FloatArray:
     cubic_ok = (k >= 2) & (k <= n_good - 2)
     if not np.any(cubic_ok):
         return linear
-    kc = k[cubic_ok]
-    t0, t1, t2, t3 = t_good[kc - 2], t_good[kc - 1], t_good[kc], t_good[kc + 1]
-    y0, y1, y2, y3 = v_good[kc - 2], v_good[kc - 1], v_good[kc], v_good[kc + 1]
-    h = t2 - t1
-    m1 = (y2 - y0) / (t2 - t0) * h
-    m2 = (y3 - y1) / (t3 - t1) * h
-    s = (t_bad[cubic_ok] - t1) / h
-    s2 = s * s
-    s3 = s2 * s
-    cubic = (
-        (2 * s3 - 3 * s2 + 1) * y1
-        + (s3 - 2 * s2 + s) * m1
-        + (-2 * s3 + 3 * s2) * y2
-        + (s3 - s2) * m2
-    )
-    # Catmull–Rom can overshoot next to a jump; never leave the range of the four knots.
-    low = np.minimum(np.minimum(y0, y1), np.minimum(y2, y3))
-    high = np.maximum(np.maximum(y0, y1), np.maximum(y2, y3))
     out = linear.copy()
-    out[cubic_ok] = np.clip(cubic, low, high)
+    out[cubic_ok] = gaps.catmull_rom_clipped(t_good, v_good, t_bad[cubic_ok], k[cubic_ok])
     return out
 
 
