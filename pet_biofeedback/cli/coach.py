@@ -363,11 +363,28 @@ def cmd_session(args: argparse.Namespace) -> int:
             flush=True,
         )
     outcome = asyncio.run(run())
+    _index_in_history()
     if args.json:
         print(json.dumps(outcome.to_json(), ensure_ascii=False, allow_nan=False))
         return EXIT_OK
     _print_session_summary(outcome)
     return EXIT_OK
+
+
+def _index_in_history() -> None:
+    """Add the session just recorded (and any recording without a row) to the history.
+
+    The recording is closed first, so a failure here loses nothing: the next ``history``
+    finds it again (docs/design.md §5).
+    """
+    from pet_biofeedback.errors import PetBiofeedbackError
+    from pet_biofeedback.session.history import open_history
+
+    try:
+        store, _ = open_history()
+        store.close()
+    except PetBiofeedbackError as exc:
+        logger.warning("the session was not added to the history yet: %s", exc.user_message)
 
 
 def _default_recording() -> Path:
@@ -480,6 +497,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     if outcome.stopped_early:
         print(f"Stopped early; recording saved to {outcome.recording}. Not scored.")
         return EXIT_OK
+    _index_in_history()
     result = score_recording(outcome.recording, plan)
     saved = remember_practice_rate(
         profile, result.recommended_breaths_per_min, source=f"assessment {outcome.recording.name}"

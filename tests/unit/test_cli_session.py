@@ -168,3 +168,26 @@ def test_a_stop_signal_ends_early_and_keeps_everything(tmp_path: Path, sig: int)
     events = list(read_recording(out).events)
     assert any(isinstance(e, Rating) and e.kind == "pain_after" for e in events)
     assert any(isinstance(e, Marker) and e.text == "session end: stopped early" for e in events)
+
+
+def test_a_session_appears_in_the_history(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = run_json(
+        capsys,
+        "--source",
+        "sim:seed=5",
+        "--minutes",
+        "2",
+        "--speed",
+        "max",
+        "--pain-before",
+        "7",
+        "--pain-after",
+        "5",
+    )
+    assert main(["history", "--json"]) == 0
+    sessions = json.loads(capsys.readouterr().out)["sessions"]
+    assert [s["recording"] for s in sessions] == [result["recording"]]
+    assert sessions[0]["protocol"] == "practice"
+    assert (sessions[0]["pain_before"], sessions[0]["pain_after"]) == (7, 5)
