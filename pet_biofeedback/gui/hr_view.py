@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QWidget
 
 from pet_biofeedback.session.trace import TraceArrays
@@ -39,6 +40,16 @@ class HeartRateView(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untype
         self.setBackground(background)
         self._hr.setPen(pg.mkPen(heart, width=3))
         self._wave.setPen(pg.mkPen(wave, width=6))
+
+    def set_text_size(self, pixels: int) -> None:
+        """Axis numbers and labels at ``pixels`` high (presentation mode: readable when shared)."""
+        font = QFont(self.font())
+        font.setPixelSize(pixels)
+        item = self.getPlotItem()
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setStyle(tickFont=font)
+            axis.label.setFont(font)
 
     def set_arrays(self, arrays: TraceArrays) -> None:
         self._wave.setData(arrays.target_t_s, arrays.target_bpm)

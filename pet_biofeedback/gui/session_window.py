@@ -37,6 +37,8 @@ __all__ = ["FRAME_MS", "SessionWindow"]
 
 FRAME_MS: Final = 16  # the pacer is redrawn about 60 times a second
 RATE_STEP: Final = 0.1  # breaths/min per arrow key in presentation mode
+NORMAL_AXIS_PX: Final = 13  # heart-rate axis text
+PRESENTATION_AXIS_PX: Final = 24  # …readable in a 1280×720 screen share
 
 _STYLE: Final = """
 QMainWindow, QWidget#central { background: #F6F8FA; }
@@ -172,6 +174,7 @@ class SessionWindow(QMainWindow):
             )
             self.pacer.text_scale = 1.3
             self.heart.set_colours(heart="#FFFFFF", wave="#0072B2", background="#000000")
+            self.heart.set_text_size(PRESENTATION_AXIS_PX)
             self.showFullScreen()
         else:
             self.pacer.set_colours(
@@ -179,6 +182,7 @@ class SessionWindow(QMainWindow):
             )
             self.pacer.text_scale = 1.0
             self.heart.set_colours(heart="#D55E00", wave="#56B4E9", background="#FFFFFF")
+            self.heart.set_text_size(NORMAL_AXIS_PX)
             self.showNormal()
         if self.present_action.isChecked() != on:
             self.present_action.setChecked(on)

@@ -126,6 +126,8 @@ class TestSessionWindow:
         assert blocker.args == [True]
         assert not window.cards.isVisible() and not window.toolbar.isVisible()
         assert window.pacer.isVisible() and window.heart.isVisible()
+        axis = window.heart.getPlotItem().getAxis("left")
+        assert axis.style["tickFont"].pixelSize() == 24  # readable when screen-shared
         window.grab().save(str(artifacts_dir / "presentation-test.png"))
         with qtbot.waitSignal(window.pacer_rate_changed) as rate:
             qtbot.keyClick(window, Qt.Key.Key_Up)
