@@ -1,6 +1,7 @@
 """Importers: turn other people's files into arrays the signal core understands.
 
-* RR text files as Kubios reads them: one interval per line, seconds or milliseconds.
+* RR text and CSV files (`rr_text`): one interval per line, seconds or milliseconds, or the
+  RR column of a table (HRV Logger, Polar Sensor Logger, ``time,rr``…).
 * LSL/XDF recordings (``.xdf``): the stream of type ECG and, when present, the chest
   accelerometer and markers (e.g. a Polar H10 recorded through an LSL bridge).
 
@@ -18,16 +19,20 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
 from pet_biofeedback.errors import InputFileError
 from pet_biofeedback.events import AccFrame, EcgFrame, Event, Marker, RRIntervals
+from pet_biofeedback.session.rr_text import (
+    RR_SECONDS_BELOW,
+    RrFile,
+    check_regular_file,
+    read_rr_text,
+)
 from pet_biofeedback.signal import artifacts
 from pet_biofeedback.signal._typing import FloatArray
 
@@ -47,40 +52,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RR_SECONDS_BELOW: Final = 10.0  # a file whose values are all below this holds seconds
 RR_NOTIFY_INTERVAL_S: Final = 1.0  # straps notify HR/RR about once a second (ble-protocol.md §5)
 ECG_SAMPLES_PER_FRAME: Final = 73  # Polar H10 ECG frame at ATT MTU ≥ 232 (ble-protocol.md §4.9)
 ACC_SAMPLES_PER_FRAME: Final = 36  # Polar H10 16-bit ACC frame at MTU 232 (§4.10)
 # Consecutive samples further apart than this many nominal sample intervals start a new
 # frame: a frame's samples are evenly spaced back from its time stamp (events.py).
 _FRAME_BREAK_INTERVALS: Final = 1.5
-_COMMENT_PREFIXES: Final = ("#", "%", ";", "//")
-_SHOWN_CHARS: Final = 20  # a value quoted in a message is cut to this (a 5000-digit "number")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RrFile:
-    """RR intervals read from a text file.
-
-    Attributes
-    ----------
-    path : str
-        The file.
-    rr_ms : ndarray, shape (n_beats,)
-        Intervals in ms.
-    unit : {"s", "ms"}
-        Unit the file was written in (decided for the whole file).
-    n_skipped_lines : int
-        Header, comment and other non-numeric lines that were skipped.
-    line_number : ndarray of int64, shape (n_beats,)
-        The 1-based line of the file each interval came from.
-    """
-
-    path: str
-    rr_ms: FloatArray
-    unit: str
-    n_skipped_lines: int
-    line_number: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,173 +91,6 @@ class EcgRecording:
     acc_fs_hz: float = math.nan
     markers: tuple[tuple[float, str], ...] = field(default_factory=tuple)
     stream_name: str = ""
-
-
-def check_regular_file(path: str | Path) -> None:
-    """Refuse what is not a regular file: a named pipe or a device would block reading forever.
-
-    Raises
-    ------
-    InputFileError
-        ``path`` exists but is a folder, a pipe (FIFO), a socket or a device.
-    """
-    p = Path(path)
-    try:
-        mode = p.stat().st_mode
-    except FileNotFoundError:
-        return  # the reader says "no such file"
-    except OSError as exc:
-        raise InputFileError(str(p), f"cannot be read ({exc.strerror or exc})") from exc
-    if stat.S_ISDIR(mode):
-        raise InputFileError(str(p), "is a directory, not a file")
-    if not stat.S_ISREG(mode):
-        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
-        raise InputFileError(
-            str(p), f"is {kind}; give a recording, XDF or RR text file saved on disk"
-        )
-
-
-def _read_text(path: Path) -> str:
-    check_regular_file(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(str(path), "no such file") from None
-    except IsADirectoryError:
-        raise InputFileError(str(path), "is a directory, not a file") from None
-    except OSError as exc:
-        raise InputFileError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
-    if not raw.strip():
-        raise InputFileError(str(path), "is empty")
-    if b"\x00" in raw[:4096]:
-        raise InputFileError(str(path), "is a binary file, not RR text (one interval per line)")
-    return raw.decode("utf-8", errors="replace")
-
-
-def read_rr_text(path: str | Path) -> RrFile:
-    """Read an RR text file: one interval per line, seconds or milliseconds.
-
-    Lines that are not a single number (headers, comments, blank lines) are skipped and
-    counted. A first column followed by a separator (tab, comma, semicolon, space) is
-    accepted when the rest of the line is empty. The unit is decided once per file: if
-    every value is below 10 the file holds seconds, otherwise milliseconds.
-
-    Raises
-    ------
-    InputFileError
-        Missing, empty, binary, not a regular file (a pipe) or non-numeric file, or a file
-        with non-finite, negative or zero intervals, or one that mixes seconds and
-        milliseconds; the message gives the line number of the first offending value.
-    """
-    p = Path(path)
-    text = _read_text(p)
-    lines = text.splitlines()  # not stripped: line numbers count from the file's first line
-    rr, line_idx, skipped = _parse_fast(lines)
-    if rr is None or line_idx is None:
-        values, indices, skipped = _parse_lines(lines)
-        rr = np.asarray(values, dtype=np.float64)
-        line_idx = np.asarray(indices, dtype=np.int64)
-    if rr.size == 0:
-        raise InputFileError(str(p), "contains no numbers (expected one RR interval per line)")
-    if skipped > rr.size:
-        # More prose than numbers: not an RR file (a script, a CSV with several columns…).
-        raise InputFileError(
-            str(p),
-            f"has {skipped} lines that are not a single number and only {rr.size} that are; "
-            "expected one RR interval per line",
-        )
-    if not np.all(np.isfinite(rr)):
-        first = int(np.flatnonzero(~np.isfinite(rr))[0])
-        raise InputFileError(
-            str(p),
-            f"line {line_idx[first] + 1}: {_shown(lines[line_idx[first]])} is not a finite "
-            "number (expected one RR interval per line)",
-        )
-    if np.any(rr <= 0):
-        bad = np.flatnonzero(rr <= 0)
-        first = int(bad[0])
-        raise InputFileError(
-            str(p),
-            f"contains {bad.size} zero or negative intervals (the first at line "
-            f"{line_idx[first] + 1}: {_shown(lines[line_idx[first]])})",
-        )
-    if np.max(rr) < RR_SECONDS_BELOW:
-        unit = "s"
-        rr = rr * 1000.0
-    else:
-        unit = "ms"
-        small = np.flatnonzero(rr < RR_SECONDS_BELOW)
-        if small.size:
-            raise InputFileError(
-                str(p),
-                f"mixes units: {small.size} values below {RR_SECONDS_BELOW:g} look like seconds "
-                f"(the first at line {line_idx[small[0]] + 1}) but the rest are milliseconds",
-            )
-    if skipped:
-        logger.info("%s: skipped %d non-numeric lines", p, skipped)
-    return RrFile(
-        path=str(p), rr_ms=rr, unit=unit, n_skipped_lines=skipped, line_number=line_idx + 1
-    )
-
-
-def _shown(line: str) -> str:
-    """A value as a message quotes it: at most `_SHOWN_CHARS` characters."""
-    text = line.strip()
-    if len(text) <= _SHOWN_CHARS:
-        return repr(text)
-    return f"{text[:_SHOWN_CHARS]!r}… ({len(text)} characters)"
-
-
-def _parse_value(token: str) -> float | None:
-    try:
-        return float(token)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _parse_line(line: str) -> float | None:
-    s = line.strip()
-    if not s or s.startswith(_COMMENT_PREFIXES):
-        return None
-    token = s.replace(",", " ").replace(";", " ").split()
-    if len(token) != 1:
-        return None
-    return _parse_value(token[0])
-
-
-def _parse_lines(lines: list[str]) -> tuple[list[float], list[int], int]:
-    """Line by line: every non-blank line that is not one number is skipped and counted."""
-    values: list[float] = []
-    indices: list[int] = []
-    skipped = 0
-    for idx, line in enumerate(lines):
-        v = _parse_line(line)
-        if v is None:
-            skipped += int(bool(line.strip()))
-        else:
-            values.append(v)
-            indices.append(idx)
-    return values, indices, skipped
-
-
-def _parse_fast(lines: list[str]) -> tuple[FloatArray | None, npt.NDArray[np.int64] | None, int]:
-    """The common layout — a few header lines, then one number per line — parsed by numpy.
-
-    Trailing blank lines are allowed. Returns (None, None, 0) when the body is not that
-    simple; the caller then parses line by line.
-    """
-    head = 0
-    while head < len(lines) and head < 50 and _parse_line(lines[head]) is None:
-        head += 1
-    tail = len(lines)
-    while tail > head and not lines[tail - 1].strip():
-        tail -= 1
-    skipped = sum(1 for line in lines[:head] if line.strip())
-    try:
-        values = np.array(lines[head:tail], dtype=np.float64)
-    except (ValueError, OverflowError):
-        return None, None, 0
-    return values, np.arange(head, tail, dtype=np.int64), skipped
 
 
 def _stream_type(stream: dict[str, Any]) -> str:
@@ -384,13 +194,15 @@ def read_xdf(path: str | Path) -> EcgRecording:
 # --- Files as events ---------------------------------------------------------------------------
 
 
-def rr_text_events(path: str | Path) -> list[Event]:
+def rr_text_events(path: str | Path, *, column: str | None = None) -> list[Event]:
     """Turn an RR text file into `RRIntervals` events, grouped per second like a strap.
 
     Parameters
     ----------
     path : str or Path
         An RR text file as `read_rr_text` reads it.
+    column : str, optional
+        The table column holding the intervals, as for `read_rr_text`.
 
     Returns
     -------
@@ -412,7 +224,7 @@ def rr_text_events(path: str | Path) -> list[Event]:
     contact or link events are invented: the file holds only intervals. Reading the events
     back and concatenating ``rr_ms`` gives the file's intervals exactly.
     """
-    rr = read_rr_text(path)
+    rr = read_rr_text(path, column=column)
     # An interval outside the plausible range (a 1e300 typo) must not push every later beat
     # out of reach: it takes no time here, and the file source's plausibility gate skips it.
     plausible = (rr.rr_ms >= artifacts.RR_MIN_MS) & (rr.rr_ms <= artifacts.RR_MAX_MS)

@@ -39,7 +39,7 @@ class TestReadRrText:
         assert_allclose(rr.rr_ms, [800.0, 810.0])
 
     def test_two_columns_are_not_silently_taken(self, tmp_path: Path) -> None:
-        with pytest.raises(InputFileError, match="no numbers"):
+        with pytest.raises(InputFileError, match=r"2 columns of numbers .* --column"):
             read_rr_text(_write(tmp_path, "1.0 800\n2.0 810\n"))
 
     @pytest.mark.parametrize(
