@@ -86,6 +86,18 @@ def _speed(text: str) -> float:
     return value
 
 
+def _add_column_argument(p: argparse.ArgumentParser) -> None:
+    """``--column``: which column of an RR table (CSV) holds the intervals."""
+    p.add_argument(
+        "--column",
+        default=None,
+        metavar="NAME",
+        help="for an RR table (CSV with several columns): the column with the RR intervals, "
+        "by its header name or its number from 1 (default: the column named rr, RR-interval, "
+        "ibi or the like)",
+    )
+
+
 def _profile_name(text: str) -> str:
     """``--profile``: a profile name people typed (1–64 characters, no control characters)."""
     from pet_biofeedback.session.history_record import validate_profile_name
@@ -139,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="step between windows (default: the window length, no overlap)",
     )
+    _add_column_argument(analyze)
     analyze.add_argument(
         "--strict",
         action="store_true",
@@ -195,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X|max",
         help="for sim, emulated and file sources: X times real time, or max (default 1)",
     )
+    _add_column_argument(record)
     record.add_argument(
         "--keep-device-id",
         action="store_true",
@@ -225,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--events", action="store_true", help="print every event instead of status lines"
     )
+    _add_column_argument(replay)
     replay.add_argument(
         "--strict",
         action="store_true",
@@ -408,7 +423,7 @@ def _cmd_analyze(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     for path in args.paths:
         try:
             check_regular_file(path)  # a named pipe would block reading forever
-            result = analyze_file(Path(path), settings, strict=args.strict)
+            result = analyze_file(Path(path), settings, strict=args.strict, column=args.column)
         except PetBiofeedbackError as exc:
             print(f"pet-biofeedback: {exc.user_message}", file=sys.stderr)
             status = EXIT_USAGE
@@ -555,7 +570,7 @@ def _cmd_record(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: a recording's name must end in .jsonl or .jsonl.gz")
     if args.out and Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out}: is a directory; give the name of a new file")
-    source = open_source(args.source, speed=args.speed, faults=args.faults)
+    source = open_source(args.source, speed=args.speed, faults=args.faults, column=args.column)
     out = Path(args.out) if args.out else default_recording_path()
     # Only a file this run created is "saved" (an existing file or folder is refused).
     out_existed = os.path.lexists(out)
@@ -692,7 +707,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     check_regular_file(path)  # a named pipe would block reading forever
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (replay plays a recording, XDF or RR text file)")
-    source = open_source(str(path), speed=args.speed, strict=args.strict)
+    source = open_source(str(path), speed=args.speed, strict=args.strict, column=args.column)
     stats = SessionStats()
     stop = StopSignals()
 

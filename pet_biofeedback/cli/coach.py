@@ -18,6 +18,7 @@ from pet_biofeedback.cli import (
     EXIT_USAGE,
     EXPORT_STEP_S,
     EXPORT_WINDOW_S,
+    _add_column_argument,
     _plural,
     _positive_seconds,
     _profile_name,
@@ -107,6 +108,7 @@ def add_coach_parsers(sub: Any) -> None:
                 metavar="N",
                 help=f"{kind} {when} the session, 0–10 (asked in a terminal when not given)",
             )
+    _add_column_argument(session)
     session.add_argument("--note", default=None, metavar="TEXT", help="a note for the history")
     session.add_argument("--out", metavar="FILE", help="the recording to write (as for record)")
     session.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -330,6 +332,7 @@ def cmd_session(args: argparse.Namespace) -> int:
         args.source,
         speed=args.speed,
         pacer=lambda t: holder[0].pacer_position(t) if holder else 0.0,
+        column=args.column,
     )
     engine = SessionEngine(source, plan, ask_after=ask_after)
     holder.append(engine)

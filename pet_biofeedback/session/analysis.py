@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import (
+    ConfigError,
     DecodeError,
     InputFileError,
     RecordingError,
@@ -92,8 +93,10 @@ def _n_intervals(n: int) -> str:
     return f"{n} interval" if n == 1 else f"{n} intervals"
 
 
-def _analyze_rr_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
-    rr = read_rr_text(path)
+def _analyze_rr_file(
+    path: Path, settings: AnalysisSettings, column: str | None = None
+) -> FileAnalysis:
+    rr = read_rr_text(path, column=column)
     if rr.rr_ms.size < MIN_BEATS:
         raise InputFileError(
             str(path), f"holds only {_n_intervals(rr.rr_ms.size)}; at least {MIN_BEATS} are needed"
@@ -421,19 +424,25 @@ def _analyze_recording(
     return FileAnalysis(source=str(path), kind="recording", analysis=result, details=details)
 
 
-def analyze_file(path: Path, settings: AnalysisSettings, *, strict: bool = False) -> FileAnalysis:
+def analyze_file(
+    path: Path, settings: AnalysisSettings, *, strict: bool = False, column: str | None = None
+) -> FileAnalysis:
     """Read and analyse one file; `InputFileError` names the file and the problem.
 
     RR text, XDF (``.xdf``, ``.xdfz``) and recordings (``.jsonl``, ``.jsonl.gz``; module
     docstring) are recognised by their names. ``strict``: refuse a recording with a malformed
-    line instead of skipping the line.
+    line instead of skipping the line. ``column``: the column of an RR table holding the
+    intervals (`rr_text.read_rr_text`); refused for other files.
     """
     name = path.name.lower()
-    if path.suffix.lower() == ".xdf" or name.endswith(".xdfz"):
+    is_xdf = path.suffix.lower() == ".xdf" or name.endswith(".xdfz")
+    if column is not None and (is_xdf or name.endswith(_RECORDING_SUFFIXES)):
+        raise ConfigError(f"{path}: --column is for RR text and CSV files, not recordings or XDF")
+    if is_xdf:
         return _analyze_xdf_file(path, settings)
     if name.endswith(_RECORDING_SUFFIXES):
         return _analyze_recording(path, settings, strict=strict)
-    return _analyze_rr_file(path, settings)
+    return _analyze_rr_file(path, settings, column)
 
 
 def _num(x: Any) -> float | int | None:

@@ -69,6 +69,7 @@ SOURCE_FORMS: Final = (
     "(e.g. sim:resonance=5.5,seed=3), or the path of a recording (.jsonl, .jsonl.gz), "
     "XDF (.xdf) or RR text file"
 )
+_COLUMN_ONLY_FOR_RR_TEXT: Final = "--column is for RR text and CSV files, not other sources"
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 _XDF_SUFFIXES: Final = (".xdf", ".xdfz")
 _MAC_ADDRESS: Final = re.compile(r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}")
@@ -287,6 +288,7 @@ def open_source(
     faults: str | None = None,
     pacer: PacerFn | None = None,
     strict: bool = False,
+    column: str | None = None,
 ) -> EventSource:
     """The (not yet opened) event source that ``spec`` names.
 
@@ -306,6 +308,9 @@ def open_source(
         What a simulated person breathes after (the session's pacer); other sources ignore it.
     strict : bool, default False
         For recordings: refuse a malformed line instead of skipping it.
+    column : str, optional
+        For an RR table (CSV): the column holding the intervals, by name or number from 1
+        (`rr_text.read_rr_text`); refused for other sources.
 
     Returns
     -------
@@ -318,7 +323,8 @@ def open_source(
     ConfigError
         Nonsense ``spec`` (the message lists the valid forms), a bad ``sim:`` setting or fault
         spec, a speed other than 1 for ``ble`` or above `MAX_EMULATED_SPEED` (or ``max``) for
-        ``emulated``, or ``faults`` for a source without fault injection.
+        ``emulated``, ``faults`` for a source without fault injection, or ``column`` for a
+        source that is not an RR text file.
     InputFileError
         A path with a recording or XDF suffix that does not exist.
     DeviceError
@@ -332,6 +338,8 @@ def open_source(
     kind = head.lower()
     path = Path(text)
     if kind in ("sim", "emulated", "ble") and not path.is_file():
+        if column is not None:
+            raise ConfigError(_COLUMN_ONLY_FOR_RR_TEXT)
         if faults is not None and kind != "emulated":
             raise ConfigError("--faults works only with emulated straps (emulated:…)")
         if kind == "sim":
@@ -379,6 +387,8 @@ def open_source(
         raise InputFileError(str(path), "is a folder, not a recording")
     check_regular_file(path)  # a named pipe would block reading forever
     file_kind = _file_kind(path)
+    if column is not None and file_kind != "rr_text":
+        raise ConfigError(_COLUMN_ONLY_FOR_RR_TEXT)
     if file_kind == "recording":
         if not path.exists():
             raise InputFileError(str(path), "no such file")
@@ -387,7 +397,9 @@ def open_source(
         if file_kind == "xdf":
             raise InputFileError(str(path), "no such file")
         raise _bad_source(spec, f"unknown source {text!r} (no such file either)")
-    importer = xdf_events if file_kind == "xdf" else rr_text_events
+    importer: Callable[[Path], list[Event]] = (
+        xdf_events if file_kind == "xdf" else functools.partial(rr_text_events, column=column)
+    )
     return ImportedFileSource(path, importer, speed=speed)
 
 
