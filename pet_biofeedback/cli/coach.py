@@ -199,6 +199,7 @@ def _add_export_parser(sub: Any) -> None:
         help="leave out names, marker notes, device details, file names and dates",
     )
     export.add_argument("--force", action="store_true", help="replace outputs that exist")
+    _add_column_argument(export)
     export.add_argument("--no-correction", action="store_true", help="CSV: no artifact correction")
     export.add_argument(
         "--window",
@@ -610,6 +611,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         window_s=args.window,
         step_s=args.step,
         correction=not args.no_correction,
+        column=args.column,
     )
     result = export_file(_export_input_path(args.source), Path(args.out), options)
     for note in result.notes:

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.errors import (
+    ConfigError,
     DecodeError,
     ExportError,
     InputFileError,
@@ -218,20 +219,27 @@ def _profile_name(settings: Mapping[str, object], extra: Mapping[str, object]) -
     return None
 
 
-def read_export_input(path: Path) -> ExportInput:
+def read_export_input(path: Path, *, column: str | None = None) -> ExportInput:
     """Read any input file (recording, XDF, RR text) as events.
+
+    ``column``: the column of an RR table holding the intervals (`rr_text.read_rr_text`).
 
     Raises
     ------
     InputFileError
         The file is missing, unreadable, damaged, or not one of the three kinds.
+    ConfigError
+        ``column`` for a file that is not RR text.
     """
     from pet_biofeedback.session.importers import rr_text_events, xdf_events
 
     kind = input_kind(path)
+    if column is not None and kind != "rr_text":
+        raise ConfigError(f"{path}: --column is for RR text and CSV files, not recordings or XDF")
     if kind != "recording":
-        read = xdf_events if kind == "xdf" else rr_text_events
-        events, ecg, acc, end_s = _collect(read(path))
+        events, ecg, acc, end_s = _collect(
+            xdf_events(path) if kind == "xdf" else rr_text_events(path, column=column)
+        )
         return ExportInput(path=str(path), kind=kind, events=events, ecg=ecg, acc=acc, end_s=end_s)
     from pet_biofeedback.recording import RecordingReader
 

@@ -85,6 +85,8 @@ class ExportOptions:
         Per-window measures of the CSV export (as ``analyze --window/--step``).
     correction : bool
         Correct artifacts (as ``analyze``; off = ``--no-correction``).
+    column : str, optional
+        For an RR table (CSV): the column holding the intervals (``--column``).
     """
 
     to: ExportFormat
@@ -93,6 +95,7 @@ class ExportOptions:
     window_s: float = DEFAULT_WINDOW_S
     step_s: float = DEFAULT_STEP_S
     correction: bool = True
+    column: str | None = None
 
     def __post_init__(self) -> None:
         if self.to not in get_args(ExportFormat):
@@ -287,7 +290,7 @@ def export_file(path: Path, out: Path, options: ExportOptions) -> ExportResult:
                 "export --to kubios or csv instead"
             ),
         )
-    source = read_export_input(path)
+    source = read_export_input(path, column=options.column)
     notes: list[str] = []
     if source.truncated:
         notes.append("the recording was cut off (a crash?); exported what it holds")

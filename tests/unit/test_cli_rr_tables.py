@@ -75,3 +75,14 @@ def test_column_is_refused_for_other_sources(capsys: pytest.CaptureFixture[str])
     code, _, err = run(["record", "--source", "sim", "--column", "rr"], capsys)
     assert code == 2
     assert_one_line_error(err, names="--column is for RR text and CSV files")
+
+
+def test_export_reads_the_column_asked_for(
+    ambiguous: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_path = tmp_path / "kubios.txt"
+    argv = ["export", str(ambiguous), "--to", "kubios", "--out", str(out_path)]
+    code, _, err = run([*argv, "--column", "value"], capsys)
+    assert code == 0, err
+    lines = out_path.read_text().splitlines()
+    assert [float(x) for x in lines if not x.startswith("#")] == RR_MS
