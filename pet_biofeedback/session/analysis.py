@@ -373,12 +373,15 @@ def _analyze_recording(
     del ecg  # 45 MB a day of samples: free them before the RR analysis
     if n_intervals < MIN_BEATS:
         beating = [v for v in hr_bpm if v > 0]
-        if beating and not rr_groups and not raw_payloads and not has_ecg:
+        # No interval anywhere — not in rr events, not in the raw notifications (an optical
+        # sensor's hold heart rate only), no ECG: say why, not "holds only 0 RR intervals".
+        if beating and n_intervals == 0 and not has_ecg:
             raise InputFileError(
                 str(path),
                 f"holds heart rate only (mean {math.fsum(beating) / len(beating):.0f} bpm over "
-                f"{len(beating)} readings) and no RR intervals or ECG; HRV needs the time "
-                "between beats, which this sensor does not report",
+                f"{len(beating)} readings) and no RR intervals or ECG: this sensor reports "
+                "heart rate only, not beat-to-beat intervals, and HRV needs the time between "
+                "beats; record with a chest strap that reports RR intervals (e.g. a Polar H10)",
             )
         found = f"{n_intervals} RR interval{'' if n_intervals == 1 else 's'}"
         if n_ecg is not None and rr_source != "ECG R-peaks":
