@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from pet_biofeedback.errors import InputFileError
+from pet_biofeedback.errors import InputFileError, SignalInputError
 from pet_biofeedback.events import AccFrame, EcgFrame, Event, Marker, RRIntervals
 from pet_biofeedback.session.rr_text import (
     RR_SECONDS_BELOW,
@@ -240,18 +240,49 @@ def rr_text_events(path: str | Path, *, column: str | None = None) -> list[Event
             rr.rr_ms[bad[0]],
         )
     beat_t_s = np.cumsum(np.where(plausible, rr.rr_ms, 0.0)) / 1000.0
+    events = _as_notifications(beat_t_s, rr.rr_ms)
+    logger.info("%s: %d intervals as %d RR events", path, rr.rr_ms.size, len(events))
+    return events
+
+
+def _as_notifications(beat_t_s: FloatArray, rr_ms: FloatArray) -> list[Event]:
+    """`RRIntervals` grouped per second as a strap notifies them (`rr_text_events` Notes).
+
+    ``beat_t_s`` (non-decreasing) is the time of the beat that ends each of ``rr_ms``.
+    """
     notify_t_s = np.maximum(np.ceil(beat_t_s / RR_NOTIFY_INTERVAL_S), 1.0) * RR_NOTIFY_INTERVAL_S
     # Beat times increase, so each notification's beats are one contiguous run.
     starts = np.flatnonzero(np.concatenate(([True], np.diff(notify_t_s) > 0)))
     bounds = np.append(starts, notify_t_s.size).tolist()
     times = beat_t_s[np.append(starts[1:], notify_t_s.size) - 1].tolist()  # last beat each
-    values = rr.rr_ms.tolist()
-    events: list[Event] = [
+    values = rr_ms.tolist()
+    return [
         RRIntervals(t, tuple(values[lo:hi]))
         for t, (lo, hi) in zip(times, itertools.pairwise(bounds), strict=True)
     ]
-    logger.info("%s: %d intervals as %d RR events", path, rr.rr_ms.size, len(events))
-    return events
+
+
+def _ecg_beat_events(rec: EcgRecording, t0_s: float) -> list[Event]:
+    """The RR intervals between the R peaks of the ECG, as `RRIntervals` a strap would send.
+
+    The peaks are found as ``analyze`` finds them (`signal.ecg.find_r_peaks` over the whole
+    stream), so ``replay`` and ``analyze`` of one XDF file count the same beats. Interval
+    ``k`` ends at peak ``k + 1``, whose time is taken on the stream's time axis.
+    """
+    from pet_biofeedback.signal.ecg import find_r_peaks  # only XDF input pays for it
+
+    if rec.ecg_uv.size == 0 or not (math.isfinite(rec.ecg_fs_hz) and rec.ecg_fs_hz > 0):
+        return []
+    try:
+        peaks = find_r_peaks(rec.ecg_uv, rec.ecg_fs_hz)
+    except SignalInputError as exc:
+        # The frames still play (and ACC and markers with them); analyze says why in full.
+        logger.warning("%s: no beats from the ECG stream %r: %s", rec.path, rec.stream_name, exc)
+        return []
+    if peaks.t_s.size < 2:
+        return []
+    beat_t_s = float(rec.ecg_t_s[0]) - t0_s + peaks.t_s[1:]
+    return _as_notifications(beat_t_s, peaks.rr_ms)
 
 
 def _frame_bounds(t_s: FloatArray, fs_hz: float, n_per_frame: int) -> list[tuple[int, int]]:
@@ -268,18 +299,21 @@ def _frame_bounds(t_s: FloatArray, fs_hz: float, n_per_frame: int) -> list[tuple
     return bounds
 
 
-def xdf_events(path: str | Path) -> list[Event]:
-    """Turn an XDF recording into events: ECG and ACC frames, markers.
+def xdf_events(path: str | Path, *, with_beats: bool = False) -> list[Event]:
+    """Turn an XDF recording into events: ECG and ACC frames, markers, the ECG's beats.
 
     Parameters
     ----------
     path : str or Path
         An XDF file as `read_xdf` reads it (an ECG stream, optionally ACC and markers).
+    with_beats : bool, default False
+        Add the RR intervals between the ECG's R peaks (Notes): what a file played as a
+        source needs; the batch readers find the peaks themselves.
 
     Returns
     -------
     list of Event
-        `EcgFrame`, `AccFrame` and `Marker` events, sorted by ``t`` (stable).
+        `EcgFrame`, `AccFrame`, `Marker` (and `RRIntervals`) events, sorted by ``t`` (stable).
 
     Raises
     ------
@@ -293,8 +327,10 @@ def xdf_events(path: str | Path) -> list[Event]:
     into frames of `ACC_SAMPLES_PER_FRAME`, as a Polar H10 sends them, each stamped with its
     last sample's time and carrying the stream's effective sampling rate; a frame never spans
     a gap in the time stamps (more than 1.5 sample intervals), so every sample keeps its time.
-    No RR intervals are made here: the analysis finds R peaks in the ECG events, as it does
-    for a strap's ECG.
+    With ``with_beats``, the RR intervals between the ECG's R peaks (found as ``analyze``
+    finds them) are added as `RRIntervals` grouped per second, as an H10 sends them beside
+    its ECG, so that a replay or a session from the file has its beats; an ECG in which no
+    R peak can be found adds none (a warning says why).
     """
     rec = read_xdf(path)
     offsets = [float(rec.ecg_t_s[0])]
@@ -318,8 +354,15 @@ def xdf_events(path: str | Path) -> list[Event]:
             events.append(AccFrame(acc_times[hi - 1], rec.acc_fs_hz, tuple(acc_rows[lo:hi])))
     n_acc = len(events) - n_ecg
     events.extend(Marker(t - t0, text) for t, text in rec.markers)
+    beats = _ecg_beat_events(rec, t0) if with_beats else []
+    events.extend(beats)
     events.sort(key=lambda e: e.t)
     logger.info(
-        "%s: %d ECG frames, %d ACC frames, %d markers", path, n_ecg, n_acc, len(rec.markers)
+        "%s: %d ECG frames, %d ACC frames, %d markers, %d RR events from the ECG's R peaks",
+        path,
+        n_ecg,
+        n_acc,
+        len(rec.markers),
+        len(beats),
     )
     return events

@@ -10,8 +10,9 @@
 * ``sim`` or ``sim:key=value,…`` — the simulated strap (`firmware_bridge.simulated`; keys as
   `parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
 * a file: a recording (``.jsonl``, ``.jsonl.gz``) replayed by `ReplaySource`; an XDF file
-  (``.xdf``, ``.xdfz``) or an RR text file (any other existing file) turned into events by
-  `importers.xdf_events` / `importers.rr_text_events` and replayed from memory. File sources
+  (``.xdf``, ``.xdfz``; with the RR intervals of its ECG's R peaks) or an RR text file (any
+  other existing file) turned into events by `importers.xdf_events` /
+  `importers.rr_text_events` and replayed from memory. File sources
   play through the `PlausibilityGate` (RR outside 250–2500 ms and impossible frames skipped,
   counted in ``source.gate``); a named pipe or device is refused (reading it would block).
 
@@ -398,7 +399,9 @@ def open_source(
             raise InputFileError(str(path), "no such file")
         raise _bad_source(spec, f"unknown source {text!r} (no such file either)")
     importer: Callable[[Path], list[Event]] = (
-        xdf_events if file_kind == "xdf" else functools.partial(rr_text_events, column=column)
+        functools.partial(xdf_events, with_beats=True)  # the beats of its ECG's R peaks
+        if file_kind == "xdf"
+        else functools.partial(rr_text_events, column=column)
     )
     return ImportedFileSource(path, importer, speed=speed)
 
