@@ -21,6 +21,7 @@ from pet_biofeedback.cli import (
     _add_column_argument,
     _plural,
     _positive_seconds,
+    _print_notes,
     _profile_name,
     _speed,
     logger,
@@ -372,6 +373,7 @@ def cmd_session(args: argparse.Namespace) -> int:
         print(json.dumps(outcome.to_json(), ensure_ascii=False, allow_nan=False))
         return EXIT_OK
     _print_session_summary(outcome)
+    _print_notes(source)  # what a file source's plausibility gate skipped, as analyze says
     return EXIT_OK
 
 
