@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_speed,
         default=1.0,
         metavar="X|max",
-        help="for sim, emulated and file sources: X times real time, or max (default 1)",
+        # Emulated straps refuse max (sources.MAX_EMULATED_SPEED): the help must not offer it.
+        help="sim and file sources: X times real time, or max for as fast as possible; "
+        "emulated straps: X up to 20, not max (default 1)",
     )
     _add_column_argument(record)
     record.add_argument(
