@@ -354,7 +354,8 @@ def _split(row: str, sep: str | None) -> list[str]:
     body = row.rstrip(",;\t ")
     if sep is None:
         return body.split()
-    return [f.strip() for f in body.split(sep)]
+    # Spreadsheets quote fields ("rr","812"); a separator inside quotes is not expected here.
+    return [f.strip().strip('"').strip() for f in body.split(sep)]
 
 
 def _number(field: str, decimal_comma: bool) -> float | None:

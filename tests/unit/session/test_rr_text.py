@@ -84,6 +84,12 @@ class TestTables:
         assert_allclose(rr.rr_ms, RR_MS)
         assert (rr.unit, rr.column) == ("ms", "RR-interval [ms]")
 
+    def test_quoted_fields_and_windows_line_ends(self, tmp_path: Path) -> None:
+        body = "".join(f'"{k}","{v:.0f}"\r\n' for k, v in enumerate(RR_MS))
+        rr = read_rr_text(_write(tmp_path, '"beat","RR (ms)"\r\n' + body, "rr.csv"))
+        assert_allclose(rr.rr_ms, RR_MS)
+        assert rr.column == "RR (ms)"
+
     def test_elite_hrv_export(self, tmp_path: Path) -> None:
         rr = read_rr_text(_write(tmp_path, LINES, "elite.txt"))  # one per line, ms
         assert_allclose(rr.rr_ms, RR_MS)
