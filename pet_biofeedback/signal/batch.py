@@ -318,8 +318,8 @@ def _left_out_notes(
             why = f"windows of {window_s:g} s are shorter than the {min_s:g} s they need"
         else:
             why = (
-                f"{their} beats span less than {min_s:g} s (two beats of tolerance; "
-                "HF needs a minute)"
+                f"{their} beats span less than {min_s:g} s, even allowing one beat at either "
+                "end; frequency measures need a minute"
             )
         notes.append(f"frequency measures {subject.format(too_short)} were left out: {why}")
     n_coh = int(np.count_nonzero(~np.isfinite(coherence_ratio)))
@@ -328,7 +328,10 @@ def _left_out_notes(
         if window_s is not None and window_s < coh_s:
             why = f"windows of {window_s:g} s are shorter than the {coh_s:g} s it needs"
         else:
-            why = f"it needs {coh_s:g} s of beats without a gap"
+            why = (
+                f"it is the mean of the {coh_s:g}-s coherence windows (one every "
+                f"{COHERENCE_STEP_S:g} s) that lie inside without a gap, and there were none"
+            )
         notes.append(f"coherence {subject.format(n_coh)} was left out: {why}")
     return notes
 
