@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, cast
 
-import numpy as np
-
 from pet_biofeedback.errors import ConfigError, InputFileError
 from pet_biofeedback.events import PacerPhase, Rating
 from pet_biofeedback.recording import RecordingReader
@@ -31,6 +29,7 @@ from pet_biofeedback.session.history_record import (
     SessionRecord,
     validate_profile_name,
 )
+from pet_biofeedback.signal import timedomain
 from pet_biofeedback.signal.batch import AnalysisSettings
 
 __all__ = ["RATING_KINDS", "START_HR_WINDOW_S", "IndexedRecording", "index_recording"]
@@ -39,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 RATING_KINDS: Final = ("pain_before", "pain_after", "mood_before", "mood_after")
 START_HR_WINDOW_S: Final = 120.0  # "the first minutes of practice" for resting HR (issue 7)
-_MS_PER_MIN: Final = 60_000.0
 _S_PER_MIN: Final = 60.0
 
 
@@ -77,13 +75,14 @@ def _pacer_rate(settings: Mapping[str, object], first_pacer: float | None) -> fl
 
 
 def _start_hr_bpm(analysis: FileAnalysis) -> float | None:
-    """Mean heart rate of the first `START_HR_WINDOW_S` (``60000 / mean NN``, as mean HR)."""
+    """Mean heart rate of the first `START_HR_WINDOW_S`, by the mean HR's own convention."""
     t_s = analysis.analysis.beat_t_s
     nn_ms = analysis.analysis.nn_ms
     if nn_ms.size == 0:
         return None
     first = nn_ms[t_s - t_s[0] <= START_HR_WINDOW_S]
-    return _MS_PER_MIN / float(np.mean(first)) if first.size else None
+    # Same convention as the summary's mean HR (mean of per-beat HR, hrv-methods.md §1).
+    return timedomain.time_metrics(first).mean_hr_bpm if first.size else None
 
 
 def index_recording(path: Path) -> IndexedRecording:

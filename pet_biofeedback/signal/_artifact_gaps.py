@@ -1,4 +1,4 @@
-"""Artifact correction across data gaps: what `artifacts.correct_rr` does at a break.
+"""Artifact correction across data gaps: what `correct_rr` does at a break.
 
 The jump between the beats on either side of a gap is not a successive difference (issue 6):
 it must neither be judged as an artifact nor bridged by a merge or an interpolation. These
@@ -35,9 +35,9 @@ def neutral_gap_drrs(drrs: FloatArray, seg_id: IntArray) -> None:
 def interpolate_in_stretches(nn_ms: FloatArray, bad: BoolArray, seg_id: IntArray) -> FloatArray:
     """Values for the ``bad`` beats from the good beats of their own stretch only.
 
-    As `artifacts._interpolate_bad` (local cubic through two good beats on either side,
-    clipped; linear with constant extrapolation at the ends), with the knots limited to the
-    bad beat's stretch. A stretch without any good beat keeps its values.
+    As `_artifact_correction._interpolate_bad` (local cubic through two good beats on either
+    side, clipped; linear with constant extrapolation at the ends), with the knots limited to
+    the bad beat's stretch. A stretch without any good beat keeps its values.
     """
     t_ms = np.cumsum(nn_ms)  # consistent within a stretch, which is all that is used
     good = ~bad

@@ -268,19 +268,72 @@ def _stretch_beat_times(
 
 def _spectral_left_out(
     nn: FloatArray, lo: IntArray, hi: IntArray, breaks: IntArray, fd: spectral.FrequencyWindows
-) -> int:
-    """Windows long enough for frequency measures whose gap-free pieces all are too short."""
+) -> tuple[int, int]:
+    """(left out because of gaps, left out because too short) frequency measures of windows.
+
+    A window without frequency measures whose beats, gaps ignored, would pass the minimum
+    (`spectral.SpectralSettings.long_enough`) lost them to a gap: none of its gap-free pieces
+    is long enough. Every other window without them is simply too short.
+    """
+    left = ~np.isfinite(fd.total_power_ms2)
     if not breaks.size or not lo.size:
-        return 0
+        return 0, int(np.count_nonzero(left))
     owner, p_lo, p_hi = split_windows(lo, hi, breaks)
     cum = np.concatenate(([0.0], np.cumsum(nn)))
-    # Measured time: what a window without gaps would need (≈ FREQ_MIN_DURATION_S).
+    # Span each window would have without its gaps: the pieces' sums less the first interval.
     beat_time_s = np.bincount(owner, weights=cum[p_hi] - cum[p_lo], minlength=lo.size) / 1e3
-    return int(
-        np.count_nonzero(
-            (beat_time_s >= spectral.FREQ_MIN_DURATION_S) & ~np.isfinite(fd.total_power_ms2)
+    first_s = np.where(hi > lo, nn[np.minimum(lo, max(nn.size - 1, 0))], 0.0) / 1e3
+    by_gap = left & fd.settings.long_enough(hi - lo, beat_time_s - first_s)
+    return int(np.count_nonzero(by_gap)), int(np.count_nonzero(left & ~by_gap))
+
+
+def _left_out_notes(
+    nn: FloatArray,
+    lo: IntArray,
+    hi: IntArray,
+    breaks: IntArray,
+    fd: spectral.FrequencyWindows,
+    coherence_ratio: FloatArray,
+    window_s: float | None,
+) -> list[str]:
+    """Plain-words notes on the frequency measures and coherence that rows lack.
+
+    ``window_s``: the window length for the windows, None for the whole recording.
+    """
+    notes: list[str] = []
+    if not lo.size:
+        return notes
+    min_s = fd.settings.min_duration_s
+    by_gap, too_short = _spectral_left_out(nn, lo, hi, breaks, fd)
+    whole = window_s is None
+    subject = "of the whole recording" if whole else f"of {{}} of {lo.size} windows"
+    their = "its" if whole else "their"
+    if by_gap:
+        notes.append(
+            f"frequency measures {subject.format(by_gap)} were left out: none of {their} "
+            f"gap-free stretches lasts {min_s:g} s"
         )
-    )
+    if too_short:
+        if window_s is not None and window_s < min_s:
+            why = f"windows of {window_s:g} s are shorter than the {min_s:g} s they need"
+        else:
+            why = (
+                f"{their} beats span less than {min_s:g} s, even allowing one beat at either "
+                "end; frequency measures need a minute"
+            )
+        notes.append(f"frequency measures {subject.format(too_short)} were left out: {why}")
+    n_coh = int(np.count_nonzero(~np.isfinite(coherence_ratio)))
+    if n_coh:
+        coh_s = spectral.COHERENCE_WINDOW_S
+        if window_s is not None and window_s < coh_s:
+            why = f"windows of {window_s:g} s are shorter than the {coh_s:g} s it needs"
+        else:
+            why = (
+                f"it is the mean of the {coh_s:g}-s coherence windows (one every "
+                f"{COHERENCE_STEP_S:g} s) that lie inside without a gap, and there were none"
+            )
+        notes.append(f"coherence {subject.format(n_coh)} was left out: {why}")
+    return notes
 
 
 def _coherence_means(
@@ -493,22 +546,11 @@ def analyze_rr(
             win_fd.result(), win_nonlin.result(), breaks,
         )  # fmt: skip
         cs = coherence.result()
-    if _spectral_left_out(nn, whole_lo, whole_hi, breaks, whole_fd.result()):
-        notes.append(
-            "frequency measures of the whole recording were left out: no gap-free stretch "
-            f"lasts {spectral.FREQ_MIN_DURATION_S:g} s"
-        )
     dfa_min_beats = 2 * max(nonlinear.DFA_ALPHA1_SCALES_BEATS)
     if breaks.size and nn.size >= dfa_min_beats and not np.isfinite(summary.dfa_alpha1[0]):
         notes.append(
             f"DFA α1 of the whole recording was left out: no gap-free stretch holds "
             f"{dfa_min_beats} beats"
-        )
-    n_left_out = _spectral_left_out(nn, lo, hi, breaks, win_fd.result())
-    if n_left_out:
-        notes.append(
-            f"frequency measures of {n_left_out} of {lo.size} windows were left out: none of "
-            f"their gap-free stretches lasts {spectral.FREQ_MIN_DURATION_S:g} s"
         )
     grid_t = t_first_beat_s + cs.t_end_s
     ratio = np.asarray(cs.ratio)
@@ -517,6 +559,13 @@ def analyze_rr(
     )
     windows = replace(
         windows, coherence_ratio=_coherence_means(grid_t, ratio, windows.start_s, windows.end_s)
+    )
+    # Where a measure is missing, say why (issue 9): the table and the JSON carry the notes.
+    notes += _left_out_notes(
+        nn, whole_lo, whole_hi, breaks, whole_fd.result(), summary.coherence_ratio, None
+    )
+    notes += _left_out_notes(
+        nn, lo, hi, breaks, win_fd.result(), windows.coherence_ratio, settings.window_s
     )
     return BatchAnalysis(
         summary=summary,

@@ -97,7 +97,7 @@ def instantaneous_hr_bpm(rr_ms: npt.ArrayLike) -> FloatArray:
 
     Notes
     -----
-    hrv-methods.md §6.2. The mean of these is not 60000 / mean(RR) (Jensen, §1).
+    hrv-methods.md §6.2. Their mean is the mean HR of `timedomain` (§1).
 
     Examples
     --------

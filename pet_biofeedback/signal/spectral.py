@@ -23,7 +23,7 @@ first use; ``scipy.signal`` is never imported (peers.md §5.4).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import InitVar, dataclass, fields
 from typing import Final, Literal, get_args
 
 import numpy as np
@@ -141,21 +141,27 @@ class SpectralSettings:
         Taper, always ``"hann"`` (periodic, as ``scipy.signal.get_window``).
     lomb_freq_step_hz : float
         Lomb grid: ``k · lomb_freq_step_hz`` for k = 1 … up to the HF upper edge.
-    interpolation : str
-        ``"natural_cubic"``: natural cubic spline through (t_k, RR_k).
     vlf_band_hz, lf_band_hz, hf_band_hz : tuple of float
         Band edges (Hz), integrated over [lo, hi).
     min_duration_s : float
-        Shortest first-to-last-beat span that gets numbers instead of NaN.
+        Shortest record that gets numbers instead of NaN (s), judged by `long_enough`.
+    min_duration_tolerance_rr : float
+        Mean RR intervals a record's first-to-last-beat span may fall short of
+        ``min_duration_s`` (default 2: one at either end, see `long_enough`).
     min_beats : int
         Fewest beats that get numbers instead of NaN.
+    interpolation : None
+        Removed (issue 9): it was accepted and ignored. Welch always resamples with a
+        natural cubic spline through (t_k, RR_k) (hrv-methods.md §2.2); passing anything
+        raises `ConfigError`.
 
     Raises
     ------
     SignalInputError
         Unknown ``method``, ``detrend`` or ``window``.
     ConfigError
-        Non-positive rates, lengths or λ; overlap outside [0, 1).
+        Non-positive rates, lengths or λ; overlap outside [0, 1); negative tolerance;
+        ``interpolation`` given.
     """
 
     method: SpectralMethod = "welch"
@@ -167,14 +173,27 @@ class SpectralSettings:
     nfft_min: int = WELCH_NFFT_MIN
     window: str = "hann"
     lomb_freq_step_hz: float = LOMB_FREQ_STEP_HZ
-    interpolation: str = "natural_cubic"
     vlf_band_hz: tuple[float, float] = VLF_BAND_HZ
     lf_band_hz: tuple[float, float] = LF_BAND_HZ
     hf_band_hz: tuple[float, float] = HF_BAND_HZ
     min_duration_s: float = FREQ_MIN_DURATION_S
+    min_duration_tolerance_rr: float = 2.0  # one mean RR at either end (`long_enough`)
     min_beats: int = FREQ_MIN_BEATS
+    interpolation: InitVar[str | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, interpolation: str | None) -> None:
+        if interpolation is not None:
+            raise ConfigError(
+                f"interpolation={interpolation!r} is no longer a setting: Welch always "
+                "resamples with a natural cubic spline; leave the argument out"
+            )
+        if not (
+            math.isfinite(self.min_duration_tolerance_rr) and self.min_duration_tolerance_rr >= 0
+        ):
+            raise ConfigError(
+                "min_duration_tolerance_rr must be ≥ 0 and finite, "
+                f"got {self.min_duration_tolerance_rr!r}"
+            )
         check_choice(self.method, "method", SPECTRAL_METHODS)
         check_choice(self.detrend, "detrend", DETREND_METHODS)
         check_choice(self.window, "window", _WINDOWS)
@@ -192,6 +211,39 @@ class SpectralSettings:
     def lomb_freqs_hz(self) -> FloatArray:
         """The Lomb frequency grid (Hz) these settings use."""
         return default_lomb_freqs_hz(self.lomb_freq_step_hz, self.hf_band_hz[1])
+
+    def long_enough(self, n_beats: npt.ArrayLike, duration_s: npt.ArrayLike) -> BoolArray:
+        """Which records get numbers: enough beats, and a span that covers ``min_duration_s``.
+
+        Parameters
+        ----------
+        n_beats : array_like of int
+            Beats (RR intervals) of each record.
+        duration_s : array_like of float
+            First-to-last-beat span of each record (s), same shape.
+
+        Returns
+        -------
+        ndarray of bool
+            True where ``n_beats ≥ max(min_beats, 3)`` and ``duration_s`` plus
+            ``min_duration_tolerance_rr`` mean RR intervals (``duration_s / (n_beats − 1)``)
+            reaches ``min_duration_s``.
+
+        Notes
+        -----
+        hrv-methods.md §2.2 step 5. The beats of a record of length T — a 60-s window, a
+        one-minute recording — span less than T: from the record's start to its first beat
+        and from its last beat to its end each lie within one RR interval. Judging the span
+        against T strictly leaves out every 60-s window (issue 9); one mean RR of tolerance
+        still leaves out about half of them (52 % kept of 3540 windows of 60 s over a
+        4000-beat series at 67 bpm), two (one per end) keep 99.97 %.
+        """
+        n = np.asarray(n_beats)
+        dur = np.asarray(duration_s, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            covered = dur + self.min_duration_tolerance_rr * dur / (n - 1)
+        ok: BoolArray = (n >= max(self.min_beats, 3)) & (covered >= self.min_duration_s)
+        return ok
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -728,7 +780,7 @@ def _frequency_windows_core(
     dur = (
         np.where(has, (cum_ms[e_i] - cum_ms[s_i]) / _MS_PER_S, 0.0) if rr.size else np.zeros(n_win)
     )
-    ok = (klen_all >= max(settings.min_beats, 3)) & (dur >= settings.min_duration_s)
+    ok = settings.long_enough(klen_all, dur)
     out = {name: np.full(n_win, np.nan) for name in _METRIC_FIELDS}
     out["duration_s"] = np.where(has, dur, np.nan)
     vs = np.flatnonzero(ok)
@@ -790,11 +842,7 @@ def _frequency_pieces(
     owner, p_start, p_stop = split_windows(start, stop, breaks)
     res = _frequency_windows_core(rr, p_start, p_stop, settings)
     dur = np.nan_to_num(res["duration_s"])
-    ok = (
-        (p_stop - p_start >= max(settings.min_beats, 3))
-        & (dur >= settings.min_duration_s)
-        & np.isfinite(res["total_power_ms2"])
-    )
+    ok = settings.long_enough(p_stop - p_start, dur) & np.isfinite(res["total_power_ms2"])
     weight = np.where(ok, dur, 0.0)
     w_sum = np.bincount(owner, weights=weight, minlength=n_win).astype(np.float64)
     has = w_sum > 0

@@ -347,6 +347,37 @@ class TestAnalyzeTable:
         assert "nan" not in body and "inf" not in body
 
 
+class TestLeftOutNotes:
+    def test_table_and_json_say_why_frequency_measures_are_missing(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # Issue 9: a "—" column comes with a note saying why, in the table and in the JSON.
+        path = tmp_path / "two-minutes.txt"
+        rng = np.random.default_rng(1)
+        path.write_text("\n".join(f"{v:.0f}" for v in 850 + 30 * rng.standard_normal(140)) + "\n")
+        code, out, _ = run(["analyze", "--window", "30", str(path)], capsys)
+        assert code == 0
+        expected = "windows of 30 s are shorter than the 60 s they need"
+        assert any(line.startswith("  note: frequency measures") and expected in line
+                   for line in out.splitlines())  # fmt: skip
+        code, out, _ = run(["analyze", "--json", "--window", "30", str(path)], capsys)
+        (report,) = parse_json_lines(out)
+        assert any(expected in n for n in report["settings"]["notes"])
+        assert all(w["lf_ms2"] is None for w in report["windows"])
+
+    def test_sixty_second_windows_of_the_sample_have_frequency_measures(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # Issue 9: the README's `--window 60` example printed "—" in every frequency column.
+        code, out, _ = run(["analyze", "--json", "--window", "60", str(SAMPLE)], capsys)
+        assert code == 0
+        (report,) = parse_json_lines(out)
+        assert report["windows"]
+        for w in report["windows"]:
+            assert w["lf_ms2"] is not None and w["hf_ms2"] is not None and w["lf_hf"] is not None
+        assert any("coherence of" in n and "64 s" in n for n in report["settings"]["notes"])
+
+
 class TestEntryPoints:
     def test_python_dash_m_runs_analyze(self, tmp_path: Path) -> None:
         proc = subprocess.run(

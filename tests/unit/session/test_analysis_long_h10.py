@@ -144,7 +144,7 @@ BEFORE: Final[dict[str, dict[str, Any]]] = {
             "rmssd_ms": 36.54004508625456,
             "sdsd_ms": 36.554111308241616,
             "pnn50_pct": 17.05246913580247,
-            "mean_hr_bpm": 64.91691853130409,
+            "mean_hr_bpm": 65.27792561763624,  # issue 9: mean of per-beat HR (was 64.9169…)
             "min_hr_bpm": 52.28936170212766,
             "max_hr_bpm": 77.57575757575758,
             "vlf_ms2": 4.282866361685467,
@@ -194,7 +194,7 @@ BEFORE: Final[dict[str, dict[str, Any]]] = {
             "rmssd_ms": 36.54946090652857,
             "sdsd_ms": 36.563530944133326,
             "pnn50_pct": 17.36111111111111,
-            "mean_hr_bpm": 64.91690653462128,
+            "mean_hr_bpm": 65.27796017486878,  # issue 9: mean of per-beat HR (was 64.9169…)
             "min_hr_bpm": 52.28605947772892,
             "max_hr_bpm": 77.59695901174891,
             "vlf_ms2": 4.282310121595266,

@@ -24,6 +24,7 @@ from pet_biofeedback.session.history import (
     SessionRecord,
     open_history,
 )
+from pet_biofeedback.session.history_index import index_recording
 from pet_biofeedback.session.history_schema import SCHEMA_VERSION, migrate, schema_version
 from tests.unit.session.history_helpers import write_recording
 
@@ -216,6 +217,14 @@ class TestWal:
 
 
 class TestIndex:
+    def test_start_hr_uses_the_mean_hr_convention(self, folder: Path) -> None:
+        # Issue 9: start HR and mean HR are one measure over different spans; a recording
+        # shorter than the start window gives both over the same beats.
+        path = write_recording(folder, "short.jsonl.gz", started_at=T0, n_beats=100)
+        record = index_recording(path).record
+        assert record.start_hr_bpm is not None and record.mean_hr_bpm is not None
+        assert record.start_hr_bpm == pytest.approx(record.mean_hr_bpm, rel=1e-12)
+
     def test_a_recording_is_indexed_with_its_header_and_ratings(self, folder: Path) -> None:
         path = write_recording(
             folder,

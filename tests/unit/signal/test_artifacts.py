@@ -1,4 +1,4 @@
-"""Tests for pet_biofeedback.signal.artifacts (hrv-methods.md §5, §10.3–10.4)."""
+"""Tests for pet_biofeedback.signal.artifacts and its modules (hrv-methods.md §5, §10.3–10.4)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 
 from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal import _artifact_correction as correction
+from pet_biofeedback.signal import _artifact_detection as detection
 from pet_biofeedback.signal import artifacts
 from pet_biofeedback.signal.artifacts import (
     RR_MAX_MS,
@@ -366,16 +368,16 @@ class TestCorrectRR:
         labels = np.zeros(nn.size, dtype=np.int8)
         prev, changed = None, None
         for _ in range(4):  # a few passes
-            rr_s = artifacts._with_placeholder(nn)
-            drrs = artifacts._raw_drrs(rr_s)
-            st_inc = artifacts._stats(rr_s, drrs, prev, changed)
-            st_full = artifacts._stats_full(rr_s, drrs)
+            rr_s = detection.with_placeholder(nn)
+            drrs = detection.raw_drrs(rr_s)
+            st_inc = detection.rolling_stats(rr_s, drrs, prev, changed)
+            st_full = detection._stats_full(rr_s, drrs)
             for inc, full in zip(st_inc, st_full, strict=True):
                 assert_array_equal(inc, full)
-            c = artifacts._classes_ms(artifacts._classify(rr_s, drrs, st_inc))
-            step = artifacts._apply_pass(nn, mask, labels, c)
+            c = detection.classes_ms(detection.classify(rr_s, drrs, st_inc))
+            step = correction._apply_pass(nn, mask, labels, c)
             nn, mask, labels = step.nn_ms, step.corrected_mask, step.labels
-            prev = artifacts._move_stats(st_inc, step.new_pos, nn.size)
+            prev = correction._move_stats(st_inc, step.new_pos, nn.size)
             changed = np.concatenate(([True], step.changed))
             changed[1] = True
 

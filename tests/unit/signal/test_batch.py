@@ -232,6 +232,47 @@ class TestAnalyzeRr:
         assert any("shorter than one 300-s window" in note for note in result.notes)
         assert np.isfinite(result.summary.rmssd_ms[0])  # the summary is still there
 
+    def test_sixty_second_windows_get_frequency_measures(self) -> None:
+        # Regression (issue 9): every frequency column of `analyze --window 60` was empty.
+        rr = _noisy_rr(300.0, seed=4)
+        result = analyze_rr(rr, AnalysisSettings(window_s=60.0, step_s=30.0))
+        w = result.windows
+        assert len(w) == 9
+        for name in FREQ_FIELDS:
+            assert np.all(np.isfinite(getattr(w, name))), name
+        for k in (0, 4):  # and each row is the one-window function on its beats
+            lo = int(np.searchsorted(result.beat_t_s, w.start_s[k]))
+            hi = int(np.searchsorted(result.beat_t_s, w.end_s[k]))
+            nn = result.nn_ms[lo:hi]
+            fd = spectral.frequency_metrics(nn)
+            assert_allclose(w.lf_ms2[k], fd.lf_ms2, rtol=RTOL)
+        # coherence uses 64-s windows: left out, and the notes say why
+        assert np.all(np.isnan(w.coherence_ratio))
+        assert any(
+            "coherence of 9 of 9 windows was left out" in n and "64 s" in n for n in result.notes
+        )
+        assert not any("frequency measures" in n for n in result.notes)
+
+    def test_windows_too_short_for_frequency_measures_are_noted(self) -> None:
+        result = analyze_rr(_noisy_rr(120.0, seed=5), AnalysisSettings(window_s=30.0))
+        assert np.all(np.isnan(result.windows.lf_ms2))
+        assert any(
+            "frequency measures of 4 of 4 windows were left out" in n
+            and "windows of 30 s are shorter than the 60 s" in n
+            for n in result.notes
+        )
+
+    def test_short_recording_notes_why_its_frequency_measures_are_missing(self) -> None:
+        result = analyze_rr(_noisy_rr(45.0, seed=6))
+        assert np.isnan(result.summary.lf_ms2[0]) and np.isnan(result.summary.coherence_ratio[0])
+        assert any(
+            n.startswith("frequency measures of the whole recording were left out: its beats")
+            for n in result.notes
+        )
+        assert any(
+            n.startswith("coherence of the whole recording was left out") for n in result.notes
+        )
+
     def test_step_defaults_to_window(self) -> None:
         settings_ = AnalysisSettings(window_s=120.0)
         assert settings_.step_s is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -293,6 +294,29 @@ class TestFrequencyMetrics:
         empty = sp.frequency_metrics([])
         assert empty.n_beats == 0 and np.isnan(empty.hf_ms2) and np.isnan(empty.duration_s)
 
+    @staticmethod
+    def _record_spanning(span_s: float, n_beats: int) -> np.ndarray:
+        """RSA-like RR whose first-to-last-beat span is exactly ``span_s``."""
+        rr = 900.0 + 40.0 * np.sin(2 * np.pi * 0.1 * np.arange(n_beats) * 0.9)
+        rr[1:] *= span_s * 1000.0 / rr[1:].sum()
+        return rr
+
+    def test_one_minute_record_spanning_59_8_s_gets_frequency_measures(self) -> None:
+        # Regression (issue 9): a 60-s window's beats span a little less than 60 s, and a
+        # strict span ≥ 60 s left every frequency column of `analyze --window 60` empty.
+        rr = self._record_spanning(59.8, 65)
+        m = sp.frequency_metrics(rr)
+        assert_allclose(m.duration_s, 59.8, rtol=1e-12)
+        for name in ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf", "lf_peak_hz"):
+            assert np.isfinite(getattr(m, name)), name
+        lomb = sp.frequency_metrics(rr, method="lomb")
+        assert np.isfinite(lomb.lf_ms2) and np.isfinite(lomb.hf_ms2)
+
+    def test_record_short_by_more_than_two_rr_is_nan(self) -> None:
+        # 57 s + 2 · 57/64 s = 58.8 s < 60 s: a record that short is still left out.
+        m = sp.frequency_metrics(self._record_spanning(57.0, 65))
+        assert np.isnan(m.lf_ms2) and np.isnan(m.hf_ms2)
+
     def test_constant_rr_has_no_power_and_no_ratios(self) -> None:
         m = sp.frequency_metrics(np.full(200, 850.0))
         assert m.total_power_ms2 < 1e-20
@@ -381,6 +405,34 @@ def series() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     start = np.concatenate((start, [5, 7, 100]))
     stop = np.concatenate((stop, [40, 7, 1400]))
     return rr, start, stop
+
+
+class TestSpectralSettings:
+    def test_long_enough_allows_one_mean_rr_at_either_end(self) -> None:
+        st_ = sp.SpectralSettings()
+        assert st_.min_duration_tolerance_rr == 2.0
+        # span + 2 · span / (n − 1) against 60 s; 10 beats and at least 3.
+        got = st_.long_enough([65, 65, 65, 9, 2], [59.8, 58.3, 57.0, 80.0, 61.0])
+        assert got.tolist() == [True, True, False, False, False]
+        strict = sp.SpectralSettings(min_duration_tolerance_rr=0.0)
+        assert strict.long_enough([65, 65], [59.8, 60.0]).tolist() == [False, True]
+
+    def test_negative_tolerance_is_a_config_error(self) -> None:
+        with pytest.raises(ConfigError, match="min_duration_tolerance_rr"):
+            sp.SpectralSettings(min_duration_tolerance_rr=-1.0)
+
+    @pytest.mark.parametrize("value", ["natural_cubic", "linear", "cubic"])
+    def test_interpolation_was_removed_and_says_so(self, value: str) -> None:
+        # Regression (issue 9): ``interpolation`` was accepted and ignored, so settings could
+        # name a method that never ran. Old callers get a plain ConfigError.
+        with pytest.raises(ConfigError, match="no longer a setting"):
+            sp.SpectralSettings(interpolation=value)
+
+    def test_recorded_settings_name_only_what_runs(self) -> None:
+        names = {f.name for f in dataclasses.fields(sp.SpectralSettings)}
+        assert "interpolation" not in names
+        m = sp.frequency_metrics(realistic_rr(100, seed=2))
+        assert "interpolation" not in dataclasses.asdict(m.settings)
 
 
 class TestFrequencyMetricsWindows:
@@ -586,7 +638,11 @@ class TestInvariants:
         self, rr: list[float], method: str
     ) -> None:
         m = sp.frequency_metrics(rr, method=method)  # type: ignore[arg-type]
-        long_enough = len(rr) >= sp.FREQ_MIN_BEATS and (sum(rr[1:]) / 1000.0) >= 60.0
+        span_s = sum(rr[1:]) / 1000.0
+        # A span may fall short of 60 s by two mean RR intervals (issue 9).
+        long_enough = (
+            len(rr) >= sp.FREQ_MIN_BEATS and span_s * (len(rr) + 1) / (len(rr) - 1) >= 60.0
+        )
         if long_enough:
             assert np.isfinite(m.vlf_ms2) and np.isfinite(m.lf_ms2) and np.isfinite(m.hf_ms2)
             assert m.lf_ms2 >= 0 and m.hf_ms2 >= 0

@@ -45,7 +45,9 @@ class TestTimeMetrics:
         assert_allclose(m.rmssd_ms, np.sqrt((100 + 400 + 4900) / 3), rtol=1e-15)
         assert_allclose(m.sdsd_ms, np.std([10.0, -20.0, 70.0], ddof=1), rtol=1e-15)
         assert_allclose(m.pnn50_pct, 100.0 / 3, rtol=1e-15)  # only |70| > 50, over n − 1
-        assert_allclose(m.mean_hr_bpm, 60000.0 / 815.0, rtol=1e-15)
+        # Mean of the per-beat HR (pyHRV, hrv-analysis), not 60000 / mean NN (issue 9).
+        per_beat = [60000.0 / 800, 60000.0 / 810, 60000.0 / 790, 60000.0 / 860]
+        assert_allclose(m.mean_hr_bpm, sum(per_beat) / 4, rtol=1e-15)
         assert_allclose(m.min_hr_bpm, 60000.0 / 860.0, rtol=1e-15)
         assert_allclose(m.max_hr_bpm, 60000.0 / 790.0, rtol=1e-15)
 
@@ -79,6 +81,56 @@ class TestTimeMetrics:
         assert_allclose(m.sdsd_ms, ref["HRV_SDSD"].iloc[0], rtol=1e-9)
         # NeuroKit2 divides NN50 by n, we by n − 1 (hrv-methods.md §1).
         assert_allclose(m.pnn50_pct * (nn.size - 1) / nn.size, ref["HRV_pNN50"].iloc[0], rtol=1e-9)
+
+
+class TestMeanHeartRate:
+    """Issue 9: mean HR is mean(60000/NN) over the beats, as hrv-analysis and pyHRV report it."""
+
+    @staticmethod
+    def _hrv_analysis_style(nn: np.ndarray) -> dict[str, float]:
+        # hrv-analysis 1.0.6 get_time_domain_features: heart_rate_list = 60000 / nn.
+        heart_rate_list = np.divide(60000, nn)
+        return {
+            "mean_hr": float(np.mean(heart_rate_list)),
+            "min_hr": float(min(heart_rate_list)),
+            "max_hr": float(max(heart_rate_list)),
+        }
+
+    def test_time_metrics_mean_hr_is_mean_of_per_beat_hr(self) -> None:
+        nn = np.round(_synthetic(1000, seed=5))
+        ref = self._hrv_analysis_style(nn)
+        m = time_metrics(nn)
+        assert_allclose(m.mean_hr_bpm, ref["mean_hr"], rtol=1e-12)
+        assert_allclose(m.min_hr_bpm, ref["min_hr"], rtol=1e-15)
+        assert_allclose(m.max_hr_bpm, ref["max_hr"], rtol=1e-15)
+        # The two conventions differ by more than display rounding on this series.
+        assert m.mean_hr_bpm - 60000.0 / float(np.mean(nn)) > 0.1
+
+    def test_mean_nn_matches_neurokit2_while_hr_follows_hrv_analysis(self) -> None:
+        # NeuroKit2's hrv_time reports MeanNN but no heart rate; the HR convention comes from
+        # hrv-analysis / pyHRV, the NN mean from NeuroKit2 (hrv-methods.md §1).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import neurokit2 as nk
+
+            nn = np.round(_synthetic(1000, seed=6))
+            peaks = np.concatenate(([0], np.cumsum(nn))).astype(int)
+            ref = nk.hrv_time(peaks, sampling_rate=1000)
+        m = time_metrics(nn)
+        assert_allclose(m.mean_rr_ms, ref["HRV_MeanNN"].iloc[0], rtol=1e-12)
+        assert_allclose(m.mean_hr_bpm, np.mean(60000.0 / (np.diff(peaks) / 1.0)), rtol=1e-12)
+
+    def test_windows_and_running_use_the_same_convention(self) -> None:
+        nn = _synthetic(600, seed=7)
+        start = np.arange(0, 500, 25)
+        stop = start + 100
+        w = time_metrics_windows(nn, start, stop)
+        expected = [np.mean(60000.0 / nn[a:b]) for a, b in zip(start, stop, strict=True)]
+        assert_allclose(w.mean_hr_bpm, expected, rtol=1e-12)
+        run = RunningTimeDomain(window_beats=100)
+        got = [run.push(v).mean_hr_bpm for v in nn]
+        live = [np.mean(60000.0 / nn[max(k - 99, 0) : k + 1]) for k in range(nn.size)]
+        assert_allclose(got, live, rtol=1e-12)
 
 
 class TestTimeMetricsWindows:
