@@ -267,7 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
             "quality. Opens offline in any browser; nothing is fetched."
         ),
     )
-    report.add_argument("file", metavar="FILE", help="the session's recording")
+    report.add_argument(
+        "file",
+        metavar="FILE|SESSION_ID",
+        help="the session's recording, or its id from 'pet-biofeedback history'",
+    )
+    report.add_argument(
+        "--profile",
+        type=_profile_name,
+        default="default",
+        metavar="NAME",
+        help="whose session SESSION_ID is (default: default)",
+    )
     report.add_argument("--out", required=True, metavar="REPORT.html", help="the report to write")
     report.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser

@@ -447,6 +447,21 @@ class HistoryStore:
                 raise self._error("read", exc) from exc
         return tuple(self._record(row) for row in rows)
 
+    def session(self, session_id: int) -> SessionRecord | None:
+        """The session with row id ``session_id`` (any profile); None when there is none.
+
+        Raises
+        ------
+        StoreError
+            The database cannot be read.
+        """
+        with self._lock:
+            try:
+                row = self._conn.execute(_SELECT + " WHERE id = ?", (session_id,)).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error("read", exc) from exc
+        return None if row is None else self._record(row)
+
     def profiles(self) -> tuple[str, ...]:
         """Every profile that has sessions, sorted."""
         with self._lock:
