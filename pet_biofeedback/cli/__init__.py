@@ -373,13 +373,25 @@ _WINDOW_COLUMNS: Final = (
 )
 
 
+# How the table names the analysis's ``breathing_source`` (session.analysis).
+_BREATHING_WORDS: Final = {
+    "acc": "from chest movement",
+    "ecg": "from the ECG",
+    "rr-estimate": "estimated from the heart rhythm",
+}
+
+
 def _render_table(report: dict[str, Any]) -> str:
     s = report["summary"]
     art = s["artifacts"]
     lines = [f"{report['source']}"]
     width = max(len(label) for _, label, _, _ in _TABLE_ROWS)
     for key, label, unit, digits in _TABLE_ROWS:
-        lines.append(f"  {label:<{width}}  {_format_number(s[key], digits):>10} {unit}".rstrip())
+        line = f"  {label:<{width}}  {_format_number(s[key], digits):>10} {unit}"
+        source = report["settings"].get("breathing_source")
+        if key == "breathing_rate_bpm" and s[key] is not None and source in _BREATHING_WORDS:
+            line += f" ({_BREATHING_WORDS[source]})"
+        lines.append(line.rstrip())
     lines.append(
         f"  {'Artifacts':<{width}}  ectopic {art['ectopic']}, long/short {art['long_short']}, "
         f"missed {art['missed']}, extra {art['extra']} "
