@@ -418,6 +418,9 @@ def _print_session_summary(outcome: Any) -> None:
         ("heart-rate swing", num("rsa_bpm", 0, " bpm per breath")),
         ("breathing", num("breathing_rate_bpm", 1, " breaths/min")),
     ]
+    if parts[-1][1] is not None and s.get("breathing_source") == "rr-estimate":
+        # not measured: the heart rhythm's own wave (docs/hrv-methods.md §8.3)
+        parts[-1] = ("breathing (estimated)", parts[-1][1])
     early = " (stopped early)" if outcome.stopped_early else ""
     print(f"Session finished{early}: " + ", ".join(f"{k} {v}" for k, v in parts if v) + ".")
     ratings = {k: v for k, v in outcome.ratings.items() if v is not None}

@@ -60,6 +60,7 @@ def test_practice_session_json_has_the_four_parts(
     assert 100 < summary["n_beats"] < 160
     assert summary["rsa_bpm"] > 5 and summary["coherence_shown"] > 1
     assert summary["breathing_rate_bpm"] == pytest.approx(5.5, abs=0.5)
+    assert summary["breathing_source"] == "acc"
     events = list(read_recording(out).events)
     ratings = {e.kind: e.value for e in events if isinstance(e, Rating)}
     assert ratings == {"pain_before": 6, "pain_after": 4, "mood_after": 7}
@@ -191,3 +192,18 @@ def test_a_session_appears_in_the_history(
     assert [s["recording"] for s in sessions] == [result["recording"]]
     assert sessions[0]["protocol"] == "practice"
     assert (sessions[0]["pain_before"], sessions[0]["pain_after"]) == (7, 5)
+
+
+@pytest.mark.parametrize(
+    ("sim", "source"), [("acc=false", "ecg"), ("acc=false,ecg=false", "rr-estimate")]
+)
+def test_session_summary_says_where_breathing_comes_from(
+    sim: str, source: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 7: a strap with ECG but no ACC gave no breathing rate in the summary.
+    out = tmp_path / "s.jsonl.gz"
+    argv = ["--source", f"sim:seed=3,resonance=5.5,{sim}", "--minutes", "2", "--rate", "5.5"]
+    result = run_json(capsys, *argv, "--speed", "max", "--out", str(out))
+    summary = result["summary"]
+    assert summary["breathing_source"] == source
+    assert summary["breathing_rate_bpm"] == pytest.approx(5.5, abs=0.5)
