@@ -207,3 +207,20 @@ def test_session_summary_says_where_breathing_comes_from(
     summary = result["summary"]
     assert summary["breathing_source"] == source
     assert summary["breathing_rate_bpm"] == pytest.approx(5.5, abs=0.5)
+
+
+def test_history_row_carries_the_sessions_rsa_and_a_rebuild_keeps_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 7: history rows had no heart-rate swing (rsa_bpm) although the session had one.
+    argv = ["--source", "sim:seed=5,resonance=6", "--minutes", "3", "--rate", "6"]
+    result = run_json(capsys, *argv, "--speed", "max")
+    shown = result["summary"]["rsa_bpm"]
+    assert main(["history", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["sessions"]
+    assert main(["history", "--json", "--rebuild"]) == 0
+    (rebuilt,) = json.loads(capsys.readouterr().out)["sessions"]
+    # the report's swing per paced breath, from the recording: what a rebuild computes again
+    assert row["rsa_bpm"] is not None and row["rsa_bpm"] == rebuilt["rsa_bpm"]
+    # the feedback's mean over the breaths it showed as valid: close, not identical
+    assert row["rsa_bpm"] == pytest.approx(shown, rel=0.05)  # measured 11.31 against 11.49
