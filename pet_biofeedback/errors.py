@@ -33,6 +33,7 @@ __all__ = [
     "SignalQualityWarning",
     "StoreError",
     "StoreVersionError",
+    "UnknownSessionError",
     "UnsupportedVersionError",
 ]
 
@@ -63,6 +64,20 @@ class SignalQualityWarning(RuntimeWarning):
 
 class ConfigError(PetBiofeedbackError, ValueError):
     """Settings that make no sense (negative window, step larger than allowed, …)."""
+
+
+class UnknownSessionError(ConfigError):
+    """A session id that the history of the profile does not hold (or whose file is gone).
+
+    Attributes
+    ----------
+    session_id : int
+        The id that was asked for (``history --json`` "id").
+    """
+
+    def __init__(self, message: str, *, session_id: int, user_message: str | None = None) -> None:
+        super().__init__(message, user_message=user_message)
+        self.session_id = session_id
 
 
 class InputFileError(PetBiofeedbackError):

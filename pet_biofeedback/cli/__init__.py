@@ -284,7 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
             "quality. Opens offline in any browser; nothing is fetched."
         ),
     )
-    report.add_argument("file", metavar="FILE", help="the session's recording")
+    report.add_argument(
+        "file",
+        metavar="FILE|SESSION_ID",
+        help="the session's recording, or its id from 'pet-biofeedback history'",
+    )
+    report.add_argument(
+        "--profile",
+        type=_profile_name,
+        default="default",
+        metavar="NAME",
+        help="whose session SESSION_ID is (default: default)",
+    )
     report.add_argument("--out", required=True, metavar="REPORT.html", help="the report to write")
     report.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser
@@ -379,13 +390,25 @@ _WINDOW_COLUMNS: Final = (
 )
 
 
+# How the table names the analysis's ``breathing_source`` (session.analysis).
+_BREATHING_WORDS: Final = {
+    "acc": "from chest movement",
+    "ecg": "from the ECG",
+    "rr-estimate": "estimated from the heart rhythm",
+}
+
+
 def _render_table(report: dict[str, Any]) -> str:
     s = report["summary"]
     art = s["artifacts"]
     lines = [f"{report['source']}"]
     width = max(len(label) for _, label, _, _ in _TABLE_ROWS)
     for key, label, unit, digits in _TABLE_ROWS:
-        lines.append(f"  {label:<{width}}  {_format_number(s[key], digits):>10} {unit}".rstrip())
+        line = f"  {label:<{width}}  {_format_number(s[key], digits):>10} {unit}"
+        source = report["settings"].get("breathing_source")
+        if key == "breathing_rate_bpm" and s[key] is not None and source in _BREATHING_WORDS:
+            line += f" ({_BREATHING_WORDS[source]})"
+        lines.append(line.rstrip())
     lines.append(
         f"  {'Artifacts':<{width}}  ectopic {art['ectopic']}, long/short {art['long_short']}, "
         f"missed {art['missed']}, extra {art['extra']} "

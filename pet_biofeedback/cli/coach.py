@@ -188,7 +188,18 @@ def _add_export_parser(sub: Any) -> None:
             "markers and gaps (recordings with ECG or accelerometer only)."
         ),
     )
-    export.add_argument("source", metavar="FILE|SESSION_ID", help="the file to export")
+    export.add_argument(
+        "source",
+        metavar="FILE|SESSION_ID",
+        help="the file to export, or a session's id from 'pet-biofeedback history'",
+    )
+    export.add_argument(
+        "--profile",
+        type=_profile_name,
+        default="default",
+        metavar="NAME",
+        help="whose session SESSION_ID is (default: default)",
+    )
     export.add_argument(
         "--to", required=True, choices=("kubios", "csv", "edf"), help="the format to write"
     )
@@ -413,6 +424,9 @@ def _print_session_summary(outcome: Any) -> None:
         ("heart-rate swing", num("rsa_bpm", 0, " bpm per breath")),
         ("breathing", num("breathing_rate_bpm", 1, " breaths/min")),
     ]
+    if parts[-1][1] is not None and s.get("breathing_source") == "rr-estimate":
+        # not measured: the heart rhythm's own wave (docs/hrv-methods.md §8.3)
+        parts[-1] = ("breathing (estimated)", parts[-1][1])
     early = " (stopped early)" if outcome.stopped_early else ""
     print(f"Session finished{early}: " + ", ".join(f"{k} {v}" for k, v in parts if v) + ".")
     ratings = {k: v for k, v in outcome.ratings.items() if v is not None}
@@ -564,43 +578,37 @@ def cmd_history(args: argparse.Namespace) -> int:
 # --- report -------------------------------------------------------------------------------------
 
 
-def _session_file(text: str) -> Path:
-    """The file a ``report`` argument names (session ids from the history will resolve here)."""
+def _session_file(text: str, profile: str, *, command: str) -> Path:
+    """FILE, or a SESSION_ID (``history --json`` "id") of ``profile`` resolved to its recording.
+
+    A name that exists is that file, even when it is a number; a bare number that is not a
+    file is looked up in the profile's history.
+    """
     path = Path(text)
     if path.is_dir():
-        raise ConfigError(f"{path}: is a folder (report reads a recording, XDF or RR text file)")
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file (report reads a recording, XDF or RR text file)")
-    return path
+        raise ConfigError(f"{path}: is a folder ({command} reads a recording, XDF or RR text file)")
+    if path.is_file():
+        return path
+    from pet_biofeedback.session.history_lookup import looks_like_session_id, recording_of_session
+
+    if looks_like_session_id(text):
+        return recording_of_session(int(text.strip()), profile)
+    raise ConfigError(
+        f"{path}: no such file ({command} reads a recording, XDF or RR text file, or a session "
+        "id from 'pet-biofeedback history')"
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pet_biofeedback.session.report import write_report
 
-    path = _session_file(args.file)
+    path = _session_file(args.file, args.profile, command="report")
     out = write_report(path, Path(args.out), force=args.force)
     print(f"Report saved to {out}")
     return EXIT_OK
 
 
 # --- export -------------------------------------------------------------------------------------
-
-
-def _export_input_path(text: str) -> Path:
-    """FILE, or a bare SESSION_ID looked up in the history (not wired up yet)."""
-    path = Path(text)
-    if path.exists() or not text.strip().isdigit():
-        return path
-    import importlib.util
-
-    if importlib.util.find_spec("pet_biofeedback.session.history") is None:
-        raise ConfigError(
-            f"{text}: session ids need the history (coming); give the recording's file instead"
-        )
-    raise ConfigError(
-        f"{text}: export does not look session ids up in the history yet; give the "
-        "recording's file instead"
-    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -615,7 +623,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         correction=not args.no_correction,
         column=args.column,
     )
-    result = export_file(_export_input_path(args.source), Path(args.out), options)
+    source = _session_file(args.source, args.profile, command="export")
+    result = export_file(source, Path(args.out), options)
     for note in result.notes:
         print(f"note: {note}")
     for path in result.paths:

@@ -7,9 +7,14 @@ Recordings
 ----------
 Beats come from the first of these the recording has: ``rr`` events; else the raw Heart Rate
 Measurement notifications, decoded with `firmware_bridge.hrs`; else R peaks found in the
-``ecg`` events. Breathing comes from the ``acc`` events (`breathing_from_acc` with the
-samples' own times). A recording with heart rate only (an optical sensor) cannot give HRV: the
-error says so and gives its mean heart rate.
+``ecg`` events. Breathing comes from the first source the file has (``breathing_source``):
+chest movement (``acc`` events, `breathing_from_acc` with the samples' own times), else the
+ECG's R-wave amplitude (EDR, breath onsets from `breathing_from_ecg_amplitude`), else an
+estimate from the heart rhythm itself ("rr-estimate", hrv-methods.md §8.3). RR text files get
+the estimate; XDF files ACC, else EDR, else the estimate.
+
+A recording with heart rate only (an optical sensor) cannot give HRV: the error says so and
+gives its mean heart rate.
 
 Gaps: a strap that loses contact, or a link that drops, sends no RR for a while; the RR
 intervals on both sides are real, but the interval that spans the gap was never measured. It
@@ -38,7 +43,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -63,9 +68,24 @@ from pet_biofeedback.session.frame_samples import FrameSamples
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
 from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
-from pet_biofeedback.signal.batch import AnalysisSettings, BatchAnalysis, HrvTable, analyze_rr
+from pet_biofeedback.signal.batch import (
+    COHERENCE_STEP_S,
+    AnalysisSettings,
+    BatchAnalysis,
+    HrvTable,
+    analyze_rr,
+)
 
-__all__ = ["RR_GAP_S", "FileAnalysis", "analyze_file", "report_dict"]
+__all__ = [
+    "BREATHING_FROM_ACC",
+    "BREATHING_FROM_ECG",
+    "BREATHING_FROM_RR",
+    "RR_GAP_S",
+    "BreathingSource",
+    "FileAnalysis",
+    "analyze_file",
+    "report_dict",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +97,13 @@ RR_GAP_S: Final = 3.0
 ECG_BREAK_INTERVALS: Final = 1.5
 MIN_ECG_STRETCH_S: Final = 5.0  # find_r_peaks needs at least this much ECG
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
+# Where the breathing rate came from (the report's ``breathing_source``; the engine's feedback
+# uses the same words): measured from chest movement, measured from the ECG's R-wave amplitude,
+# or estimated from the heart rhythm itself (circular for biofeedback, hrv-methods.md §8.3).
+BreathingSource = Literal["acc", "ecg", "rr-estimate"]
+BREATHING_FROM_ACC: Final[BreathingSource] = "acc"
+BREATHING_FROM_ECG: Final[BreathingSource] = "ecg"
+BREATHING_FROM_RR: Final[BreathingSource] = "rr-estimate"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,7 +136,7 @@ def _analyze_rr_file(
         source=str(path),
         kind="rr_text",
         analysis=result,
-        details={"unit": rr.unit, "skipped_lines": rr.n_skipped_lines},
+        details={"unit": rr.unit, "skipped_lines": rr.n_skipped_lines, "breathing_source": None},
     )
 
 
@@ -145,7 +172,13 @@ def _analyze_xdf_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
             if math.isfinite(est.rate_breaths_per_min):
                 breath_starts = est.breath_start_s
                 breathing_rate = est.rate_breaths_per_min
-                details["breathing_source"] = "chest accelerometer"
+                details["breathing_source"] = BREATHING_FROM_ACC
+    if breath_starts is None:
+        breath_starts = _breath_starts_from_ecg(
+            _EcgPeaks([np.asarray(peaks.t_s)], [np.asarray(peaks.amplitude_uv)], 0)
+        )
+        if breath_starts is not None:
+            details["breathing_source"] = BREATHING_FROM_ECG
     try:
         result = analyze_rr(
             rr_ms,
@@ -240,12 +273,21 @@ def _rr_stretches(
     return stretches
 
 
-def _ecg_stretches(ecg: FrameSamples) -> tuple[list[_Stretch], int]:
-    """Beat stretches from R peaks per contiguous ECG stretch; and how many were unusable."""
+@dataclass(frozen=True, slots=True)
+class _EcgPeaks:
+    """R peaks of every usable contiguous ECG stretch, on the recording's time axis."""
+
+    t_s: list[FloatArray]  # per stretch: R-peak times, s
+    amplitude_uv: list[FloatArray]  # per stretch: R-peak amplitudes, µV
+    n_unusable: int  # stretches too short or without detectable beats
+
+
+def _ecg_peaks(ecg: FrameSamples) -> _EcgPeaks:
+    """R peaks per contiguous ECG stretch (a new stretch after a break in the samples)."""
     from pet_biofeedback.signal.ecg_chunked import find_r_peaks_chunked
 
     if not ecg.n_frames:
-        return [], 0
+        return _EcgPeaks([], [], 0)
     fs_hz = ecg.first_fs_hz
     # The time-ordered samples (float32, 4 bytes each) and where the stretches start and end;
     # one window of sample times at a time.
@@ -267,7 +309,7 @@ def _ecg_stretches(ecg: FrameSamples) -> tuple[list[_Stretch], int]:
         t_prev = float(t_s[-1])
     ends_t.append(t_prev)
     edges = [*starts_idx, n_done]
-    stretches: list[_Stretch] = []
+    found = _EcgPeaks([], [], 0)
     n_unusable = 0
     for (lo, hi), t_lo, t_hi in zip(itertools.pairwise(edges), starts_t, ends_t, strict=True):
         if t_hi - t_lo < MIN_ECG_STRETCH_S:
@@ -279,9 +321,37 @@ def _ecg_stretches(ecg: FrameSamples) -> tuple[list[_Stretch], int]:
             logger.info("ECG stretch at %.1f s skipped: %s", t_lo, exc)
             n_unusable += 1
             continue
-        beat_t = t_lo + peaks.t_s
-        stretches.append(_Stretch(float(beat_t[0]), np.diff(beat_t) * 1000.0))
-    return stretches, n_unusable
+        found.t_s.append(t_lo + peaks.t_s)
+        found.amplitude_uv.append(np.asarray(peaks.amplitude_uv, dtype=np.float64))
+    return _EcgPeaks(found.t_s, found.amplitude_uv, n_unusable)
+
+
+def _stretches_of(peaks: _EcgPeaks) -> list[_Stretch]:
+    """Beat stretches from the R peaks of each contiguous ECG stretch."""
+    return [_Stretch(float(t[0]), np.diff(t) * 1000.0) for t in peaks.t_s]
+
+
+def _ecg_stretches(ecg: FrameSamples) -> tuple[list[_Stretch], int]:
+    """Beat stretches from R peaks per contiguous ECG stretch; and how many were unusable."""
+    peaks = _ecg_peaks(ecg)
+    return _stretches_of(peaks), peaks.n_unusable
+
+
+def _breath_starts_from_ecg(peaks: _EcgPeaks) -> FloatArray | None:
+    """Breath onsets from the R-wave amplitude (EDR, hrv-methods.md §8.2), per ECG stretch.
+
+    Each stretch is estimated on its own (no breathing is invented across a break in the ECG);
+    None when no stretch gives a breath.
+    """
+    from pet_biofeedback.signal.respiration import breathing_from_ecg_amplitude
+
+    onsets = [
+        breathing_from_ecg_amplitude(t_s, amplitude_uv).breath_start_s
+        for t_s, amplitude_uv in zip(peaks.t_s, peaks.amplitude_uv, strict=True)
+    ]
+    found = np.concatenate(onsets) if onsets else np.empty(0)
+    # Fewer than two onsets cannot time a single breath.
+    return found if found.size >= 2 else None
 
 
 def _analyze_recording(
@@ -362,15 +432,16 @@ def _analyze_recording(
             stretches, n_intervals = raw_stretches, n_raw
             rr_source = "raw heart-rate notifications"
     n_ecg: int | None = None  # intervals from the ECG's R-peaks, when it was tried
+    ecg_peaks: _EcgPeaks | None = None  # found once, for beats and for breathing
     if n_intervals < MIN_BEATS and ecg.n_frames:
-        ecg_stretches, n_unusable = _ecg_stretches(ecg)
-        details["ecg_stretches_unusable"] = n_unusable
+        ecg_peaks = _ecg_peaks(ecg)
+        details["ecg_stretches_unusable"] = ecg_peaks.n_unusable
+        ecg_stretches = _stretches_of(ecg_peaks)
         n_ecg = sum(s.rr_ms.size for s in ecg_stretches)
         if n_ecg > n_intervals:
             stretches, n_intervals = ecg_stretches, n_ecg
             rr_source = "ECG R-peaks"
     has_ecg = ecg.n_frames > 0
-    del ecg  # 45 MB a day of samples: free them before the RR analysis
     if n_intervals < MIN_BEATS:
         beating = [v for v in hr_bpm if v > 0]
         # No interval anywhere — not in rr events, not in the raw notifications (an optical
@@ -402,8 +473,20 @@ def _analyze_recording(
         if math.isfinite(est.rate_breaths_per_min):
             breath_starts = np.asarray(est.breath_start_s)
             breathing_rate = est.rate_breaths_per_min
-            details["breathing_source"] = "chest accelerometer"
+            details["breathing_source"] = BREATHING_FROM_ACC
     del acc  # 200 MB a day of samples at 200 Hz: free them before the RR analysis
+    if breath_starts is None and has_ecg:
+        # No chest movement: breathing from the ECG's R-wave amplitude. Its rate comes from
+        # the breath onsets, not from one periodogram peak of the whole recording: on real
+        # ECG with a respiration belt that peak fell on slow amplitude waves (6.9 against
+        # 16.5 breaths/min) while the onsets counted 365 breaths against the belt's 371
+        # (tests/real_data/test_respiration_real.py).
+        if ecg_peaks is None:
+            ecg_peaks = _ecg_peaks(ecg)
+        breath_starts = _breath_starts_from_ecg(ecg_peaks)
+        if breath_starts is not None:
+            details["breathing_source"] = BREATHING_FROM_ECG
+    del ecg, ecg_peaks  # 45 MB a day of samples: free them before the RR analysis
     try:
         result = analyze_rr(
             beats.rr_ms,
@@ -427,6 +510,53 @@ def _analyze_recording(
     return FileAnalysis(source=str(path), kind="recording", analysis=result, details=details)
 
 
+# Beats further apart than their interval by more than this are on two sides of a gap.
+_GAP_TOLERANCE_S: Final = 0.5
+
+
+def _window_means(
+    grid_t_s: FloatArray, values: FloatArray, starts: FloatArray, ends: FloatArray
+) -> FloatArray:
+    """Mean of the finite 64-s coherence-window values that lie inside each [start, end]."""
+    finite = np.isfinite(values)
+    csum = np.concatenate(([0.0], np.cumsum(np.where(finite, values, 0.0))))
+    ccount = np.concatenate(([0], np.cumsum(finite)))
+    lo = np.searchsorted(grid_t_s, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
+    hi = np.maximum(np.searchsorted(grid_t_s, ends + 1e-9, side="right"), lo)
+    count = ccount[hi] - ccount[lo]
+    return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
+
+
+def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
+    """The breathing rate estimated from the heart rhythm (hrv-methods.md §8.3), filled in.
+
+    Like the live feedback (`session.engine`): the peak of the heart-rate spectrum in the
+    coherence band (0.04–0.26 Hz, 2.4–15.6 breaths/min) of every 64-s window, every 5 s, per
+    gap-free stretch; the mean of those inside each window. It is the fed-back signal itself
+    and fails for breathing faster than 15.6 breaths/min, so it is marked as an estimate.
+    """
+    nn_ms = result.nn_ms
+    t_s = result.beat_t_s
+    if nn_ms.size < MIN_BEATS:
+        return result
+    t_first_s = float(t_s[0] - nn_ms[0] / 1000.0)
+    jumps = np.flatnonzero(np.diff(t_s) - nn_ms[1:] / 1000.0 > _GAP_TOLERANCE_S) + 1
+    coherence = spectral.coherence_series(
+        nn_ms,
+        step_s=COHERENCE_STEP_S,
+        segment_start_idx=np.concatenate(([0], jumps)).astype(np.intp),
+        t_beat_s=t_s - t_first_s,
+    )
+    grid_t_s = t_first_s + np.asarray(coherence.t_end_s)
+    per_min = 60.0 * np.asarray(coherence.peak_hz)
+
+    def fill(table: HrvTable) -> HrvTable:
+        rates = _window_means(grid_t_s, per_min, table.start_s, table.end_s)
+        return dataclasses.replace(table, breathing_rate_breaths_per_min=rates)
+
+    return dataclasses.replace(result, summary=fill(result.summary), windows=fill(result.windows))
+
+
 def analyze_file(
     path: Path, settings: AnalysisSettings, *, strict: bool = False, column: str | None = None
 ) -> FileAnalysis:
@@ -442,10 +572,19 @@ def analyze_file(
     if column is not None and (is_xdf or name.endswith(_RECORDING_SUFFIXES)):
         raise ConfigError(f"{path}: --column is for RR text and CSV files, not recordings or XDF")
     if is_xdf:
-        return _analyze_xdf_file(path, settings)
-    if name.endswith(_RECORDING_SUFFIXES):
-        return _analyze_recording(path, settings, strict=strict)
-    return _analyze_rr_file(path, settings, column)
+        found = _analyze_xdf_file(path, settings)
+    elif name.endswith(_RECORDING_SUFFIXES):
+        found = _analyze_recording(path, settings, strict=strict)
+    else:
+        found = _analyze_rr_file(path, settings, column)
+    if found.details.get("breathing_source") is not None:
+        return found
+    # Neither chest movement nor ECG gave breathing: estimate it from the heart rhythm.
+    analysis = _with_breathing_from_rr(found.analysis)
+    if not np.isfinite(analysis.summary.breathing_rate_breaths_per_min[0]):
+        return found
+    details = {**found.details, "breathing_source": BREATHING_FROM_RR}
+    return dataclasses.replace(found, analysis=analysis, details=details)
 
 
 def _num(x: Any) -> float | int | None:

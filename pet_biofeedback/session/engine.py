@@ -7,7 +7,8 @@ so a recording holds everything needed to re-create the session, and a replay of
 new engine reproduces every snapshot (docs/design.md §6).
 
 Per event the engine does O(1) work, per beat what `LiveAnalyzer` does (incremental), plus a
-breathing estimate from the last minute of chest acceleration every few seconds. It never
+breathing estimate from the last minute of chest acceleration (else of ECG, `ecg_breathing`)
+every few seconds. It never
 reads a clock: session time is the events' ``t``. The pacer's breath onsets between two beats
 go to the analyzer (RSA per breath, phase synchrony) before the beat does, so the result does
 not depend on how fast the source delivers — ×1 and as-fast-as-possible give the same
@@ -35,6 +36,7 @@ from pet_biofeedback.events import (
     AccFrame,
     Battery,
     Contact,
+    EcgFrame,
     Event,
     EventSource,
     Gap,
@@ -45,6 +47,7 @@ from pet_biofeedback.events import (
     Rating,
     RRIntervals,
 )
+from pet_biofeedback.session.ecg_breathing import EcgBreathingWindow
 from pet_biofeedback.session.feedback import (
     DEFAULT_LEVELS,
     FeedbackLevels,
@@ -80,7 +83,12 @@ ACC_KEEP_HZ: Final = 25.0  # chest ACC is block-averaged to about this rate for 
 # periodogram resolution over 60 s is about 1 breath/min (docs/hrv-methods.md §8.1).
 PACER_AGREEMENT_BREATHS_PER_MIN: Final = 1.0
 MIN_PC1_SHARE: Final = 0.5  # below this the chest-tilt model does not hold (motion, §8.1)
-ESTIMATED_FROM_RR: Final = "estimated from heart rhythm"
+# Where the shown breathing rate comes from (`FeedbackSnapshot.breathing_source`), in the words
+# of `analyze`'s ``breathing_source`` (session.analysis): chest movement, the ECG's R-wave
+# amplitude, or an estimate from the heart rhythm itself.
+FROM_ACC: Final = "acc"
+FROM_ECG: Final = "ecg"
+ESTIMATED_FROM_RR: Final = "rr-estimate"
 # The analysis clock (first beat + the intervals) may drift this far from the packets' times
 # before it is corrected: more than a strap's timing jitter and a held-back beat or two.
 MAX_BEAT_CLOCK_DRIFT_S: Final = 1.0
@@ -266,6 +274,9 @@ class SessionEngine:
         self._acc = _AccWindow()
         self._next_breathing_s = -math.inf
         self._breathing: tuple[float, str] | None = None
+        self._ecg = EcgBreathingWindow()
+        self._next_ecg_breathing_s = -math.inf
+        self._ecg_breathing: float | None = None
         self._battery: int | None = None
         self._t_start_s: float | None = None
         self._t_last_s = 0.0
@@ -511,6 +522,9 @@ class SessionEngine:
             case AccFrame():
                 self._acc.add(event)
                 self._maybe_breathing(event.t)
+            case EcgFrame() if math.isnan(self._acc.fs_hz):  # no chest movement streaming
+                self._ecg.add(event)
+                self._maybe_ecg_breathing(event.t)
             case PacerPhase() if self._pacer_from_source:
                 self._apply_pacer(event.t, settings_from_event(event), position=event.position)
             case HeartRate() | Marker() | Rating():
@@ -573,7 +587,13 @@ class SessionEngine:
             logger.debug("breathing from ACC skipped: %s", exc)
             return
         ok = math.isfinite(est.rate_breaths_per_min) and est.explained_variance >= MIN_PC1_SHARE
-        self._breathing = (est.rate_breaths_per_min, "chest accelerometer") if ok else None
+        self._breathing = (est.rate_breaths_per_min, FROM_ACC) if ok else None
+
+    def _maybe_ecg_breathing(self, t_s: float) -> None:
+        if t_s < self._next_ecg_breathing_s:
+            return
+        self._next_ecg_breathing_s = t_s + BREATHING_EVERY_S
+        self._ecg_breathing = self._ecg.breaths_per_min()
 
     def _publish(self, u: LiveUpdate) -> None:
         assert self._t_start_s is not None
@@ -596,6 +616,8 @@ class SessionEngine:
             if self._quality.breath_is_clean(self._onsets[-3], self._onsets[-1]):
                 rsa = u.rsa_last_breath_bpm
         breathing = self._breathing
+        if breathing is None and self._ecg_breathing is not None:
+            breathing = (self._ecg_breathing, FROM_ECG)
         if breathing is None and math.isfinite(u.coherence_peak_hz) and quality.ok:
             # RSA-based (docs/hrv-methods.md §8.3): the fed-back signal itself, so it is
             # marked as estimated and never compared with the pacer

@@ -93,7 +93,9 @@ class FeedbackSnapshot:
     """Everything shown after one beat. None: not available or not valid now.
 
     Times are session time in s (the events' ``t``); heart rates in bpm; breathing in
-    breaths/min.
+    breaths/min. ``breathing_source`` says where the breathing rate comes from, in the words of
+    `analyze`'s report: ``"acc"`` (chest movement), ``"ecg"`` (the ECG's R-wave amplitude) or
+    ``"rr-estimate"`` (estimated from the heart rhythm itself, never compared with the pacer).
     """
 
     t_s: float

@@ -16,10 +16,11 @@ Design (design.md §5–6, issue 7):
 * The schema is versioned with ``PRAGMA user_version`` (`history_schema`).
 
 For the engine: once the recording is closed, ``index_recording(path).record`` gives the row
-exactly as a rebuild would (header settings, ratings, summary measures); replace what the
-engine knows better with `dataclasses.replace` (e.g. ``rsa_bpm``) and pass it to
-`HistoryStore.add_session`. Whatever the row holds must also be in the recording, or a
-rebuild loses it. `HistoryStore.feedback_levels` gives the low / medium / high thresholds.
+exactly as a rebuild would (header settings, ratings, summary measures, ``rsa_bpm`` as the
+report computes it from the recording's paced breaths); pass it to `HistoryStore.add_session`.
+Whatever the row holds must also be in the recording, or a rebuild loses it: so the row's
+``rsa_bpm`` is the recording's, not the live feedback's mean of the swings it showed (they
+differ by a few per cent). `HistoryStore.feedback_levels` gives the low / medium / high thresholds.
 
 SQLite work is blocking: async callers (the engine) call every method through
 ``await asyncio.to_thread(store.add_session, record)``. A store may be used from any one
@@ -446,6 +447,21 @@ class HistoryStore:
             except sqlite3.Error as exc:
                 raise self._error("read", exc) from exc
         return tuple(self._record(row) for row in rows)
+
+    def session(self, session_id: int) -> SessionRecord | None:
+        """The session with row id ``session_id`` (any profile); None when there is none.
+
+        Raises
+        ------
+        StoreError
+            The database cannot be read.
+        """
+        with self._lock:
+            try:
+                row = self._conn.execute(_SELECT + " WHERE id = ?", (session_id,)).fetchone()
+            except sqlite3.Error as exc:
+                raise self._error("read", exc) from exc
+        return None if row is None else self._record(row)
 
     def profiles(self) -> tuple[str, ...]:
         """Every profile that has sessions, sorted."""

@@ -5,8 +5,11 @@ The header gives the start time, the device and the settings; the session engine
 and the ratings are `Rating` events (kinds ``pain_before``, ``pain_after``, ``mood_before``,
 ``mood_after``). A recording made by ``record`` has none of these: it is indexed with
 protocol ``"recording"`` and profile ``"default"``. Summary measures come from
-`analyze_file`; a recording whose measures cannot be computed (too few beats, heart rate
-only) is still indexed, with the measures left empty and the reason returned.
+`analyze_file` through the report's `gather_report`, so that the row's ``rsa_bpm`` is the
+report's heart-rate swing: the mean peak-to-trough swing of the paced breaths (else of the
+breaths measured from chest movement), computed from the recording alone, so that a rebuild
+gives the row it had. A recording whose measures cannot be computed (too few beats, heart
+rate only) is still indexed, with the measures left empty and the reason returned.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, cast
 
+import numpy as np
+
 from pet_biofeedback.errors import ConfigError, InputFileError
 from pet_biofeedback.events import PacerPhase, Rating
 from pet_biofeedback.recording import RecordingReader
-from pet_biofeedback.session.analysis import FileAnalysis, analyze_file
 from pet_biofeedback.session.history_record import (
     DEFAULT_PROFILE,
     PROTOCOLS,
@@ -29,8 +33,8 @@ from pet_biofeedback.session.history_record import (
     SessionRecord,
     validate_profile_name,
 )
+from pet_biofeedback.session.report_data import ReportData, gather_report
 from pet_biofeedback.signal import timedomain
-from pet_biofeedback.signal.batch import AnalysisSettings
 
 __all__ = ["RATING_KINDS", "START_HR_WINDOW_S", "IndexedRecording", "index_recording"]
 
@@ -38,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 RATING_KINDS: Final = ("pain_before", "pain_after", "mood_before", "mood_after")
 START_HR_WINDOW_S: Final = 120.0  # "the first minutes of practice" for resting HR (issue 7)
+_MS_PER_MIN: Final = 60_000.0
 _S_PER_MIN: Final = 60.0
 
 
@@ -63,6 +68,11 @@ def _number(value: object) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _or_nan(value: object) -> float:
+    number = _number(value)
+    return math.nan if number is None else number
+
+
 def _pacer_rate(settings: Mapping[str, object], first_pacer: float | None) -> float | None:
     """The pacer rate from the header's ``pacer`` settings, else the first pacer event."""
     pacer = settings.get("pacer")
@@ -74,12 +84,12 @@ def _pacer_rate(settings: Mapping[str, object], first_pacer: float | None) -> fl
     return first_pacer
 
 
-def _start_hr_bpm(analysis: FileAnalysis) -> float | None:
+def _start_hr_bpm(data: ReportData) -> float | None:
     """Mean heart rate of the first `START_HR_WINDOW_S`, by the mean HR's own convention."""
-    t_s = analysis.analysis.beat_t_s
-    nn_ms = analysis.analysis.nn_ms
-    if nn_ms.size == 0:
+    t_s = data.beat_t_s
+    if t_s.size == 0:
         return None
+    nn_ms = _MS_PER_MIN / data.hr_bpm
     first = nn_ms[t_s - t_s[0] <= START_HR_WINDOW_S]
     # Same convention as the summary's mean HR (mean of per-beat HR, hrv-methods.md §1).
     return timedomain.time_metrics(first).mean_hr_bpm if first.size else None
@@ -134,20 +144,22 @@ def index_recording(path: Path) -> IndexedRecording:
             logger.debug("%s: profile name %r refused; indexed as default", path, profile_value)
     note_value = settings.get("note")
     nan = math.nan
-    mean_hr_bpm = rmssd_ms = coherence = breathing = nan
+    mean_hr_bpm = rmssd_ms = coherence = breathing = rsa_bpm = nan
     start_hr_bpm: float | None = None
     problem: str | None = None
     try:
-        analysis = analyze_file(path, AnalysisSettings())
+        data = gather_report(path)
     except InputFileError as exc:
         problem = exc.problem
     else:
-        summary = analysis.analysis.summary
-        mean_hr_bpm = float(summary.mean_hr_bpm[0])
-        rmssd_ms = float(summary.rmssd_ms[0])
-        coherence = float(summary.coherence_ratio[0])
-        breathing = float(summary.breathing_rate_breaths_per_min[0])
-        start_hr_bpm = _start_hr_bpm(analysis)
+        summary = data.report["summary"]
+        mean_hr_bpm = _or_nan(summary["mean_hr_bpm"])
+        rmssd_ms = _or_nan(summary["rmssd_ms"])
+        coherence = _or_nan(summary["coherence"])
+        breathing = _or_nan(summary["breathing_rate_bpm"])
+        if data.rsa_bpm.size:
+            rsa_bpm = float(np.mean(data.rsa_bpm))
+        start_hr_bpm = _start_hr_bpm(data)
     record = SessionRecord(
         started_at=header.started_at,
         profile=profile,
@@ -165,6 +177,7 @@ def index_recording(path: Path) -> IndexedRecording:
         start_hr_bpm=start_hr_bpm,
         rmssd_ms=rmssd_ms,
         coherence=coherence,
+        rsa_bpm=rsa_bpm,
         breathing_breaths_per_min=breathing,
         note=note_value if isinstance(note_value, str) else "",
     )

@@ -168,6 +168,17 @@ def _row(key: str, label: str, value: str, why: str) -> str:
     )
 
 
+# The breathing row's explanation by `analysis.analyze_file`'s ``breathing_source``.
+_BREATHING_WHY: Final = {
+    "acc": "How fast you actually breathed, measured from chest movement",
+    "ecg": "How fast you actually breathed, measured from how the heartbeat's electrical "
+    "signal grew and shrank with each breath",
+    "rr-estimate": "An estimate of how fast you breathed, from the rhythm of your heart rate "
+    "itself (the strap gave no breathing signal; with slow breathing it follows the breaths, "
+    "otherwise it may not)",
+}
+
+
 def _measures(d: ReportData) -> str:
     s = d.report["summary"]
     rates = _pacer_rates(d)
@@ -221,8 +232,9 @@ def _measures(d: ReportData) -> str:
             why += "."
         rows.append(_row("lf_peak_hz", "Slow-wave peak (LF peak)", f"{lf_peak:.3f} Hz", why))
     breathing = s["breathing_rate_bpm"]
+    source = d.report["settings"].get("breathing_source")
     if breathing is not None:
-        why = "How fast you actually breathed, measured from chest movement"
+        why = _BREATHING_WHY.get(source, _BREATHING_WHY["acc"])
         why += f" (the pacer: {pacer})." if pacer is not None else "."
         rows.append(
             _row(
@@ -258,7 +270,7 @@ _TECH_ROWS: Final = (
     ("dfa_alpha1", "DFA α1", "", 3),
     ("sampen", "Sample entropy", "", 3),
     ("coherence", "Coherence ratio (64-s windows, mean)", "", 2),
-    ("breathing_rate_bpm", "Breathing rate (chest movement)", "breaths/min", 1),
+    ("breathing_rate_bpm", "Breathing rate (as explained above)", "breaths/min", 1),
 )
 
 

@@ -55,7 +55,9 @@ def session_summary(path: Path, live: Mapping[str, Any]) -> dict[str, Any]:
 
     ``coherence`` and ``rsa_bpm`` are the means of the values the person saw as valid (the
     engine's `live_summary`); everything else comes from the whole-recording analysis, so a
-    session's summary and `analyze` of its file agree.
+    session's summary and `analyze` of its file agree. ``breathing_source`` says where
+    ``breathing_rate_bpm`` comes from, as `analyze` and the live feedback say it: ``"acc"``,
+    ``"ecg"``, ``"rr-estimate"`` or None.
     """
     from pet_biofeedback.errors import InputFileError
     from pet_biofeedback.session.analysis import analyze_file, report_dict
@@ -65,8 +67,10 @@ def session_summary(path: Path, live: Mapping[str, Any]) -> dict[str, Any]:
     try:
         report = report_dict(analyze_file(path, AnalysisSettings()))
         summary.update(report["summary"])
+        summary["breathing_source"] = report["settings"].get("breathing_source")
         summary["notes"] = report["settings"].get("notes", [])
     except InputFileError as exc:  # e.g. a session too short for HRV: say so, keep going
+        summary["breathing_source"] = None
         summary["notes"] = [exc.user_message]
     summary["coherence_shown"] = live.get("coherence")
     summary["rsa_bpm"] = live.get("rsa_bpm")

@@ -299,8 +299,10 @@ def _explain(
         text += f" Confidence: {label} — " + "; ".join(why) + "."
     if reference == "pacer":
         text += (
-            " Breathing was not measured, so the phase is against the pacer; a person who "
-            "follows it late makes it read a slightly slower rate."
+            " Breathing was not measured (the strap sent no chest movement and no ECG), so "
+            "the phase is against the pacer; a person who follows it late makes it read a "
+            "slightly slower rate, at most one step. A strap that records ECG or chest "
+            "movement (such as the Polar H10) measures the breathing and removes this."
         )
     return text
 

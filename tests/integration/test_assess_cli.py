@@ -48,3 +48,30 @@ def test_nonsense_rates_are_one_clear_line(capsys: pytest.CaptureFixture[str]) -
     assert main(["assess", "--rates", "six,five", "--speed", "max"]) == 2
     err = capsys.readouterr().err
     assert "--rates" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_ecg_without_accelerometer_measures_the_breathing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 7: without ACC the recording's ECG (R-wave amplitude) is the breathing reference.
+    out = tmp_path / "assess-ecg.jsonl.gz"
+    result = assess_json(capsys, "sim:seed=0,resonance=5.5,acc=false", out)
+    assert result["recommended_bpm"] == 5.5, result
+    assert {r["reference"] for r in result["rates"]} == {"measured"}
+    # measured 0.65–1.05 s, as the accelerometer gives on the same person (0.70–0.95 s)
+    assert all(0.3 <= r["breathing_lag_s"] <= 1.5 for r in result["rates"]), result["rates"]
+    assert "Breathing was not measured" not in result["explanation"]
+
+
+@pytest.mark.slow
+def test_rr_only_strap_is_told_breathing_was_not_measured(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "assess-rr.jsonl.gz"
+    result = assess_json(capsys, "sim:seed=0,resonance=5.5,acc=false,ecg=false", out)
+    assert {r["reference"] for r in result["rates"]} == {"pacer"}
+    assert (
+        "Breathing was not measured (the strap sent no chest movement and no ECG)"
+        in (result["explanation"])
+    )

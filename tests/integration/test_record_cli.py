@@ -206,7 +206,7 @@ class TestSampleRecordings:
         report = analyze_json(H10_SAMPLE, capsys)
         s, settings = report["summary"], report["settings"]
         assert settings["rr_source"] == "rr events"
-        assert settings["breathing_source"] == "chest accelerometer"
+        assert settings["breathing_source"] == "acc"
         assert 115 <= s["n_beats"] <= 145
         assert 55 < s["mean_hr_bpm"] < 80
         assert s["breathing_rate_bpm"] == pytest.approx(5.5, abs=0.3)

@@ -63,6 +63,7 @@ __all__ = [
     "load_mitdb208",
     "load_nsrdb",
     "load_specthr",
+    "load_systole_task1",
     "report_unavailable",
     "sha256_file",
 ]
@@ -169,6 +170,21 @@ _BSN_WHEEL: Final = _Archive(
     citation="biosignalsnotebooks, PLUX Wireless Biosignals, biosignalsplux/biosignalsnotebooks.",
 )
 _BSN_DIR: Final = "biosignalsnotebooks/notebook_files/osf_files/signal_samples/"
+_SYSTOLE_WHEEL: Final = _Archive(
+    package="systole",
+    version="0.1.2",
+    archive_filename="systole-0.1.2-py3-none-any.whl",
+    archive_sha256="f6a604f61bb4e0007105d7c3869787d4ce545697ac418be87958242d58acaf64",
+    archive_size_bytes=8_888_368,
+    licence="GPL-3.0 (Legrand N, embodied-computation-group/systole)",
+    citation=(
+        "Legrand N, Etard O, Vandevelde A, et al. (2018). Long-term modulation of "
+        "cardiac activity induced by inhibitory control over emotional memories. bioRxiv "
+        "10.1101/376954. Shipped by systole 0.1.2 (Legrand N, Allen M; "
+        "embodied-computation-group/systole)."
+    ),
+)
+_SYSTOLE_DIR: Final = "systole/datasets/"
 
 REFERENCE_MEMBERS: Final[Mapping[str, ReferenceMember]] = MappingProxyType(
     {
@@ -236,6 +252,20 @@ REFERENCE_MEMBERS: Final[Mapping[str, ReferenceMember]] = MappingProxyType(
                 member_size_bytes=528_027,
                 licence="GPL-2.0-only (Mark Span, University of Groningen; MarkSpan/spectHR)",
                 citation="spectHR, Span M, MarkSpan/spectHR (Polar H10 ECG + ACC over LSL).",
+            ),
+            ReferenceMember(
+                key="systole_task1_ecg",
+                member_path=_SYSTOLE_DIR + "Task1_ECG.npy",
+                member_sha256="9449700dbc4a5d03f936eaf5f381ce8edfc6c764b839b7b38ccad78d903b8887",
+                member_size_bytes=11_486_608,
+                **_SYSTOLE_WHEEL,
+            ),
+            ReferenceMember(
+                key="systole_task1_respiration",
+                member_path=_SYSTOLE_DIR + "Task1_Respiration.npy",
+                member_sha256="119cc1fa0a0d0ffb9288c9dab35a09a0803177ff56551db8873248db3c679e15",
+                member_size_bytes=11_486_608,
+                **_SYSTOLE_WHEEL,
             ),
         )
     }
@@ -611,3 +641,25 @@ def report_unavailable(exc: ReferenceDataUnavailable) -> NoReturn:
     if ci_requested():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+SYSTOLE_FS_HZ: Final = 2000.0  # reference-data.md §6b: not the 1000 Hz systole 0.1.2 assumes
+_SYSTOLE_STARTUP_VALUE: Final = -10.0  # the ECG channel holds this until the amplifier starts
+
+
+def load_systole_task1() -> dict[str, Any]:
+    """ECG and a simultaneous respiration-belt signal of one healthy adult, ≈ 24 min at 2 kHz.
+
+    Returns
+    -------
+    dict
+        ``{"ecg": float64 (n,), "respiration": float64 (n,), "fs_hz": 2000.0}``: both channels
+        from the first sample after the ECG amplifier's start-up value (-10) on, in the
+        files' units (ECG in mV, belt in arbitrary units, inhalation up).
+
+    Data: systole 0.1.2 wheel, Task1 of Legrand et al. (2018), GPL-3.0 (reference-data.md §6b).
+    """
+    ecg = np.load(fetch("systole_task1_ecg"), allow_pickle=False).astype(np.float64)
+    belt = np.load(fetch("systole_task1_respiration"), allow_pickle=False).astype(np.float64)
+    start = int(np.flatnonzero(ecg != _SYSTOLE_STARTUP_VALUE)[0])
+    return {"ecg": ecg[start:], "respiration": belt[start:], "fs_hz": SYSTOLE_FS_HZ}

@@ -157,7 +157,7 @@ class TestSpecthrSub001:
         settings = report["settings"]
         assert settings["input"] == "xdf_ecg"
         assert settings["ecg_stream"] == "Polar H10 8554112A_ecg"
-        assert settings["breathing_source"] == "chest accelerometer"
+        assert settings["breathing_source"] == "acc"
         assert 109 <= settings["r_peaks"] <= 110  # NeuroKit2's detector finds 109
         assert 108 <= s["n_beats"] <= 110
         assert abs(s["mean_hr_bpm"] - 77.0) <= 2.0

@@ -46,7 +46,7 @@ def _rmssd_ms(rr_ms: np.ndarray) -> float:
 
 
 class TestTable:
-    def test_table_keys_are_the_six_pinned_members(self) -> None:
+    def test_table_keys_are_the_eight_pinned_members(self) -> None:
         assert set(REFERENCE_MEMBERS) == {
             "nsrdb_short",
             "nsrdb_long",
@@ -54,6 +54,8 @@ class TestTable:
             "bsn_ecg_5min",
             "bsn_ecg_4000hz",
             "specthr_sub001",
+            "systole_task1_ecg",
+            "systole_task1_respiration",
         }
 
     def test_table_entries_pinned_and_cited(self) -> None:

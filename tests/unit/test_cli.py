@@ -120,8 +120,10 @@ class TestAnalyzeJson:
         assert art["missed"] >= 1  # the file holds one missed beat …
         assert art["ectopic"] + art["long_short"] >= 2  # … and ectopic beats every 137
         assert 0.0 < art["corrected_pct"] < 5.0
-        assert s["breathing_rate_bpm"] is None  # an RR file has no breathing signal
+        # an RR file has no breathing signal: estimated from the rhythm, and marked so (issue 7)
+        assert s["breathing_rate_bpm"] == pytest.approx(6.0, abs=0.2)
         settings = report["settings"]
+        assert settings["breathing_source"] == "rr-estimate"
         assert settings["unit"] == "ms"
         assert settings["skipped_lines"] == 3  # the three comment lines
         assert settings["input_beats"] == 402
@@ -342,7 +344,8 @@ class TestAnalyzeTable:
         rmssd = next(line for line in out.splitlines() if "RMSSD" in line)
         assert f"{s['rmssd_ms']:.1f} ms" in rmssd
         breathing = next(line for line in out.splitlines() if "Breathing rate" in line)
-        assert "—" in breathing  # not computable for an RR file: a dash, not "nan"
+        assert f"{s['breathing_rate_bpm']:.1f} breaths/min" in breathing
+        assert "(estimated from the heart rhythm)" in breathing  # an RR file: issue 7
         body = out.split("\n", 1)[1].lower()  # the first line is the path ("resoNANce")
         assert "nan" not in body and "inf" not in body
 

@@ -118,11 +118,11 @@ class TestErrors:
         )
         assert "no ECG or accelerometer; export --to kubios or csv instead" in err
 
-    def test_session_id_needs_the_history(
+    def test_unknown_session_id_says_how_to_list_ids(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         err = self._error(["export", "12", "--to", "csv", "--out", str(tmp_path / "x")], capsys)
-        assert "12" in err and "history" in err
+        assert "no session 12 in the history" in err and "pet-biofeedback history" in err
 
 
 def test_cli_window_defaults_are_the_exporters() -> None:

@@ -60,6 +60,7 @@ def test_practice_session_json_has_the_four_parts(
     assert 100 < summary["n_beats"] < 160
     assert summary["rsa_bpm"] > 5 and summary["coherence_shown"] > 1
     assert summary["breathing_rate_bpm"] == pytest.approx(5.5, abs=0.5)
+    assert summary["breathing_source"] == "acc"
     events = list(read_recording(out).events)
     ratings = {e.kind: e.value for e in events if isinstance(e, Rating)}
     assert ratings == {"pain_before": 6, "pain_after": 4, "mood_after": 7}
@@ -191,3 +192,35 @@ def test_a_session_appears_in_the_history(
     assert [s["recording"] for s in sessions] == [result["recording"]]
     assert sessions[0]["protocol"] == "practice"
     assert (sessions[0]["pain_before"], sessions[0]["pain_after"]) == (7, 5)
+
+
+@pytest.mark.parametrize(
+    ("sim", "source"), [("acc=false", "ecg"), ("acc=false,ecg=false", "rr-estimate")]
+)
+def test_session_summary_says_where_breathing_comes_from(
+    sim: str, source: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 7: a strap with ECG but no ACC gave no breathing rate in the summary.
+    out = tmp_path / "s.jsonl.gz"
+    argv = ["--source", f"sim:seed=3,resonance=5.5,{sim}", "--minutes", "2", "--rate", "5.5"]
+    result = run_json(capsys, *argv, "--speed", "max", "--out", str(out))
+    summary = result["summary"]
+    assert summary["breathing_source"] == source
+    assert summary["breathing_rate_bpm"] == pytest.approx(5.5, abs=0.5)
+
+
+def test_history_row_carries_the_sessions_rsa_and_a_rebuild_keeps_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 7: history rows had no heart-rate swing (rsa_bpm) although the session had one.
+    argv = ["--source", "sim:seed=5,resonance=6", "--minutes", "3", "--rate", "6"]
+    result = run_json(capsys, *argv, "--speed", "max")
+    shown = result["summary"]["rsa_bpm"]
+    assert main(["history", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["sessions"]
+    assert main(["history", "--json", "--rebuild"]) == 0
+    (rebuilt,) = json.loads(capsys.readouterr().out)["sessions"]
+    # the report's swing per paced breath, from the recording: what a rebuild computes again
+    assert row["rsa_bpm"] is not None and row["rsa_bpm"] == rebuilt["rsa_bpm"]
+    # the feedback's mean over the breaths it showed as valid: close, not identical
+    assert row["rsa_bpm"] == pytest.approx(shown, rel=0.05)  # measured 11.31 against 11.49

@@ -90,7 +90,7 @@ def test_h10_recording_report_equals_the_one_before_issue_6(
         "summary": {k: v for k, v in report["summary"].items() if k != "artifacts"},
         "artifacts": report["summary"]["artifacts"],
     }
-    assert settings["breathing_source"] == "chest accelerometer"
+    assert settings["breathing_source"] == "acc"
     for key, value in expected.items():
         if kind == "jitter" and key == "summary":
             # this recording has a 30-s gap: since gaps are honoured (issue 6) the differences
@@ -291,4 +291,4 @@ def test_acc_frame_without_a_sampling_rate_is_skipped_and_counted(tmp_path: Path
     skipped = report["settings"].get("acc_frames_skipped", 0)
     notes = " ".join(report["settings"].get("notes", []))
     assert skipped == 1 or "malformed" in notes
-    assert report["settings"]["breathing_source"] == "chest accelerometer"
+    assert report["settings"]["breathing_source"] == "acc"

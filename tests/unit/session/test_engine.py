@@ -257,3 +257,47 @@ class TestDeterminism:
         fastest = await session(math.inf)
         assert len(real_time) > 100
         assert real_time == fastest
+
+
+class TestBreathingSource:
+    """Measured breathing in the feedback (issue 7): ACC, else ECG, else an RR estimate."""
+
+    @staticmethod
+    async def paced_sim(rate: float, **config: object) -> list[FeedbackSnapshot]:
+        plan = SessionPlan(
+            protocol="practice", minutes=3, pacer=PacerSettings(breaths_per_min=rate)
+        )
+        holder: list[SessionEngine] = []
+        settings: dict[str, object] = {"duration_s": 180.0, "seed": 2}
+        settings.update(config)
+        strap = SimulatedStrap(
+            SimConfig(**settings),  # type: ignore[arg-type]  # test settings, checked by SimConfig
+            pacer=lambda t: holder[0].pacer_position(t),
+            speed=math.inf,
+        )
+        engine = SessionEngine(strap, plan)
+        holder.append(engine)
+        return await run(engine)
+
+    @pytest.mark.parametrize("rate", [4.5, 6.0, 7.0])
+    async def test_ecg_without_acc_measures_breathing_against_the_pacer(self, rate: float) -> None:
+        # Regression: with ECG but no ACC the feedback fell back to the RR estimate, which is
+        # never compared with the pacer.
+        snapshots = await self.paced_sim(rate, acc_enabled=False)
+        late = [s for s in snapshots if s.t_s > 90.0]
+        assert late and {s.breathing_source for s in late} == {"ecg"}
+        rates = np.array([s.breathing_breaths_per_min for s in late], dtype=float)
+        # one minute of a sloppy breather (5 %): measured within 0.50 breaths/min of the pacer
+        assert np.all(np.abs(rates - rate) < 0.75), (rates.min(), rates.max())
+        assert all(s.breathing_matches_pacer for s in late)
+
+    async def test_acc_is_preferred_to_ecg(self) -> None:
+        snapshots = await self.paced_sim(6.0)
+        late = [s for s in snapshots if s.t_s > 90.0]
+        assert {s.breathing_source for s in late} == {"acc"}
+
+    async def test_rr_only_is_marked_estimated_and_not_compared(self) -> None:
+        snapshots = await self.paced_sim(6.0, acc_enabled=False, ecg_enabled=False)
+        late = [s for s in snapshots if s.t_s > 90.0 and s.breathing_source is not None]
+        assert late and {s.breathing_source for s in late} == {"rr-estimate"}
+        assert all(s.breathing_matches_pacer is None for s in late)

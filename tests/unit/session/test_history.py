@@ -258,7 +258,7 @@ class TestIndex:
         assert row.start_hr_bpm == pytest.approx(60000 / 900, rel=0.03)
         assert row.rmssd_ms is not None and row.rmssd_ms > 0
         assert row.coherence is not None and row.coherence > 1  # one clean 0.1 Hz rhythm
-        assert row.rsa_bpm is None  # not in the analysis summary
+        assert row.rsa_bpm is None  # no pacer events and no chest movement: no breaths to time
         assert row.device == {"model": "H10", "name": "Polar H10 TEST"}
 
     def test_a_plain_recording_falls_back_to_recording_and_default(self, folder: Path) -> None:
