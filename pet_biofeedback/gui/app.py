@@ -236,6 +236,11 @@ class Shell:
     async def run(self) -> int:
         """Show the window and run until it is closed (or ``exit_after_s``); the exit code."""
         options = self.options
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            # Closing the window must not stop the event loop under a running session: the
+            # recording still has to close. run() returns once that is done.
+            app.setQuitOnLastWindowClosed(False)
         self.window.resize(*WINDOW_SIZE)
         self.window.show()
         if options.presentation:

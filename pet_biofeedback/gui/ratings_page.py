@@ -79,11 +79,12 @@ class RatingsView(QWidget):
                 group.addButton(button, value)
                 row.addWidget(button, 0, value)
             ends = QHBoxLayout()
-            for text in (low, high):
+            for k, text in enumerate((low, high)):
                 end = QLabel(text)
                 end.setObjectName("ends")
+                if k:
+                    ends.addStretch(1)  # the two ends under the two ends of the row
                 ends.addWidget(end)
-                ends.addStretch(1)
             layout.addLayout(row)
             layout.addLayout(ends)
             self.groups[kind] = group

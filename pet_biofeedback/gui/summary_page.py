@@ -61,6 +61,9 @@ def _rows(grid: QGridLayout, rows: list[tuple[str, str]]) -> None:
     for k, (name, value) in enumerate(rows):
         grid.addWidget(_label(name, "name"), k, 0)
         grid.addWidget(_label(value, "value"), k, 1)
+    grid.setColumnMinimumWidth(0, 320)
+    grid.setColumnStretch(1, 2)
+    grid.setColumnStretch(2, 1)  # values stay near their names, wide enough not to wrap
 
 
 class SummaryView(QWidget):
@@ -120,16 +123,27 @@ class SummaryView(QWidget):
             if isinstance(s.get(key), int | float)
         ]
         _rows(self.measures, rows or [("Measures", "not enough heartbeats to measure")])
-        given = {k: v for k, v in outcome.ratings.items() if v is not None}
-        self.ratings.setText(
-            "Ratings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in given.items())
-            if given
-            else "No ratings given."
-        )
+        self.ratings.setText(_ratings_text(outcome.ratings))
         self.practice_rows = _practice_rows(practice)
         _rows(self.practice, self.practice_rows)
         notes = [str(n) for n in s.get("notes", [])]
         self.notes.setText("\n".join([*notes, f"Saved to {outcome.recording}"]))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _ratings_text(ratings: Mapping[str, int | None]) -> str:
+    """``Pain 6 → 3, mood 4 → 7`` (a dash for a skipped rating)."""
+    parts = []
+    for what in ("pain", "mood"):
+        before, after = ratings.get(f"{what}_before"), ratings.get(f"{what}_after")
+        if before is not None or after is not None:
+            b = "–" if before is None else str(before)
+            a = "–" if after is None else str(after)
+            parts.append(f"{what} {b} → {a}")
+    return ("Before → after: " + ", ".join(parts)) if parts else "No ratings given."
 
 
 def _practice_rows(practice: PracticeSummary | None) -> list[tuple[str, str]]:
@@ -138,10 +152,17 @@ def _practice_rows(practice: PracticeSummary | None) -> list[tuple[str, str]]:
     week = practice.weeks[-1] if practice.weeks else None
     rows = [
         ("Practice sessions", f"{practice.n_sessions} ({practice.total_minutes:.0f} min in all)"),
-        ("Streak", f"{practice.current_streak_days} days (longest {practice.longest_streak_days})"),
+        (
+            "Streak",
+            f"{_plural(practice.current_streak_days, 'day')} "
+            f"(longest {practice.longest_streak_days})",
+        ),
     ]
     if week is not None:
-        rows.append(("This week", f"{week.minutes:.0f} min in {week.n_sessions} sessions"))
+        rows.append(
+            ("This week", f"{week.minutes:.0f} min in {_plural(week.n_sessions, 'session')}")
+        )
+    n_trends = len(rows)
     for key, label, digits, unit in _TRENDS:
         trend = practice.trends.get(key)
         if trend is None or trend.slope_per_week is None:
@@ -149,4 +170,6 @@ def _practice_rows(practice: PracticeSummary | None) -> list[tuple[str, str]]:
         rows.append(
             (label, f"{trend.slope_per_week:+.{digits}f}{unit} per week ({trend.n} sessions)")
         )
+    if len(rows) == n_trends:
+        rows.append(("Trends", "shown once you have practised on two different days"))
     return rows
