@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QApplication
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
 from pet_biofeedback.gui.device_picker import DevicePickerView, ScanQuery
 from pet_biofeedback.gui.live_session import LiveSession
+from pet_biofeedback.gui.look import Look, scaled_style
 from pet_biofeedback.gui.main_window import ChooseFile, MainWindow
 from pet_biofeedback.gui.protocol_page import ProtocolChoiceView
 from pet_biofeedback.gui.session_flow import FlowOptions, OpenUrl, SessionFlow
@@ -213,6 +214,16 @@ class Shell:
             remember_coach_settings(self.options.profile, settings)
         except PetBiofeedbackError as exc:
             self.window.show_problem("The settings were not saved", exc.user_message)
+        self.apply_look(settings)
+
+    def apply_look(self, settings: CoachSettings) -> None:
+        """Palette and text size on every page (a running session's page included)."""
+        look = Look(colour_blind=settings.colour_blind_palette, large_text=settings.large_text)
+        flow = self.flow
+        for page in (self.picker, self.choice, flow.before, flow.after, flow.summary):
+            page.setStyleSheet(scaled_style(page.base_style, look.text_scale))
+        if flow.live is not None:
+            flow.live.page.apply_look(look)
 
     # ------------------------------------------------------------------ presentation
     def _presentation(self, on: bool) -> None:
@@ -241,6 +252,7 @@ class Shell:
             # Closing the window must not stop the event loop under a running session: the
             # recording still has to close. run() returns once that is done.
             app.setQuitOnLastWindowClosed(False)
+        self.apply_look(self.settings())
         self.window.resize(*WINDOW_SIZE)
         self.window.show()
         if options.presentation:

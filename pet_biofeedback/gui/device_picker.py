@@ -83,6 +83,7 @@ class DevicePickerView(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("devicePicker")
+        self.base_style = _STYLE  # scaled by the large-text setting (look.scaled_style)
         self.setStyleSheet(_STYLE)
         self._scan = scan
         self._task: asyncio.Future[None] | None = None

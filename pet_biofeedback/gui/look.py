@@ -8,10 +8,19 @@ Nothing here flashes or animates.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["COLOUR_BLIND", "LARGE_TEXT_SCALE", "STANDARD", "Look", "Palette", "palette_of"]
+__all__ = [
+    "COLOUR_BLIND",
+    "LARGE_TEXT_SCALE",
+    "STANDARD",
+    "Look",
+    "Palette",
+    "palette_of",
+    "scaled_style",
+]
 
 LARGE_TEXT_SCALE: Final = 1.3  # large text: every font this much larger
 
@@ -49,3 +58,11 @@ class Look:
 
 def palette_of(look: Look) -> Palette:
     return COLOUR_BLIND if look.colour_blind else STANDARD
+
+
+_POINTS: Final = re.compile(r"font-size:\s*(\d+(?:\.\d+)?)pt")
+
+
+def scaled_style(style: str, scale: float) -> str:
+    """A Qt style sheet with every ``font-size: Npt`` multiplied by ``scale`` (whole points)."""
+    return _POINTS.sub(lambda m: f"font-size: {round(float(m.group(1)) * scale)}pt", style)

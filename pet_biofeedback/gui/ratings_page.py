@@ -1,7 +1,7 @@
 """Rate pain and mood, 0–10, before and after a session; each rating may be skipped (issue 8).
 
-Each question is a row of eleven buttons (keyboard: Tab to the row, arrows to move, Space to
-choose) with the meaning of both ends written beside it. "Continue" sends what was chosen;
+Each question is a row of eleven buttons (keyboard: Tab to a number, Space to choose it) with
+the meaning of both ends written under it. "Continue" sends what was chosen;
 "Skip" sends nothing. The answers go to the engine as `Rating` events (the composition root
 does that), never computed here.
 """
@@ -55,6 +55,7 @@ class RatingsView(QWidget):
     def __init__(self, *, when: str, heading: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.when = when
+        self.base_style = _STYLE  # scaled by the large-text setting (look.scaled_style)
         self.setStyleSheet(_STYLE)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(32, 24, 32, 24)

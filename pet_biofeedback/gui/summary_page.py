@@ -74,6 +74,7 @@ class SummaryView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.base_style = _STYLE  # scaled by the large-text setting (look.scaled_style)
         self.setStyleSheet(_STYLE)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(32, 24, 32, 24)

@@ -65,6 +65,9 @@ def test_settings_are_keyboard_operable_and_saved_per_profile(qtbot: QtBot) -> N
     qtbot.keyClick(dialog.difficulty, Qt.Key.Key_Up)  # standard → easier
     dialog.colour_blind.setFocus()
     qtbot.keyClick(dialog.colour_blind, Qt.Key.Key_Space)
+    dialog.large_text.setFocus()
+    qtbot.keyClick(dialog.large_text, Qt.Key.Key_Space)
+    assert "font-size: 20pt" in shell.picker.styleSheet()
     with qtbot.waitSignal(dialog.accepted):
         qtbot.keyClick(dialog, Qt.Key.Key_Return)
     saved = coach_settings("ann")
@@ -74,7 +77,10 @@ def test_settings_are_keyboard_operable_and_saved_per_profile(qtbot: QtBot) -> N
         minutes=15.0,
         difficulty="easier",
         colour_blind_palette=True,
+        large_text=True,
     )
+    assert "font-size: 26pt" in shell.picker.styleSheet()  # every page, at once
+    assert "font-size: 26pt" in shell.flow.summary.styleSheet()
     assert coach_settings("bob") == CoachSettings()
     plan, _ = shell.flow.plan("practice", shell.settings())
     assert plan.minutes == 15.0 and plan.pacer is not None
