@@ -31,7 +31,7 @@ STRAPS = (
     ),
     StrapListing(name="HRM-Dual:123", source="ble:C1:22:33:44:55:66", rssi_dbm=-79, signal="fair"),
 )
-# The situations of the Qt notes' table (docs: qt-stack.md), as bleak raises them.
+# The situations without Bluetooth that the app must explain, as bleak raises them.
 BLUETOOTH_PROBLEMS = {
     "no system D-Bus": FileNotFoundError(2, "No such file", "/run/dbus/system_bus_socket"),
     "no BlueZ service": BleakDBusError("org.freedesktop.DBus.Error.ServiceUnknown", []),

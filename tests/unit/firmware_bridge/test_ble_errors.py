@@ -124,7 +124,7 @@ class TestTranslateError:
             ("org.freedesktop.DBus.Error.AccessDenied", U.PERMISSION_DENIED),
             ("org.bluez.Error.NotReady", U.POWERED_OFF),
             ("org.freedesktop.DBus.Error.ServiceUnknown", U.NO_STACK),
-            # BlueZ installed but its daemon not running (qt-stack.md's table; issue 8).
+            # BlueZ installed but its daemon not running (issue 8).
             ("org.freedesktop.DBus.Error.Spawn.ChildExited", U.NO_STACK),
         ],
     )
