@@ -156,6 +156,7 @@ class SessionFlow(QObject):
         except PetBiofeedbackError as exc:  # no history yet or unreadable: start levels
             logger.info("feedback levels from defaults: %s", exc)
             levels = DEFAULT_LEVELS
+        self._drop_old_page()
         try:
             self.live = LiveSession(
                 spec,
@@ -191,6 +192,13 @@ class SessionFlow(QObject):
         if not self._closing:
             self.window.show_page(self.summary)
         return outcome
+
+    def _drop_old_page(self) -> None:
+        """The last session's page leaves the window (its engine is done): no growth per session."""
+        old, self.live = self.live, None
+        if old is not None:
+            self.window.stack.removeWidget(old.page)
+            old.page.deleteLater()
 
     async def _score(self, outcome: SessionOutcome, plan: AssessmentPlan) -> str:
         from pet_biofeedback.session.assessment_run import score_recording

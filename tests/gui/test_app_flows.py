@@ -18,6 +18,7 @@ from pet_biofeedback.recording import read_recording
 from pet_biofeedback.session.assessment import AssessmentSettings
 from pet_biofeedback.session.history import HistoryStore
 from pet_biofeedback.session.preferences import last_device, practice_rate
+from pet_biofeedback.session.run import SessionOutcome
 from pet_biofeedback.session.strap_scan import StrapListing
 from tests.gui.conftest import until
 
@@ -70,28 +71,44 @@ def test_practice_on_the_simulated_strap_with_ratings(
         qtbot.mouseClick(flow.after.continue_button, LEFT)
         await until(lambda: shell.window.current_page() is flow.summary)
         shell.window.grab().save(str(artifacts_dir / "summary.png"))
+        summary_rows.extend(flow.summary.practice_rows)
+        summary_ratings.append(flow.summary.ratings.text())
         assert not _clipped_labels(flow.summary)
         qtbot.mouseClick(flow.summary.report_button, LEFT)
         await until(lambda: flow.report_task is not None and flow.report_task.done())
         qtbot.mouseClick(flow.summary.done_button, LEFT)
         assert shell.window.current_page() is shell.picker
+        first.append(flow.outcome)
+        reports.append(flow.report)
+        pages = shell.window.stack.count()
+        assert flow.outcome is not None
+        shell.open_recording(flow.outcome.recording)  # a second session replaces the first page
+        await until(lambda: shell.window.current_page() is flow.after)
+        qtbot.mouseClick(flow.after.skip_button, LEFT)
+        await until(lambda: shell.window.current_page() is flow.summary)
+        assert shell.window.stack.count() == pages
         shell.window.close()
         return await app
 
+    first: list[SessionOutcome | None] = []
+    summary_rows: list[tuple[str, str]] = []
+    summary_ratings: list[str] = []
+    reports: list[Path | None] = []
     assert run_qt(drive()) == 0
-    assert flow.outcome is not None
-    recording = flow.outcome.recording
+    outcome = first[0]
+    assert outcome is not None and not outcome.stopped_early
+    recording = outcome.recording
     ratings = {e.kind: e.value for e in read_recording(recording).events if isinstance(e, Rating)}
     assert ratings == {"pain_before": 6, "mood_before": 4, "pain_after": 3, "mood_after": 7}
-    assert flow.outcome is not None and not flow.outcome.stopped_early
     with HistoryStore() as store:
-        (row,) = store.sessions("default")
+        row, _replayed = store.sessions("default")  # oldest first
     assert (row.pain_before, row.mood_before, row.pain_after, row.mood_after) == (6, 4, 3, 7)
     assert row.protocol == "practice"
-    assert flow.summary.practice_rows[0] == ("Practice sessions", "1 (2 min in all)")
-    assert flow.summary.ratings.text() == "Before → after: pain 6 → 3, mood 4 → 7"
-    assert flow.report is not None and flow.report.is_file()
-    assert opened == [QUrl.fromLocalFile(str(flow.report))]
+    assert summary_rows[0] == ("Practice sessions", "1 (2 min in all)")
+    assert summary_ratings[0] == "Before → after: pain 6 → 3, mood 4 → 7"
+    report = reports[0]
+    assert report is not None and report.is_file()
+    assert opened == [QUrl.fromLocalFile(str(report))]
     assert last_device("default") == "sim"
 
 
