@@ -74,7 +74,7 @@ def _levels(profile: str) -> FeedbackLevels:
 class SessionFlow(QObject):
     """Runs sessions in ``window`` (module docstring)."""
 
-    finished = Signal()  # the person left the summary
+    finished = Signal()  # the person left the summary, or the session could not run
     session_started = Signal(object)  # the LiveSession, once its page shows
 
     def __init__(
@@ -177,6 +177,7 @@ class SessionFlow(QObject):
             if self.live is not None:
                 self.live.page.on_session_ended()
             self.window.show_problem("The session could not run", exc.user_message)
+            self.finished.emit()  # back to the start page, under the message
             return None
         self.live.page.on_session_ended()
         self.outcome = outcome
