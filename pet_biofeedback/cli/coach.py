@@ -28,6 +28,8 @@ from pet_biofeedback.cli import (
 )
 from pet_biofeedback.errors import ConfigError
 
+_DEFAULT_RATIO = "4:6"
+
 
 def _rate(text: str) -> float:
     """``--rate``: 3–10 breaths/min in steps of 0.1."""
@@ -68,7 +70,10 @@ def _add_pacer_arguments(p: argparse.ArgumentParser) -> None:
         help="pacer rate, 3–10 breaths/min in steps of 0.1 (default 6)",
     )
     p.add_argument(
-        "--ratio", default="4:6", metavar="IN:OUT", help="inhale:exhale ratio (default 4:6)"
+        "--ratio",
+        default=_DEFAULT_RATIO,
+        metavar="IN:OUT",
+        help=f"inhale:exhale ratio (default {_DEFAULT_RATIO})",
     )
     p.add_argument("--profile", default="default", metavar="NAME", help="whose session it is")
 
@@ -446,15 +451,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from pet_biofeedback.gui.app import GuiOptions, run_app
 
-    plan = _plan_from(args)
+    plan = _plan_from(args)  # checks --minutes, --rate and --ratio
+    # What was not given comes from the profile's settings (the app's Settings page).
+    pacer_given = args.rate is not None or args.ratio != _DEFAULT_RATIO
     return run_app(
         GuiOptions(
             source=args.source,
             speed=args.speed,
             presentation=args.presentation,
             profile=args.profile,
-            minutes=plan.minutes,
-            pacer=plan.pacer,
+            minutes=args.minutes,
+            pacer=plan.pacer if pacer_given else None,
             recording=Path(args.out) if args.out else None,
             screenshot=Path(args.screenshot) if args.screenshot else None,
             exit_after_s=args.exit_after,

@@ -383,6 +383,8 @@ _DBUS_REASONS: Final[Mapping[str, BluetoothUnavailableReason]] = MappingProxyTyp
         "org.bluez.Error.NotPermitted": BluetoothUnavailableReason.PERMISSION_DENIED,
         "org.freedesktop.DBus.Error.ServiceUnknown": BluetoothUnavailableReason.NO_STACK,
         "org.freedesktop.DBus.Error.NoServer": BluetoothUnavailableReason.NO_STACK,
+        # BlueZ installed, its daemon not running: D-Bus fails to start it (Qt notes' table).
+        "org.freedesktop.DBus.Error.Spawn.ChildExited": BluetoothUnavailableReason.NO_STACK,
         "org.bluez.Error.NotReady": BluetoothUnavailableReason.POWERED_OFF,
         "org.bluez.Error.NoSuchAdapter": BluetoothUnavailableReason.NO_ADAPTER,
     }

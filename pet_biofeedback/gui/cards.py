@@ -40,13 +40,15 @@ class _Card(QFrame):
             layout.addWidget(w)
         self.setAccessibleName(title)
 
-    def show_value(self, text: str, level: Level | None = None) -> None:
+    def show_value(
+        self, text: str, level: Level | None = None, colours: dict[str, str] | None = None
+    ) -> None:
         self.value.setText(text)
         if level is None:
             self.level.setText("")
             self.level.setStyleSheet("")
         else:
-            colour = _LEVEL_COLOURS[level]
+            colour = (colours or _LEVEL_COLOURS)[level]
             self.level.setText(f"● {_LEVEL_WORDS[level]}")
             self.level.setStyleSheet(f"color: {colour}; font-weight: bold;")
 
@@ -73,6 +75,11 @@ class FeedbackCards(QWidget):
         self.quality.setWordWrap(True)
         self.quality.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         grid.addWidget(self.quality, 1, 0, 1, 4)
+        self._colours: dict[str, str] = dict(_LEVEL_COLOURS)
+
+    def set_level_colours(self, *, low: str, medium: str, high: str) -> None:
+        """The colours of low / medium / high (the palette chosen in the settings)."""
+        self._colours = {"low": low, "medium": medium, "high": high}
 
     def set_snapshot(self, s: FeedbackSnapshot) -> None:
         self.hr.show_value(f"{s.hr_bpm:.0f} bpm")
@@ -82,9 +89,13 @@ class FeedbackCards(QWidget):
             self.quality.setText(f"Feedback paused: {s.quality.reason}")
             self.quality.setProperty("paused", True)
         else:
-            self.rsa.show_value("—" if s.rsa_bpm is None else f"{s.rsa_bpm:.0f} bpm", s.rsa_level)
+            self.rsa.show_value(
+                "—" if s.rsa_bpm is None else f"{s.rsa_bpm:.0f} bpm", s.rsa_level, self._colours
+            )
             self.coherence.show_value(
-                "—" if s.coherence is None else f"{s.coherence:.1f}", s.coherence_level
+                "—" if s.coherence is None else f"{s.coherence:.1f}",
+                s.coherence_level,
+                self._colours,
             )
             self.rmssd.show_value("—" if s.rmssd_ms is None else f"{s.rmssd_ms:.0f} ms")
             corrected = f"{s.quality.corrected_pct:.0f} % beats corrected"

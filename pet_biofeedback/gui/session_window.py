@@ -5,7 +5,8 @@ Signals in (`on_snapshot`, `on_link`), intents out (`stop_requested`, `pacer_rat
 "now" (asked at display rate by a precise timer) and the heart-rate picture (asked once per
 beat). Presentation mode (F11, or the toolbar) shows only the pacer and the wave, full screen,
 in large high-contrast type, readable when shared at 1280×720; the arrow keys change the
-pacer rate while demonstrating.
+pacer rate while demonstrating. Embedded as a page of the app's `MainWindow`, the shell owns
+F11, full screen and its toolbar's toggle; the page then only hides what presentation hides.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from pet_biofeedback.events import Link, LinkState
 from pet_biofeedback.gui.cards import FeedbackCards
 from pet_biofeedback.gui.hr_view import HeartRateView
+from pet_biofeedback.gui.look import Look, palette_of
 from pet_biofeedback.gui.pacer_view import PacerView
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerState
@@ -41,15 +43,22 @@ NORMAL_AXIS_PX: Final = 13  # heart-rate axis text
 PRESENTATION_AXIS_PX: Final = 24  # …readable in a 1280×720 screen share
 
 _STYLE: Final = """
-QMainWindow, QWidget#central { background: #F6F8FA; }
-QFrame#card { background: #FFFFFF; border: 1px solid #D0D7DE; border-radius: 8px; }
-QLabel#cardTitle { color: #3A4A5A; font-size: 13pt; }
-QLabel#cardValue { color: #102030; font-size: 22pt; font-weight: bold; }
-QLabel#cardExplanation { color: #56606A; font-size: 10pt; }
-QLabel#quality { color: #1B5E20; font-size: 12pt; padding: 4px; }
-QLabel#quality[paused="true"] { color: #8A4B00; font-weight: bold; }
-QLabel#status { color: #3A4A5A; font-size: 11pt; padding: 0 8px; }
+QMainWindow, QWidget#central {{ background: #F6F8FA; }}
+QFrame#card {{ background: #FFFFFF; border: 1px solid #D0D7DE; border-radius: 8px; }}
+QLabel#cardTitle {{ color: #3A4A5A; font-size: {title}pt; }}
+QLabel#cardValue {{ color: #102030; font-size: {value}pt; font-weight: bold; }}
+QLabel#cardExplanation {{ color: #56606A; font-size: {small}pt; }}
+QLabel#quality {{ color: #1B5E20; font-size: {quality}pt; padding: 4px; }}
+QLabel#quality[paused="true"] {{ color: #8A4B00; font-weight: bold; }}
+QLabel#status {{ color: #3A4A5A; font-size: {status}pt; padding: 0 8px; }}
 """
+_STYLE_PT: Final = {"title": 13, "value": 22, "small": 10, "quality": 12, "status": 11}
+
+
+def _style(scale: float) -> str:
+    return _STYLE.format(**{k: round(v * scale) for k, v in _STYLE_PT.items()})
+
+
 _LINK_WORDS: Final = {
     LinkState.SCANNING: "looking for the strap",
     LinkState.CONNECTING: "connecting",
@@ -79,11 +88,15 @@ class SessionWindow(QMainWindow):
         pacer_now: Callable[[], PacerState | None],
         trace_now: Callable[[], TraceArrays],
         title: str = "Breathing session",
+        embedded: bool = False,
+        look: Look | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"pet-biofeedback — {title}")
-        self.setStyleSheet(_STYLE)
+        self.embedded = embedded
+        self.look = look or Look()
+        self.setStyleSheet(_style(self.look.text_scale))
         self._pacer_now = pacer_now
         self._trace_now = trace_now
         self._rate: float | None = None
@@ -124,9 +137,10 @@ class SessionWindow(QMainWindow):
         self.toolbar = toolbar
         self.present_action = QAction("Presentation mode", self)
         self.present_action.setCheckable(True)
-        self.present_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
         self.present_action.toggled.connect(self.set_presentation)
-        toolbar.addAction(self.present_action)
+        if not embedded:  # in the app the shell's F11 and toggle do it (one shortcut per window)
+            self.present_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+            toolbar.addAction(self.present_action)
         self.stop_action = QAction("Stop session", self)
         self.stop_action.triggered.connect(self.stop_requested)
         toolbar.addAction(self.stop_action)
@@ -136,6 +150,7 @@ class SessionWindow(QMainWindow):
         self.frame_timer.setInterval(FRAME_MS)
         self.frame_timer.timeout.connect(self._frame)
         self.frame_timer.start()
+        self.apply_look(self.look)
 
     # ------------------------------------------------------------------ signals in
     def on_snapshot(self, snapshot: FeedbackSnapshot) -> None:
@@ -159,6 +174,24 @@ class SessionWindow(QMainWindow):
         self.recording_label.setStyleSheet("color: #1B5E20;")
         self.stop_action.setEnabled(False)
 
+    def apply_look(self, look: Look) -> None:
+        """Palette and text size (settings); presentation mode keeps its own high contrast."""
+        self.look = look
+        self.setStyleSheet(_style(look.text_scale))
+        palette = palette_of(look)
+        self.cards.set_level_colours(low=palette.low, medium=palette.medium, high=palette.high)
+        if not self.presenting:
+            self._normal_colours()
+
+    def _normal_colours(self) -> None:
+        palette = palette_of(self.look)
+        self.pacer.set_colours(
+            fill="#56B4E9", ring="#0072B2", text="#102030", halo="#FFFFFF", background="#F6F8FA"
+        )
+        self.pacer.text_scale = self.look.text_scale
+        self.heart.set_colours(heart=palette.heart, wave=palette.wave, background="#FFFFFF")
+        self.heart.set_text_size(round(NORMAL_AXIS_PX * self.look.text_scale))
+
     # ------------------------------------------------------------------ presentation
     def set_presentation(self, on: bool) -> None:
         if on == self.presenting:
@@ -175,15 +208,12 @@ class SessionWindow(QMainWindow):
             self.pacer.text_scale = 1.3
             self.heart.set_colours(heart="#FFFFFF", wave="#0072B2", background="#000000")
             self.heart.set_text_size(PRESENTATION_AXIS_PX)
-            self.showFullScreen()
+            if not self.embedded:
+                self.showFullScreen()
         else:
-            self.pacer.set_colours(
-                fill="#56B4E9", ring="#0072B2", text="#102030", halo="#FFFFFF", background="#F6F8FA"
-            )
-            self.pacer.text_scale = 1.0
-            self.heart.set_colours(heart="#D55E00", wave="#56B4E9", background="#FFFFFF")
-            self.heart.set_text_size(NORMAL_AXIS_PX)
-            self.showNormal()
+            self._normal_colours()
+            if not self.embedded:
+                self.showNormal()
         if self.present_action.isChecked() != on:
             self.present_action.setChecked(on)
         self.presentation_changed.emit(on)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+import qasync
+
+T = TypeVar("T")
 
 _HERE = Path(__file__).resolve().parent
 
@@ -21,3 +28,28 @@ def artifacts_dir() -> Path:
     folder = Path(__file__).resolve().parents[2] / "build" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+def run_qt(qapp: Any) -> Iterator[Callable[[Coroutine[Any, Any, T]], T]]:
+    """Run a coroutine on a qasync loop over the test's QApplication (a whole app flow)."""
+
+    def run(coro: Coroutine[Any, Any, T], timeout_s: float = 120.0) -> T:
+        loop = qasync.QEventLoop(qapp)
+        asyncio.set_event_loop(loop)
+        try:
+            with loop:
+                return loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
+        finally:
+            asyncio.set_event_loop(None)
+
+    yield run
+
+
+async def until(condition: Callable[[], object], timeout_s: float = 60.0) -> None:
+    """Wait, letting Qt and asyncio run, until ``condition()`` is true (waitUntil for async)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {condition}")
+        await asyncio.sleep(0.02)

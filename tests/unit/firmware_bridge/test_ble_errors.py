@@ -124,6 +124,8 @@ class TestTranslateError:
             ("org.freedesktop.DBus.Error.AccessDenied", U.PERMISSION_DENIED),
             ("org.bluez.Error.NotReady", U.POWERED_OFF),
             ("org.freedesktop.DBus.Error.ServiceUnknown", U.NO_STACK),
+            # BlueZ installed but its daemon not running (issue 8).
+            ("org.freedesktop.DBus.Error.Spawn.ChildExited", U.NO_STACK),
         ],
     )
     def test_bluez_dbus_errors(self, name: str, expected: BluetoothUnavailableReason) -> None:
