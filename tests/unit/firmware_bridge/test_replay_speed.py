@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 
 import pytest
@@ -35,7 +36,7 @@ class TestSetSpeed:
         clock = FakeClock()
         source = ReplaySource.from_events(beats(7), clock=clock, sleep=clock.sleep)
         times = await clock_at_each_event(source, clock, {2.0: 4.0})
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert gaps == pytest.approx([1.0, 1.0, 0.25, 0.25, 0.25, 0.25])
         assert source.speed == 4.0
 
@@ -43,7 +44,7 @@ class TestSetSpeed:
         clock = FakeClock()
         source = ReplaySource.from_events(beats(7), clock=clock, sleep=clock.sleep)
         times = await clock_at_each_event(source, clock, {1.0: math.inf, 4.0: 1.0})
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         # at max nothing waits; back at ×1 the position goes on from the last event played
         assert gaps == pytest.approx([1.0, 0.0, 0.0, 0.0, 1.0, 1.0])
 
