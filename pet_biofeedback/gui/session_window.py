@@ -19,37 +19,33 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QSplitter,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
 from pet_biofeedback.events import Link, LinkState
-from pet_biofeedback.gui.cards import FeedbackCards
-from pet_biofeedback.gui.hr_view import HeartRateView
-from pet_biofeedback.gui.pacer_view import PacerView
+from pet_biofeedback.gui.session_panel import (
+    NORMAL_AXIS_PX,
+    PANEL_STYLE,
+    PRESENTATION_AXIS_PX,
+    SessionPanel,
+)
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerState
 from pet_biofeedback.session.trace import TraceArrays
 
-__all__ = ["FRAME_MS", "SessionWindow"]
+__all__ = ["FRAME_MS", "NORMAL_AXIS_PX", "PRESENTATION_AXIS_PX", "SessionWindow"]
 
 FRAME_MS: Final = 16  # the pacer is redrawn about 60 times a second
 RATE_STEP: Final = 0.1  # breaths/min per arrow key in presentation mode
-NORMAL_AXIS_PX: Final = 13  # heart-rate axis text
-PRESENTATION_AXIS_PX: Final = 24  # …readable in a 1280×720 screen share
 
-_STYLE: Final = """
-QMainWindow, QWidget#central { background: #F6F8FA; }
-QFrame#card { background: #FFFFFF; border: 1px solid #D0D7DE; border-radius: 8px; }
-QLabel#cardTitle { color: #3A4A5A; font-size: 13pt; }
-QLabel#cardValue { color: #102030; font-size: 22pt; font-weight: bold; }
-QLabel#cardExplanation { color: #56606A; font-size: 10pt; }
-QLabel#quality { color: #1B5E20; font-size: 12pt; padding: 4px; }
-QLabel#quality[paused="true"] { color: #8A4B00; font-weight: bold; }
+_STYLE: Final = (
+    PANEL_STYLE
+    + """
+QMainWindow { background: #F6F8FA; }
 QLabel#status { color: #3A4A5A; font-size: 11pt; padding: 0 8px; }
 """
+)
 _LINK_WORDS: Final = {
     LinkState.SCANNING: "looking for the strap",
     LinkState.CONNECTING: "connecting",
@@ -89,21 +85,13 @@ class SessionWindow(QMainWindow):
         self._rate: float | None = None
         self.presenting = False
 
-        self.pacer = PacerView()
-        self.heart = HeartRateView()
-        self.cards = FeedbackCards()
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.pacer)
-        top.addWidget(self.heart)
-        top.setStretchFactor(0, 2)
-        top.setStretchFactor(1, 3)
-        central = QWidget()
-        central.setObjectName("central")
-        layout = QVBoxLayout(central)
-        layout.addWidget(top, stretch=3)
-        layout.addWidget(self.cards, stretch=1)
-        self.setCentralWidget(central)
-        self.central = central
+        panel = SessionPanel()
+        self.panel = panel
+        self.pacer = panel.pacer
+        self.heart = panel.heart
+        self.cards = panel.cards
+        self.setCentralWidget(panel)
+        self.central = panel
 
         self.link_label = QLabel("starting")
         self.battery_label = QLabel("")
@@ -164,25 +152,12 @@ class SessionWindow(QMainWindow):
         if on == self.presenting:
             return
         self.presenting = on
-        self.cards.setVisible(not on)
+        self.panel.set_presentation(on)
         self.statusBar().setVisible(not on)
         self.toolbar.setVisible(not on)
-        self.central.setStyleSheet("background: #000000;" if on else "")
         if on:
-            self.pacer.set_colours(
-                fill="#F0E442", ring="#FFFFFF", text="#000000", halo="#FFFFFF", background="#000000"
-            )
-            self.pacer.text_scale = 1.3
-            self.heart.set_colours(heart="#FFFFFF", wave="#0072B2", background="#000000")
-            self.heart.set_text_size(PRESENTATION_AXIS_PX)
             self.showFullScreen()
         else:
-            self.pacer.set_colours(
-                fill="#56B4E9", ring="#0072B2", text="#102030", halo="#FFFFFF", background="#F6F8FA"
-            )
-            self.pacer.text_scale = 1.0
-            self.heart.set_colours(heart="#D55E00", wave="#56B4E9", background="#FFFFFF")
-            self.heart.set_text_size(NORMAL_AXIS_PX)
             self.showNormal()
         if self.present_action.isChecked() != on:
             self.present_action.setChecked(on)
