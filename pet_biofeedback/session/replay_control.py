@@ -427,17 +427,17 @@ class ReplayController:
             target = self._target_s
             play = asyncio.ensure_future(self._play_segment(info, target))
             wake = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait((play, wake), return_when=asyncio.FIRST_COMPLETED)
-            if not play.done():  # a jump or close: this segment is over
-                play.cancel()
-            wake.cancel()
-            await asyncio.gather(wake, return_exceptions=True)
+            try:
+                await asyncio.wait((play, wake), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not play.done() and self._engine is not None:
+                    # a jump, close, or run() cancelled: the engine ends the segment cleanly
+                    # (a cancelled engine would leave its reader's tasks behind)
+                    self._engine.request_stop()
+                wake.cancel()
+                await asyncio.gather(wake, return_exceptions=True)
             try:
                 more = await play
-            except asyncio.CancelledError:
-                if not self._wake.is_set():
-                    raise  # run() itself was cancelled
-                continue
             except PetBiofeedbackError as exc:
                 logger.warning("replay of %s stopped: %s", self.path.name, exc)
                 self.error = exc
