@@ -8,6 +8,7 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
@@ -22,6 +23,7 @@ from pet_biofeedback.session.replay_control import (
     scan_replay,
 )
 from tests.unit.session.replay_helpers import record_practice, write_rr_text
+from tests.unit.session.test_sources import write_xdf
 
 TIMEOUT_S = 60.0
 
@@ -207,3 +209,21 @@ class TestPlay:
                 await controller.run()
         assert controller.state == "failed" and controller.error is info.value
         assert "bad.txt" in info.value.user_message
+
+
+class TestOtherFiles:
+    async def test_an_xdf_file_plays_to_its_end(self, tmp_path: Path) -> None:
+        ecg_t = 100.0 + np.arange(130 * 20) / 130.0
+        ecg = np.round(300 * np.sin(2 * np.pi * ecg_t))[:, None]
+        path = write_xdf(
+            tmp_path / "h10.xdf", [("H10 ECG", "ECG", 130, ecg_t.tolist(), ecg.tolist())]
+        )
+        controller = ReplayController(path, speed=math.inf)
+        seen = Watcher(controller)
+        task = asyncio.ensure_future(controller.run())
+        await seen.until(lambda: controller.state in ("ended", "failed"))
+        assert controller.state == "ended", controller.error
+        assert controller.info is not None and controller.info.kind == "xdf"
+        assert controller.position_s() == pytest.approx(controller.duration_s)
+        assert 19.0 < controller.duration_s < 21.0
+        await finished(controller, task)
