@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 FRAME_MS: Final = 16  # the pacer is redrawn about 60 times a second
 # The heart-rate curve is redrawn per beat, but at ×16 or max beats come faster than anyone
-# can see (and a redraw costs ~10 ms, qt-stack.md): at most this often.
+# can see (a redraw costs several ms offscreen, docs/design.md §8): at most this often.
 MIN_REDRAW_S: Final = 0.1
 _STYLE: Final = (
     PANEL_STYLE
