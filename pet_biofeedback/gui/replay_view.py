@@ -156,11 +156,11 @@ class ReplayView(QWidget):
         self.controls.set_duration(info.duration_s)
         self.controls.setEnabled(True)
         self.frame_timer.start()
-        try:
-            await self.controller.run()
-        finally:
+        await self.controller.run()
+        # after `stop` the page may already be gone (the main window dropped it): touch no
+        # widget then; `stop` has stopped the timer
+        if self.controller.state == "failed" and self.controller.error is not None:
             self.frame_timer.stop()
-        if self.controller.error is not None:
             self._show_error(self.controller.error)
 
     def stop(self) -> None:

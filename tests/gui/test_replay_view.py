@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from pet_biofeedback.gui.replay_view import ReplayView, save_replay_screenshot
@@ -135,3 +136,21 @@ def test_a_corrupt_file_gives_its_message_and_the_app_goes_on(
 def test_screenshot_function(tmp_path: Path, practice: Path, qtbot: QtBot) -> None:
     out = save_replay_screenshot(practice, tmp_path / "replay.png", play_s=0.2)
     assert out.stat().st_size > 10_000
+
+
+def test_the_page_can_be_dropped_right_after_close(qtbot: QtBot, practice: Path) -> None:
+    """The main window deletes the page on close_requested while the replay winds down."""
+    window = QWidget()  # the main window that holds the page
+    qtbot.addWidget(window)
+    view = ReplayView(practice, profile="default", parent=window)
+    window.show()
+
+    async def scenario() -> None:
+        task = view.start()
+        await wait_until(lambda: view.controller.n_snapshots_shown > 0)
+        view.close_requested.connect(view.deleteLater)
+        view.close_button.click()
+        await task  # must not touch the deleted widgets
+        await wait_until(lambda: window.findChild(ReplayView) is None)
+
+    run_in_qt(scenario)
