@@ -71,7 +71,7 @@ class ReplayView(QWidget):
     path : Path
         A recording (``.jsonl``, ``.jsonl.gz``), XDF (``.xdf``) or RR text file.
     profile : str
-        Whose history this page was opened from (shown; nothing is written to it).
+        Whose history the file belongs to (kept for the main window; replay writes nothing).
     speed : float, default 1.0
         Starting speed (``math.inf``: as fast as possible).
     controller : ReplayController, optional
