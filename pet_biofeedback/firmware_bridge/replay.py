@@ -725,6 +725,25 @@ class ReplaySource:
             self._reanchor(t_s)
         logger.debug("%s: seek to %.3f s", self.name, t_s)
 
+    def set_speed(self, speed: float) -> None:
+        """Play on at ``speed`` (1 = real time, ``math.inf`` = as fast as possible) from here.
+
+        The position does not jump: it goes on from where it is, at the new pace (within
+        `MAX_WAIT_S`, as for `seek`). A paused source stays paused.
+
+        Raises
+        ------
+        ConfigError
+            ``speed`` is not positive.
+        """
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not speed > 0:
+            raise ConfigError(
+                f"replay speed must be positive (math.inf: as fast as possible), got {speed!r}"
+            )
+        if self._started and self._paused_at is None:
+            self._reanchor(self.position_s)  # the position so far, at the old pace
+        self._speed = float(speed)
+
     def _reanchor(self, t: float) -> None:
         self._anchor_clock_s = self._clock()
         self._anchor_t = t

@@ -27,10 +27,12 @@ from PySide6.QtWidgets import QApplication
 
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
 from pet_biofeedback.gui.device_picker import DevicePickerView, ScanQuery
+from pet_biofeedback.gui.history_view import HistoryView
 from pet_biofeedback.gui.live_session import LiveSession
 from pet_biofeedback.gui.look import Look, scaled_style
 from pet_biofeedback.gui.main_window import ChooseFile, MainWindow
 from pet_biofeedback.gui.protocol_page import ProtocolChoiceView
+from pet_biofeedback.gui.replay_view import ReplayView
 from pet_biofeedback.gui.session_flow import FlowOptions, OpenUrl, SessionFlow
 from pet_biofeedback.gui.settings_dialog import SettingsDialog
 from pet_biofeedback.paths import default_recording_path
@@ -118,6 +120,10 @@ class Shell:
         self.spec: str | None = None
         self.session: asyncio.Future[SessionOutcome | None] | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self.replay: ReplayView | None = None
+        self._replays: set[asyncio.Future[None]] = set()  # awaited before run() returns
+        self.history: HistoryView | None = None
+        self.open_url = open_url
         self._closed = asyncio.Event()
         self._wire()
 
@@ -133,9 +139,7 @@ class Shell:
         w.settings_requested.connect(self.edit_settings)
         w.presentation_changed.connect(self._presentation)
         w.closing.connect(self._closing)
-        # The history page comes from another branch; until it is wired here, the menu item
-        # stays disabled rather than doing nothing.
-        w.history_action.setEnabled(False)
+        w.history_requested.connect(self.show_history)
 
     # ------------------------------------------------------------------ intents
     def device_chosen(self, spec: str) -> None:
@@ -181,9 +185,38 @@ class Shell:
             )
         )
 
-    def open_recording(self, path: Path) -> None:
-        """Until the replay page is merged: a practice session with the file as its source."""
-        self.start("practice", spec=str(path), ask_before=False)
+    def open_recording(self, path: Path) -> ReplayView | None:
+        """Replay ``path`` on its own page (read-only: nothing recorded, no history row)."""
+        if self.session is not None and not self.session.done():
+            self.window.show_problem("A session is running", "Stop it first, then open a file.")
+            return None
+        self._close_replay()
+        page = ReplayView(path, profile=self.options.profile, speed=self.options.speed)
+        page.close_requested.connect(self._close_replay)
+        self.replay = page
+        self.window.show_page(page)
+        self._replays.add(page.start())
+        return page
+
+    def _close_replay(self) -> None:
+        page, self.replay = self.replay, None
+        if page is None:
+            return
+        page.stop()
+        if self.window.current_page() is page:
+            self.window.show_page(self.picker)
+        self.window.stack.removeWidget(page)
+        page.deleteLater()
+
+    def show_history(self) -> HistoryView:
+        """The profile's sessions and trends (read afresh each time it is opened)."""
+        if self.history is None:
+            self.history = HistoryView(self.options.profile, open_url=self.open_url)
+            self.history.replay_requested.connect(self.open_recording)
+        else:
+            self.history.refresh()
+        self.window.show_page(self.history)
+        return self.history
 
     def settings(self) -> CoachSettings:
         """The profile's settings, with what the command line gave on top."""
@@ -242,6 +275,7 @@ class Shell:
 
     def _closing(self) -> None:
         self.flow.close()
+        self._close_replay()
         self._closed.set()
 
     async def run(self) -> int:
@@ -268,6 +302,9 @@ class Shell:
             await self._run_unattended(options.exit_after_s)
         else:
             await self._closed.wait()
+        self._close_replay()
+        if self._replays:  # a stopped replay ends within a beat; let it close its file
+            await asyncio.wait(self._replays, timeout=5.0)
         if self.session is None:
             return 0
         outcome = await self.session

@@ -20,27 +20,25 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QSplitter,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
 from pet_biofeedback.events import Link, LinkState
-from pet_biofeedback.gui.cards import FeedbackCards
-from pet_biofeedback.gui.hr_view import HeartRateView
 from pet_biofeedback.gui.look import Look, palette_of
-from pet_biofeedback.gui.pacer_view import PacerView
+from pet_biofeedback.gui.session_panel import (
+    NORMAL_AXIS_PX,
+    PRESENTATION_AXIS_PX,
+    SessionPanel,
+)
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerState
 from pet_biofeedback.session.trace import TraceArrays
 
-__all__ = ["FRAME_MS", "SessionWindow"]
+__all__ = ["FRAME_MS", "NORMAL_AXIS_PX", "PRESENTATION_AXIS_PX", "SessionWindow"]
 
 FRAME_MS: Final = 16  # the pacer is redrawn about 60 times a second
 RATE_STEP: Final = 0.1  # breaths/min per arrow key in presentation mode
-NORMAL_AXIS_PX: Final = 13  # heart-rate axis text
-PRESENTATION_AXIS_PX: Final = 24  # …readable in a 1280×720 screen share
 
 _STYLE: Final = """
 QMainWindow, QWidget#central {{ background: #F6F8FA; }}
@@ -102,21 +100,13 @@ class SessionWindow(QMainWindow):
         self._rate: float | None = None
         self.presenting = False
 
-        self.pacer = PacerView()
-        self.heart = HeartRateView()
-        self.cards = FeedbackCards()
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.pacer)
-        top.addWidget(self.heart)
-        top.setStretchFactor(0, 2)
-        top.setStretchFactor(1, 3)
-        central = QWidget()
-        central.setObjectName("central")
-        layout = QVBoxLayout(central)
-        layout.addWidget(top, stretch=3)
-        layout.addWidget(self.cards, stretch=1)
-        self.setCentralWidget(central)
-        self.central = central
+        panel = SessionPanel()  # the same views as the replay page
+        self.panel = panel
+        self.pacer = panel.pacer
+        self.heart = panel.heart
+        self.cards = panel.cards
+        self.setCentralWidget(panel)
+        self.central = panel
 
         self.link_label = QLabel("starting")
         self.battery_label = QLabel("")

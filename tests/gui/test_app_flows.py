@@ -82,11 +82,23 @@ def test_practice_on_the_simulated_strap_with_ratings(
         reports.append(flow.report)
         pages = shell.window.stack.count()
         assert flow.outcome is not None
-        shell.open_recording(flow.outcome.recording)  # a second session replaces the first page
+        # a second session (on the first one's file) replaces the first page
+        shell.start("practice", spec=str(flow.outcome.recording), ask_before=False)
         await until(lambda: shell.window.current_page() is flow.after)
         qtbot.mouseClick(flow.after.skip_button, LEFT)
         await until(lambda: shell.window.current_page() is flow.summary)
         assert shell.window.stack.count() == pages
+        shell.window.history_action.trigger()  # View → History: the sessions just made
+        history = shell.history
+        assert history is not None and shell.window.current_page() is history
+        assert len(history.sessions) == 2
+        history.table.selectRow(len(history.sessions) - 1)  # the oldest: the first session
+        qtbot.mouseClick(history.replay_button, LEFT)
+        replay = shell.replay
+        assert replay is not None and shell.window.current_page() is replay
+        await until(lambda: replay.controller.state in ("playing", "ended"))
+        qtbot.mouseClick(replay.close_button, LEFT)
+        assert shell.window.current_page() is shell.picker and shell.replay is None
         shell.window.close()
         return await app
 
@@ -186,16 +198,18 @@ def test_a_damaged_file_from_the_menu_gives_a_clear_message_and_the_app_goes_on(
 
     async def drive() -> int:
         app = asyncio.ensure_future(shell.run())
+        await until(lambda: shell.window.current_page() is shell.picker)
         await until(lambda: shell.picker.scan_button.isEnabled())
         with qtbot.waitSignal(shell.window.open_recording_requested) as asked:
             shell.window.open_action.trigger()
         assert asked.args == [damaged]
-        await until(lambda: shell.window.message_box is not None)
-        box = shell.window.message_box
-        assert box is not None and box.isVisible()
-        assert "damaged.jsonl.gz" in box.text() and "damaged" in box.text()
-        assert "Traceback" not in box.text() and "Error" not in box.text()
-        box.accept()
+        page = shell.replay
+        assert page is not None and shell.window.current_page() is page
+        await until(lambda: page.message.isVisible())
+        text = page.message.text()
+        assert "damaged.jsonl.gz" in text and "damaged" in text
+        assert "Traceback" not in text and "Error" not in text
+        qtbot.mouseClick(page.close_button, LEFT)
         assert shell.window.isVisible()  # still running: back at the start, the simulated
         assert shell.window.current_page() is shell.picker  # strap still works
         qtbot.mouseClick(shell.picker.simulated_button, LEFT)
