@@ -798,7 +798,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if str(getattr(args, "source", "") or "").strip().lower() in ("sim:help", "sim:?"):
-            from pet_biofeedback.firmware_bridge.simulated import sim_help_text
+            from pet_biofeedback.firmware_bridge.sim_config import sim_help_text
 
             print(sim_help_text())
             return EXIT_OK

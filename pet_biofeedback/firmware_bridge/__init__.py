@@ -21,14 +21,14 @@ from pet_biofeedback.errors import DecodeError
 # Names re-exported from submodules, loaded on first use (PEP 562) so that importing one
 # decoder does not pull in the simulator, asyncio or bleak.
 _LAZY = {
-    "PacerFn": "simulated",
-    "SimChunk": "simulated",
-    "SimConfig": "simulated",
+    "PacerFn": "sim_physiology",
+    "SimChunk": "sim_model",
+    "SimConfig": "sim_config",
     "SimulatedStrap": "simulated",
-    "StrapModel": "simulated",
-    "fixed_rate_pacer": "simulated",
-    "parse_sim_spec": "simulated",
-    "simulate": "simulated",
+    "StrapModel": "sim_model",
+    "fixed_rate_pacer": "sim_physiology",
+    "parse_sim_spec": "sim_config",
+    "simulate": "sim_model",
     "ReplaySource": "replay",
 }
 

@@ -74,13 +74,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
 
 from pet_biofeedback.firmware_bridge import hrs, pmd
 from pet_biofeedback.firmware_bridge.ble import BleStrap, Clock, Sleep
-from pet_biofeedback.firmware_bridge.simulated import (
-    ACC_FS_HZ,
-    ECG_FS_HZ,
-    SimChunk,
-    SimConfig,
-    StrapModel,
-)
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.sim_model import SimChunk, StrapModel
+from pet_biofeedback.firmware_bridge.sim_physiology import ACC_FS_HZ, ECG_FS_HZ
 
 __all__ = [
     "BumbleClientBackend",

@@ -39,7 +39,9 @@ from typing import Final, Self, TypeAlias
 from pet_biofeedback.errors import ConfigError, DeviceError, InputFileError
 from pet_biofeedback.events import Event, EventSource
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
-from pet_biofeedback.firmware_bridge.simulated import PacerFn, SimulatedStrap, parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_config import parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_physiology import PacerFn
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.session.importers import check_regular_file, rr_text_events, xdf_events
 from pet_biofeedback.session.plausibility import PlausibilityGate
 

@@ -58,7 +58,7 @@ from pet_biofeedback.firmware_bridge.emulated import (
     VirtualClock,
     emulated_source,
 )
-from pet_biofeedback.firmware_bridge.simulated import SimConfig
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
 
 pytestmark = [pytest.mark.ble, pytest.mark.timeout(60)]
 
