@@ -521,11 +521,11 @@ async def _show_status_every(status: _StatusLine, saved: _SavedStats, started_s:
 def _cmd_scan(args: argparse.Namespace) -> int:
     import asyncio  # only the commands that run a source need the event loop
 
-    from pet_biofeedback.session.sources import load_ble
+    from pet_biofeedback.session.sources import load_ble_scan
 
-    ble = load_ble()
+    ble_scan = load_ble_scan()
     print(f"Listening for heart-rate straps for {args.seconds:g} s ...", flush=True)
-    straps = asyncio.run(ble.scan(args.seconds))
+    straps = asyncio.run(ble_scan.scan(args.seconds))
     if not straps:
         print(
             "No strap found. Wear the strap with moist electrodes (that wakes it up), keep it "

@@ -53,6 +53,7 @@ __all__ = [
     "ImportedFileSource",
     "describe_source",
     "load_ble",
+    "load_ble_scan",
     "open_source",
     "recorded_source",
 ]
@@ -108,6 +109,21 @@ def load_ble() -> ModuleType:
     """
     return _import_bridge(
         "ble",
+        "Bluetooth support is not available in this installation (the bleak package is "
+        "missing or failed to load); reinstall pet-biofeedback.",
+    )
+
+
+def load_ble_scan() -> ModuleType:
+    """The strap discovery module (`firmware_bridge.ble_scan`, its `scan`), imported on first use.
+
+    Raises
+    ------
+    DeviceError
+        It (or bleak) cannot be imported.
+    """
+    return _import_bridge(
+        "ble_scan",
         "Bluetooth support is not available in this installation (the bleak package is "
         "missing or failed to load); reinstall pet-biofeedback.",
     )
@@ -359,7 +375,9 @@ def open_source(
                     "stay (nearly) empty"
                 )
             emulated = _load_emulated()
-            plan = emulated.FaultPlan.parse(faults) if faults is not None else None
+            from pet_biofeedback.firmware_bridge.emulated_harness import FaultPlan
+
+            plan = FaultPlan.parse(faults) if faults is not None else None
             return _BuiltOnOpening(
                 functools.partial(
                     emulated.emulated_source, target, faults=plan, seed=0, speed=speed, acc=True
