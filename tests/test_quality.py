@@ -61,6 +61,7 @@ def test_signal_core_imports_only_numpy_scipy_and_errors() -> None:
 BLEAK_MODULES: frozenset[str] = frozenset(
     {
         "firmware_bridge/ble.py",
+        "firmware_bridge/ble_device_info.py",
         "firmware_bridge/ble_messages.py",
         "firmware_bridge/ble_pmd.py",
         "firmware_bridge/ble_scan.py",

@@ -43,7 +43,6 @@ from `pmd.PmdClock` (§4.8).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
@@ -53,14 +52,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Self
 
-from bleak import BleakClient, BleakScanner
+from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import (
     BleakError,
-    BleakGATTProtocolError,
 )
 
 from pet_biofeedback.errors import (
@@ -83,6 +81,7 @@ from pet_biofeedback.events import (
 from pet_biofeedback.firmware_bridge import hrs, pmd
 from pet_biofeedback.firmware_bridge.beat_clock import RrBeatClock
 from pet_biofeedback.firmware_bridge.ble_decode import NotificationDecoder, StreamState
+from pet_biofeedback.firmware_bridge.ble_device_info import read_battery_pct, read_device_info
 from pet_biofeedback.firmware_bridge.ble_errors import translate_error
 from pet_biofeedback.firmware_bridge.ble_messages import (
     _CpMessage,
@@ -102,7 +101,7 @@ from pet_biofeedback.firmware_bridge.ble_messages import (
     _StreamStarted,
 )
 from pet_biofeedback.firmware_bridge.ble_pmd import CP_READ_KEY, PmdControl
-from pet_biofeedback.firmware_bridge.ble_scan import is_strap_advertisement
+from pet_biofeedback.firmware_bridge.ble_scan import find_advertisement, matches_target
 from pet_biofeedback.firmware_bridge.ble_settings import (
     BleStats,
     BleTimeouts,
@@ -116,14 +115,6 @@ __all__ = ["BleStrap"]
 
 logger = logging.getLogger(__name__)
 
-_DIS_FIELDS: Final = (
-    ("manufacturer", hrs.MANUFACTURER_NAME_UUID),
-    ("model", hrs.MODEL_NUMBER_UUID),
-    ("serial_number", hrs.SERIAL_NUMBER_UUID),
-    ("hardware_revision", hrs.HARDWARE_REVISION_UUID),
-    ("firmware_revision", hrs.FIRMWARE_REVISION_UUID),
-    ("software_revision", hrs.SOFTWARE_REVISION_UUID),
-)
 _DEFAULT_QUEUE_SIZE: Final = 2048  # ≈ 4 min of H10 HR + ECG + ACC notifications (~9/s)
 
 
@@ -430,25 +421,19 @@ class BleStrap:
 
     def _matches(self, device: BLEDevice, adv: AdvertisementData) -> bool:
         """Is this advertisement the strap we want?"""
-        name = adv.local_name or device.name
-        if self._target_address is not None:
-            if device.address.lower() == self._target_address.lower():
-                return True
-            return bool(self._target_name) and name == self._target_name
-        if self._identifier is not None:
-            wanted = self._identifier.lower()
-            return device.address.lower() == wanted or (name is not None and wanted in name.lower())
-        return is_strap_advertisement(adv)
+        return matches_target(
+            device,
+            adv,
+            identifier=self._identifier,
+            target_address=self._target_address,
+            target_name=self._target_name,
+        )
 
     async def _find_device(self) -> tuple[BLEDevice, AdvertisementData]:
         """Scan until the strap advertises (fresh `BLEDevice` every time, §6 rule 3)."""
-        async with BleakScanner(backend=self._scanner_cls) as scanner:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._timeouts.scan_s):
-                    async with contextlib.aclosing(scanner.advertisement_data()) as stream:
-                        async for device, adv in stream:
-                            if self._matches(device, adv):
-                                return device, adv
+        found = await find_advertisement(self._scanner_cls, self._matches, self._timeouts.scan_s)
+        if found is not None:
+            return found
         wanted = self._target_name or self._identifier
         raise DeviceNotFoundError(
             f"no matching strap advertised within {self._timeouts.scan_s:g} s "
@@ -491,7 +476,9 @@ class BleStrap:
             context = "reading the battery level and device information"
             await self._read_battery(session)
             if self._device_info is None:
-                self._device_info = await self._read_device_info(session, name, device.address)
+                self._device_info = await read_device_info(
+                    client, name, device.address, self._timeouts.gatt_s
+                )
 
             context = "subscribing to heart rate"
             if reconnecting:
@@ -539,57 +526,13 @@ class BleStrap:
             await client.start_notify(uuid, callback)
         session.subscribed.append(uuid)
 
-    async def _read_optional(self, session: _Session, uuid: str) -> bytes | None:
-        """Read a characteristic the strap may not have; None when absent or refused."""
-        client = session.client
-        assert client is not None
-        if client.services.get_characteristic(uuid) is None:
-            return None
-        try:
-            async with asyncio.timeout(self._timeouts.gatt_s):
-                return bytes(await client.read_gatt_char(uuid))
-        except BleakGATTProtocolError as exc:
-            logger.debug("reading %s refused: %s", uuid, exc)
-            return None
-
     async def _read_battery(self, session: _Session) -> None:
         """Read the battery level once (optional characteristic)."""
-        value = await self._read_optional(session, hrs.BATTERY_LEVEL_UUID)
-        if value is None:
-            return
-        try:
-            self._put(Battery(self._now(), hrs.decode_battery_level(value)))
-        except DecodeError as exc:
-            logger.debug("battery level skipped: %s", exc)
-
-    async def _read_device_info(
-        self, session: _Session, name: str | None, address: str
-    ) -> DeviceInfo:
-        """Read the Device Information strings (all optional, §3)."""
-        strings: dict[str, str | None] = {}
-        for key, uuid in _DIS_FIELDS:
-            value = await self._read_optional(session, uuid)
-            try:
-                strings[key] = (
-                    None if value is None else hrs.decode_device_information_string(value)
-                )
-            except DecodeError as exc:
-                logger.debug("device information %s skipped: %s", key, exc)
-                strings[key] = None
-        info = DeviceInfo(
-            name=name,
-            address=address,
-            manufacturer=strings["manufacturer"],
-            model=strings["model"],
-            serial_number=strings["serial_number"],
-            hardware_revision=strings["hardware_revision"],
-            firmware_revision=strings["firmware_revision"],
-            software_revision=strings["software_revision"],
-        )
-        logger.info(
-            "strap: %s %s, firmware %s", info.manufacturer, info.model, info.firmware_revision
-        )
-        return info
+        client = session.client
+        assert client is not None
+        battery_pct = await read_battery_pct(client, self._timeouts.gatt_s)
+        if battery_pct is not None:
+            self._put(Battery(self._now(), battery_pct))
 
     # -- PMD --
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Final
 
 from bleak import BleakScanner
@@ -21,7 +22,14 @@ from pet_biofeedback.firmware_bridge import hrs
 from pet_biofeedback.firmware_bridge.ble_errors import translate_error
 from pet_biofeedback.firmware_bridge.ble_settings import FoundStrap, _check_positive
 
-__all__ = ["POLAR_COMPANY_ID", "POLAR_NAME_PREFIX", "is_strap_advertisement", "scan"]
+__all__ = [
+    "POLAR_COMPANY_ID",
+    "POLAR_NAME_PREFIX",
+    "find_advertisement",
+    "is_strap_advertisement",
+    "matches_target",
+    "scan",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +117,48 @@ async def scan(
     straps.sort(key=lambda s: s.rssi_dbm, reverse=True)
     logger.info("scan: %d strap(s) found in %.1f s", len(straps), timeout_s)
     return straps
+
+
+def matches_target(
+    device: BLEDevice,
+    adv: AdvertisementData,
+    *,
+    identifier: str | None,
+    target_address: str | None,
+    target_name: str | None,
+) -> bool:
+    """Whether an advertisement is the strap `ble.BleStrap` looks for.
+
+    Once connected, the strap is remembered by address and name (`target_address`,
+    `target_name`; a macOS address can change, §7); before that, `identifier` is an address
+    or (part of) the advertised name, case-insensitive; without one, any strap will do
+    (`is_strap_advertisement`).
+    """
+    name = adv.local_name or device.name
+    if target_address is not None:
+        if device.address.lower() == target_address.lower():
+            return True
+        return bool(target_name) and name == target_name
+    if identifier is not None:
+        wanted = identifier.lower()
+        return device.address.lower() == wanted or (name is not None and wanted in name.lower())
+    return is_strap_advertisement(adv)
+
+
+async def find_advertisement(
+    scanner_cls: type[BaseBleakScanner] | None,
+    matches: Callable[[BLEDevice, AdvertisementData], bool],
+    timeout_s: float,
+) -> tuple[BLEDevice, AdvertisementData] | None:
+    """Scan until an advertisement `matches` (a fresh `BLEDevice` every time, §6 rule 3).
+
+    Returns None when none did within `timeout_s`; what bleak raises is left to the caller.
+    """
+    async with BleakScanner(backend=scanner_cls) as scanner:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                async with contextlib.aclosing(scanner.advertisement_data()) as stream:
+                    async for device, adv in stream:
+                        if matches(device, adv):
+                            return device, adv
+    return None
