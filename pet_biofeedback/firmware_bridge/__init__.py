@@ -2,13 +2,16 @@
 
 Everything that produces heartbeats lives here (design.md §2, issue 3): the pure decoders of
 the Heart Rate Service and the Polar PMD protocol (`hrs`, `pmd`), and the sources — BLE
-strap, emulated straps, the simulated strap (`simulated`), replay of a recording. Every
-source meets `pet_biofeedback.events.EventSource`: ``async with source:`` opens it,
-``async for event in source:`` yields the events of `pet_biofeedback.events` in time order.
+strap (`ble`), emulated straps (`emulated`), the simulated strap (`simulated`), replay of a
+recording (`replay`). Every source meets `pet_biofeedback.events.EventSource`:
+``async with source:`` opens it, ``async for event in source:`` yields the events of
+`pet_biofeedback.events` in time order.
 
 This package may import `pet_biofeedback.errors`, `pet_biofeedback.events`,
-`pet_biofeedback.recording` and numpy (bleak only in ``ble.py``); never Qt, the GUI, session
-code or `pet_biofeedback.signal`.
+`pet_biofeedback.recording` and numpy; bleak only in the BLE modules (``ble``, ``ble_scan``,
+``ble_pmd``, ``ble_messages``, ``ble_device_info``) and ``_bumble_backend``, Bumble only in
+``emulated_world``, ``emulated_straps``, ``emulated_h10`` and ``_bumble_backend`` (import-linter
+contracts in pyproject.toml); never Qt, the GUI, session code or `pet_biofeedback.signal`.
 """
 
 from __future__ import annotations

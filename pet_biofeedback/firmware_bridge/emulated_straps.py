@@ -61,7 +61,7 @@ _ENERGY_MAX_KJ: Final = 0xFFFF  # saturates (§2.1)
 
 
 class EmulatedStrapBase(EmulatedPeripheral):
-    """A heart-rate strap driven by `simulated.StrapModel`: HRS, Battery and Device Information.
+    """A heart-rate strap driven by `sim_model.StrapModel`: HRS, Battery and Device Information.
 
     Parameters
     ----------

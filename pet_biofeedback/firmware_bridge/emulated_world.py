@@ -69,7 +69,7 @@ class EmulatedWorld:
     ----------
     scanner_cls, client_cls : type
         bleak backends bound to this world's central, for ``BleStrap(scanner_cls=…,
-        client_cls=…)`` or `ble.scan`.
+        client_cls=…)`` or `ble_scan.scan`.
     """
 
     def __init__(self, *, att_mtu: int = 247, echo_reads: bool = False) -> None:

@@ -8,7 +8,7 @@
   strap or optical sensor on Bumble's virtual link, driven through the real BLE code
   (`firmware_bridge.emulated`, an optional extra), with optional fault injection;
 * ``sim`` or ``sim:key=value,…`` — the simulated strap (`firmware_bridge.simulated`; keys as
-  `parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
+  `sim_config.parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
 * a file: a recording (``.jsonl``, ``.jsonl.gz``) replayed by `ReplaySource`; an XDF file
   (``.xdf``, ``.xdfz``) or an RR text file (any other existing file) turned into events by
   `importers.xdf_events` / `importers.rr_text_events` and replayed from memory. File sources
