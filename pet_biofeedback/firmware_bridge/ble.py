@@ -670,27 +670,7 @@ class BleStrap:
         timeout_s = self._timeouts.stop_s
         # Each entry leaves its list only once its step was tried, so a teardown cancelled
         # half-way (Ctrl-C during a stall) is completed by the next one (__aexit__).
-        while session.started:
-            measurement = session.started[-1]
-            if not client.is_connected:
-                break
-            try:
-                async with asyncio.timeout(timeout_s):
-                    response = await self._pmd.cp_request(
-                        session,
-                        pmd.stop_command(measurement),
-                        allow_pairing=False,
-                        response_timeout_s=timeout_s,
-                    )
-                if not response.ok:
-                    logger.warning(
-                        "STOP %s answered %s", measurement.name, response.status_description
-                    )
-            except (BleakError, OSError, TimeoutError, DeviceError, _LinkLost) as exc:
-                logger.warning("could not STOP the %s stream: %s", measurement.name, exc)
-            if measurement in session.started:  # the sensor may have dropped it meanwhile
-                session.started.remove(measurement)
-        session.started.clear()
+        await self._pmd.stop_started(session, client, timeout_s)
         while session.subscribed:
             uuid = session.subscribed[-1]
             if not client.is_connected:

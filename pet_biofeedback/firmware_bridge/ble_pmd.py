@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Final
 
+from bleak import BleakClient
 from bleak.exc import (
     BleakError,
     BleakGATTProtocolError,
@@ -22,6 +23,7 @@ from bleak.exc import (
 
 from pet_biofeedback.errors import (
     DecodeError,
+    DeviceError,
     PairingRequiredError,
     PmdCommandError,
 )
@@ -274,6 +276,34 @@ class PmdControl:
             self._counts["n_unknown_cp_messages"] += 1
             logger.warning("unknown message on the PMD control point ignored: %s", exc)
             return None
+
+    async def stop_started(self, session: _Session, client: BleakClient, timeout_s: float) -> None:
+        """STOP every stream started on this connection, newest first; log, never raise (§4.14).
+
+        A stream leaves ``session.started`` only once its STOP was tried, so that a clean-up
+        cancelled half-way is completed by the next one.
+        """
+        while session.started:
+            measurement = session.started[-1]
+            if not client.is_connected:
+                break
+            try:
+                async with asyncio.timeout(timeout_s):
+                    response = await self.cp_request(
+                        session,
+                        pmd.stop_command(measurement),
+                        allow_pairing=False,
+                        response_timeout_s=timeout_s,
+                    )
+                if not response.ok:
+                    logger.warning(
+                        "STOP %s answered %s", measurement.name, response.status_description
+                    )
+            except (BleakError, OSError, TimeoutError, DeviceError, _LinkLost) as exc:
+                logger.warning("could not STOP the %s stream: %s", measurement.name, exc)
+            if measurement in session.started:  # the sensor may have dropped it meanwhile
+                session.started.remove(measurement)
+        session.started.clear()
 
     async def on_sensor_stopped(self, session: _Session, stopped: pmd.MeasurementStopped) -> None:
         """The sensor stopped streams by itself (§4.5): restart once per connection, or report."""
