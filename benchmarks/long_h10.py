@@ -51,7 +51,8 @@ class Measurement:
 
 
 async def _write_events(path: Path, duration_s: float, seed: int) -> int:
-    from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+    from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+    from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
     from pet_biofeedback.recording import RecordingWriter
 
     n_events = 0

@@ -61,7 +61,8 @@ class _Events:
 
 
 async def _simulated_events(minutes: float) -> list[object]:
-    from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap, parse_sim_spec
+    from pet_biofeedback.firmware_bridge.sim_config import parse_sim_spec
+    from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 
     strap = SimulatedStrap(
         parse_sim_spec(f"sim:seed={SEED},duration={minutes * 60:g}"), speed=math.inf

@@ -28,7 +28,8 @@ import numpy as np
 
 from pet_biofeedback import __version__
 from pet_biofeedback.events import Contact, Event, RRIntervals
-from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap, parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_config import parse_sim_spec
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.session.recorder import RecordingSummary, record
 from pet_biofeedback.session.sources import describe_source
 

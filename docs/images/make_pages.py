@@ -27,7 +27,8 @@ FIRST = datetime(2026, 11, 2, 8, 30, tzinfo=TZ)
 
 
 async def one_session(k: int, day: int) -> Path:
-    from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+    from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+    from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
     from pet_biofeedback.paths import default_recording_path
     from pet_biofeedback.session.engine import SessionEngine, SessionPlan
     from pet_biofeedback.session.history import HistoryStore, index_recording

@@ -561,11 +561,11 @@ async def _show_status_every(status: _StatusLine, saved: _SavedStats, started_s:
 def _cmd_scan(args: argparse.Namespace) -> int:
     import asyncio  # only the commands that run a source need the event loop
 
-    from pet_biofeedback.session.sources import load_ble
+    from pet_biofeedback.session.sources import load_ble_scan
 
-    ble = load_ble()
+    ble_scan = load_ble_scan()
     print(f"Listening for heart-rate straps for {args.seconds:g} s ...", flush=True)
-    straps = asyncio.run(ble.scan(args.seconds))
+    straps = asyncio.run(ble_scan.scan(args.seconds))
     if not straps:
         print(
             "No strap found. Wear the strap with moist electrodes (that wakes it up), keep it "
@@ -838,7 +838,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if str(getattr(args, "source", "") or "").strip().lower() in ("sim:help", "sim:?"):
-            from pet_biofeedback.firmware_bridge.simulated import sim_help_text
+            from pet_biofeedback.firmware_bridge.sim_config import sim_help_text
 
             print(sim_help_text())
             return EXIT_OK

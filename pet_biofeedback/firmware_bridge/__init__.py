@@ -2,13 +2,16 @@
 
 Everything that produces heartbeats lives here (design.md §2, issue 3): the pure decoders of
 the Heart Rate Service and the Polar PMD protocol (`hrs`, `pmd`), and the sources — BLE
-strap, emulated straps, the simulated strap (`simulated`), replay of a recording. Every
-source meets `pet_biofeedback.events.EventSource`: ``async with source:`` opens it,
-``async for event in source:`` yields the events of `pet_biofeedback.events` in time order.
+strap (`ble`), emulated straps (`emulated`), the simulated strap (`simulated`), replay of a
+recording (`replay`). Every source meets `pet_biofeedback.events.EventSource`:
+``async with source:`` opens it, ``async for event in source:`` yields the events of
+`pet_biofeedback.events` in time order.
 
 This package may import `pet_biofeedback.errors`, `pet_biofeedback.events`,
-`pet_biofeedback.recording` and numpy (bleak only in ``ble.py``); never Qt, the GUI, session
-code or `pet_biofeedback.signal`.
+`pet_biofeedback.recording` and numpy; bleak only in the BLE modules (``ble``, ``ble_scan``,
+``ble_pmd``, ``ble_messages``, ``ble_device_info``) and ``_bumble_backend``, Bumble only in
+``emulated_world``, ``emulated_straps``, ``emulated_h10`` and ``_bumble_backend`` (import-linter
+contracts in pyproject.toml); never Qt, the GUI, session code or `pet_biofeedback.signal`.
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ from pet_biofeedback.errors import DecodeError
 # Names re-exported from submodules, loaded on first use (PEP 562) so that importing one
 # decoder does not pull in the simulator, asyncio or bleak.
 _LAZY = {
-    "PacerFn": "simulated",
-    "SimChunk": "simulated",
-    "SimConfig": "simulated",
+    "PacerFn": "sim_physiology",
+    "SimChunk": "sim_model",
+    "SimConfig": "sim_config",
     "SimulatedStrap": "simulated",
-    "StrapModel": "simulated",
-    "fixed_rate_pacer": "simulated",
-    "parse_sim_spec": "simulated",
-    "simulate": "simulated",
+    "StrapModel": "sim_model",
+    "fixed_rate_pacer": "sim_physiology",
+    "parse_sim_spec": "sim_config",
+    "simulate": "sim_model",
     "ReplaySource": "replay",
 }
 

@@ -8,7 +8,7 @@
   strap or optical sensor on Bumble's virtual link, driven through the real BLE code
   (`firmware_bridge.emulated`, an optional extra), with optional fault injection;
 * ``sim`` or ``sim:key=value,…`` — the simulated strap (`firmware_bridge.simulated`; keys as
-  `parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
+  `sim_config.parse_sim_spec` lists them, e.g. ``sim:resonance=5.5,seed=3,ectopy=0.01``);
 * a file: a recording (``.jsonl``, ``.jsonl.gz``) replayed by `ReplaySource`; an XDF file
   (``.xdf``, ``.xdfz``; with the RR intervals of its ECG's R peaks) or an RR text file (any
   other existing file) turned into events by `importers.xdf_events` /
@@ -40,7 +40,9 @@ from typing import Final, Self, TypeAlias
 from pet_biofeedback.errors import ConfigError, DeviceError, InputFileError
 from pet_biofeedback.events import Event, EventSource
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
-from pet_biofeedback.firmware_bridge.simulated import PacerFn, SimulatedStrap, parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_config import parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_physiology import PacerFn
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.session.importers import check_regular_file, rr_text_events, xdf_events
 from pet_biofeedback.session.plausibility import PlausibilityGate
 
@@ -52,6 +54,7 @@ __all__ = [
     "ImportedFileSource",
     "describe_source",
     "load_ble",
+    "load_ble_scan",
     "open_source",
     "recorded_source",
 ]
@@ -108,6 +111,21 @@ def load_ble() -> ModuleType:
     """
     return _import_bridge(
         "ble",
+        "Bluetooth support is not available in this installation (the bleak package is "
+        "missing or failed to load); reinstall pet-biofeedback.",
+    )
+
+
+def load_ble_scan() -> ModuleType:
+    """The strap discovery module (`firmware_bridge.ble_scan`, its `scan`), imported on first use.
+
+    Raises
+    ------
+    DeviceError
+        It (or bleak) cannot be imported.
+    """
+    return _import_bridge(
+        "ble_scan",
         "Bluetooth support is not available in this installation (the bleak package is "
         "missing or failed to load); reinstall pet-biofeedback.",
     )
@@ -366,7 +384,9 @@ def open_source(
                     "stay (nearly) empty"
                 )
             emulated = _load_emulated()
-            plan = emulated.FaultPlan.parse(faults) if faults is not None else None
+            from pet_biofeedback.firmware_bridge.emulated_harness import FaultPlan
+
+            plan = FaultPlan.parse(faults) if faults is not None else None
             return _BuiltOnOpening(
                 functools.partial(
                     emulated.emulated_source, target, faults=plan, seed=0, speed=speed, acc=True

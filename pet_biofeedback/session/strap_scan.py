@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pet_biofeedback.session.sources import load_ble
+from pet_biofeedback.session.sources import load_ble_scan
 
 __all__ = ["SCAN_S", "StrapListing", "listings", "scan_straps", "signal_words"]
 
@@ -78,5 +78,5 @@ async def scan_straps(timeout_s: float = SCAN_S) -> list[StrapListing]:
     DeviceError
         Any other Bluetooth failure, or Bluetooth support missing in this installation.
     """
-    ble = load_ble()
+    ble = load_ble_scan()
     return listings(await ble.scan(timeout_s))

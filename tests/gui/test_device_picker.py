@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from pet_biofeedback.events import Link, LinkState
-from pet_biofeedback.firmware_bridge.ble import translate_error
+from pet_biofeedback.firmware_bridge.ble_errors import translate_error
 from pet_biofeedback.gui.device_picker import DevicePickerView
 from pet_biofeedback.session.strap_scan import StrapListing, listings
 

@@ -19,13 +19,13 @@ async def make_world() -> AsyncIterator[Callable[..., Any]]:
     The test adds its peripherals, then enters the world; any world still open at the end of
     the test (it failed inside ``async with world``) is closed here.
     """
-    emulated = pytest.importorskip(
-        "pet_biofeedback.firmware_bridge.emulated", reason="needs the 'emulated' extra"
+    emulated_world = pytest.importorskip(
+        "pet_biofeedback.firmware_bridge.emulated_world", reason="needs the 'emulated' extra"
     )
     worlds: list[Any] = []
 
     def make(**kwargs: Any) -> Any:
-        world = emulated.EmulatedWorld(**kwargs)
+        world = emulated_world.EmulatedWorld(**kwargs)
         worlds.append(world)
         return world
 
@@ -38,7 +38,7 @@ async def make_world() -> AsyncIterator[Callable[..., Any]]:
 @pytest.fixture
 def vclock() -> Any:
     """A virtual monotonic clock for `BleStrap`: ``clock=vclock, sleep=vclock.sleep``."""
-    emulated = pytest.importorskip(
-        "pet_biofeedback.firmware_bridge.emulated", reason="needs the 'emulated' extra"
+    emulated_harness = pytest.importorskip(
+        "pet_biofeedback.firmware_bridge.emulated_harness", reason="needs the 'emulated' extra"
     )
-    return emulated.VirtualClock()
+    return emulated_harness.VirtualClock()

@@ -41,24 +41,20 @@ from pet_biofeedback.events import (
     RRIntervals,
 )
 from pet_biofeedback.firmware_bridge import hrs, pmd
-from pet_biofeedback.firmware_bridge.ble import (
-    CP_WRITE_KEY,
-    BleStrap,
-    BleTimeouts,
-    ReconnectPolicy,
-    scan,
-)
-from pet_biofeedback.firmware_bridge.emulated import (
-    EmulatedAdvertiser,
+from pet_biofeedback.firmware_bridge.ble import BleStrap
+from pet_biofeedback.firmware_bridge.ble_pmd import CP_WRITE_KEY
+from pet_biofeedback.firmware_bridge.ble_scan import scan
+from pet_biofeedback.firmware_bridge.ble_settings import BleTimeouts, ReconnectPolicy
+from pet_biofeedback.firmware_bridge.emulated import emulated_source
+from pet_biofeedback.firmware_bridge.emulated_h10 import EmulatedH10
+from pet_biofeedback.firmware_bridge.emulated_harness import FaultPlan, VirtualClock
+from pet_biofeedback.firmware_bridge.emulated_straps import (
     EmulatedGenericStrap,
-    EmulatedH10,
     EmulatedOpticalSensor,
     EmulatedStrapBase,
-    FaultPlan,
-    VirtualClock,
-    emulated_source,
 )
-from pet_biofeedback.firmware_bridge.simulated import SimConfig
+from pet_biofeedback.firmware_bridge.emulated_world import EmulatedAdvertiser
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
 
 pytestmark = [pytest.mark.ble, pytest.mark.timeout(60)]
 

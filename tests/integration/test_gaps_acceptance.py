@@ -3,7 +3,7 @@
 Two ways to the same comparison:
 
 * the real code path: ``record --source emulated:h10`` runs the unmodified BLE code against an
-  emulated H10 whose heart is `simulated.StrapModel` with the default seed 0, so the
+  emulated H10 whose heart is `sim_model.StrapModel` with the default seed 0, so the
   fault-free and the faulty run see the same heartbeats; the faulty one loses the beats of
   every reconnect and gets a ``gap`` event for each. How many beats a reconnect costs depends
   on the machine's load (the BLE code's timeouts run on real time), so this test is ``slow``

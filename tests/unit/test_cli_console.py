@@ -45,7 +45,7 @@ def test_sim_help_lists_every_key_with_range_and_default(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from pet_biofeedback.cli import main
-    from pet_biofeedback.firmware_bridge.simulated import SPEC_KEYS
+    from pet_biofeedback.firmware_bridge.sim_config import SPEC_KEYS
 
     assert main(["record", "--source", "sim:help"]) == 0
     out = capsys.readouterr().out

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 from bleak.exc import (
@@ -27,12 +29,10 @@ from pet_biofeedback.errors import (
     DeviceNotFoundError,
     PairingRequiredError,
 )
-from pet_biofeedback.firmware_bridge.ble import (
-    BleStrap,
-    BleTimeouts,
-    ReconnectPolicy,
-    translate_error,
-)
+from pet_biofeedback.firmware_bridge.ble import BleStrap
+from pet_biofeedback.firmware_bridge.ble_errors import NOT_AVAILABLE_REASONS, translate_error
+from pet_biofeedback.firmware_bridge.ble_settings import BleTimeouts, ReconnectPolicy
+from pet_biofeedback.firmware_bridge.emulated_harness import FaultPlan
 
 R = BleakBluetoothNotAvailableReason
 U = BluetoothUnavailableReason
@@ -202,18 +202,10 @@ class TestSettings:
 
 
 class TestFaultPlan:
-    @pytest.fixture(autouse=True)
-    def _needs_bumble(self) -> None:
-        pytest.importorskip("bumble", reason="FaultPlan lives with the emulated straps")
-
     def _parse(self, spec: str) -> object:
-        from pet_biofeedback.firmware_bridge.emulated import FaultPlan
-
         return FaultPlan.parse(spec)
 
     def test_parses_every_key_and_unit(self) -> None:
-        from pet_biofeedback.firmware_bridge.emulated import FaultPlan
-
         plan = FaultPlan.parse(
             "disconnect-every=15s, stall-every=1m,stall-for=500ms,"
             "sensor-stop-every=2min,offline-for=3,malformed-every=0.5s"
@@ -230,8 +222,6 @@ class TestFaultPlan:
 
     @pytest.mark.parametrize("spec", ["", " ", ",,"])
     def test_empty_spec_means_no_faults(self, spec: str) -> None:
-        from pet_biofeedback.firmware_bridge.emulated import FaultPlan
-
         plan = FaultPlan.parse(spec)
         assert plan == FaultPlan() and plan.empty
 
@@ -252,8 +242,6 @@ class TestFaultPlan:
             self._parse(spec)
 
     def test_direct_construction_is_validated(self) -> None:
-        from pet_biofeedback.firmware_bridge.emulated import FaultPlan
-
         with pytest.raises(ConfigError):
             FaultPlan(disconnect_every_s=0.0)
         with pytest.raises(ConfigError):
@@ -284,3 +272,47 @@ def test_emulated_straps_without_the_extra_fail_with_a_clear_config_error() -> N
     )
     assert result.returncode == 0, result.stderr
     assert "pip install 'pet-biofeedback[emulated]'" in result.stdout
+
+
+def _run_blocking(library: str, body: str) -> subprocess.CompletedProcess[str]:
+    """Run `body` in a fresh interpreter in which importing `library` fails."""
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] == {library!r}:\n"
+        f"            raise ImportError('No module named {library}')\n"
+        "sys.meta_path.insert(0, Block())\n" + body
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_error_messages_need_no_bleak() -> None:
+    """Code that only needs the translated messages does not load the Bluetooth stack."""
+    result = _run_blocking(
+        "bleak",
+        "from pet_biofeedback.firmware_bridge.ble_errors import translate_error\n"
+        "err = translate_error(FileNotFoundError(2, 'x'), context='scanning for straps')\n"
+        "print(type(err).__name__, err.reason.value)\n"
+        "print('bleak' in sys.modules)\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["BluetoothUnavailableError", "no_stack", "False"]
+
+
+def test_every_bleak_reason_has_ours() -> None:
+    """The reasons are matched by member name (no bleak import): a new one must be added."""
+    assert {r.name for r in BleakBluetoothNotAvailableReason} == set(NOT_AVAILABLE_REASONS)
+
+
+def test_fault_plans_parse_without_the_emulated_extra() -> None:
+    """``--faults`` can be checked without Bumble: the harness does not import it."""
+    result = _run_blocking(
+        "bumble",
+        "from pet_biofeedback.firmware_bridge.emulated_harness import FaultPlan\n"
+        "print(FaultPlan.parse('disconnect-every=15s').disconnect_every_s)\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "15.0"

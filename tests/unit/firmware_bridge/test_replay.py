@@ -30,7 +30,8 @@ from pet_biofeedback.firmware_bridge.replay import (
     REORDER_WINDOW_S,
     ReplaySource,
 )
-from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.recording import RecordingWriter, read_recording
 
 TIMEOUT_S = 30.0

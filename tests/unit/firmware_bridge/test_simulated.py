@@ -23,24 +23,21 @@ from pet_biofeedback.events import (
     LinkState,
     RRIntervals,
 )
-from pet_biofeedback.firmware_bridge.simulated import (
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig, parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_model import SimChunk, StrapModel, simulate
+from pet_biofeedback.firmware_bridge.sim_physiology import (
     ACC_FS_HZ,
     ACC_SAMPLES_PER_FRAME,
     ECG_FS_HZ,
     ECG_SAMPLES_PER_FRAME,
-    SimChunk,
-    SimConfig,
-    SimulatedStrap,
-    StrapModel,
     breathing_waveform,
     chest_acc_mg,
     ecg_beat_uv,
     fixed_rate_pacer,
     ipfm_beat_times_s,
-    parse_sim_spec,
     rsa_response,
-    simulate,
 )
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 
 # No noise, no drift, no sloppiness, no lag: the model's deterministic skeleton.
 QUIET: dict[str, object] = {

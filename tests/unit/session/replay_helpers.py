@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan
 from pet_biofeedback.session.pacer import PacerSettings
 from pet_biofeedback.session.recorder import record

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from pet_biofeedback.events import AccFrame, EcgFrame, Event, HeartRate, RRIntervals
-from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.recording import RecordingWriter
 from pet_biofeedback.session.analysis import analyze_file, report_dict
 from pet_biofeedback.signal.batch import AnalysisSettings

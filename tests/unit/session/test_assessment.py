@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
-from pet_biofeedback.firmware_bridge.simulated import (
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.sim_model import SimChunk, simulate
+from pet_biofeedback.firmware_bridge.sim_physiology import (
     ACC_FS_HZ,
     ECG_FS_HZ,
     PacerFn,
-    SimChunk,
-    SimConfig,
     rsa_response,
-    simulate,
 )
 from pet_biofeedback.session.assessment import (
     AssessmentPlan,

@@ -23,7 +23,8 @@ from pet_biofeedback.events import (
     Rating,
     RRIntervals,
 )
-from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.recording import read_recording
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan
 from pet_biofeedback.session.feedback import FeedbackSnapshot

@@ -25,7 +25,8 @@ from pet_biofeedback.events import (
     RRIntervals,
 )
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
-from pet_biofeedback.firmware_bridge.simulated import SimConfig, SimulatedStrap
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.recording import RecordingWriter, read_recording
 from pet_biofeedback.session.recorder import (
     MAX_PENDING_EVENTS,

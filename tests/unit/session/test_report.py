@@ -20,7 +20,8 @@ import pytest
 
 from pet_biofeedback.cli import main
 from pet_biofeedback.events import PacerPhase
-from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap, parse_sim_spec
+from pet_biofeedback.firmware_bridge.sim_config import parse_sim_spec
+from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import Pacer, PacerSettings

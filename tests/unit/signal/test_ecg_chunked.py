@@ -8,7 +8,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import signal as sps
 
 from pet_biofeedback.errors import SignalInputError
-from pet_biofeedback.firmware_bridge.simulated import SimConfig, simulate
+from pet_biofeedback.firmware_bridge.sim_config import SimConfig
+from pet_biofeedback.firmware_bridge.sim_model import simulate
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.ecg import REFRACTORY_S, RPeaks, _refractory_keep, find_r_peaks
 from pet_biofeedback.signal.ecg_chunked import OVERLAP_S, find_r_peaks_chunked
