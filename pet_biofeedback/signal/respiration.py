@@ -18,6 +18,7 @@ phase reference; these onsets are for counting breaths and checking compliance.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -356,7 +357,18 @@ def breathing_rate_windows(
 
 
 def _acc_lowpass_sos(fs: float) -> FloatArray:
-    """The 1 Hz ACC low-pass (hrv-methods.md §8.1) at ``fs`` Hz."""
+    """The 1 Hz ACC low-pass (hrv-methods.md §8.1) at ``fs`` Hz (a fresh copy)."""
+    return _acc_lowpass_design(fs).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _acc_lowpass_design(fs: float) -> FloatArray:
+    """`_acc_lowpass_sos`, designed once per rate (callers copy it).
+
+    A live session re-estimates breathing every few seconds at the same rate, and designing
+    the filter costs more than applying it. scipy's ``sosfilt`` needs a writeable array and
+    the cached one must never change, hence the copies.
+    """
     sos: FloatArray = sps.butter(
         ACC_LOWPASS_ORDER, ACC_LOWPASS_HZ, btype="lowpass", fs=fs, output="sos"
     )
@@ -418,9 +430,17 @@ def _interp_columns(t_new: FloatArray, t_old: FloatArray, y: FloatArray) -> Floa
 
 def _bandpass(x: FloatArray, fs: float = WORK_FS_HZ) -> FloatArray:
     """Zero-phase breathing-band (0.05–0.7 Hz) band-pass; x 1-D, longer than 20 s."""
-    sos = sps.butter(BANDPASS_ORDER, BREATHING_BAND_HZ, btype="bandpass", fs=fs, output="sos")
-    out: FloatArray = sps.sosfiltfilt(sos, x)
+    out: FloatArray = sps.sosfiltfilt(_bandpass_design(fs).copy(), x)
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _bandpass_design(fs: float) -> FloatArray:
+    """The breathing-band band-pass at ``fs`` Hz, designed once per rate (copy before use)."""
+    sos: FloatArray = sps.butter(
+        BANDPASS_ORDER, BREATHING_BAND_HZ, btype="bandpass", fs=fs, output="sos"
+    )
+    return sos
 
 
 def _peak_rate(frames: FloatArray, fs: float) -> FloatArray:
