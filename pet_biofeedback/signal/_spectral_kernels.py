@@ -18,11 +18,27 @@ from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 
 
 def _solveh_banded(ab: FloatArray, b: FloatArray) -> FloatArray:
-    """Solve an SPD banded system (upper form, LAPACK pbsv); scipy.linalg imported lazily."""
-    from scipy.linalg import solveh_banded  # lazy: keeps `import spectral` at numpy's cost
+    """Solve an SPD banded system (upper form); ``ab`` and ``b`` are overwritten.
 
-    out = solveh_banded(ab, b, overwrite_ab=True, overwrite_b=True, check_finite=False)
-    return np.asarray(out, dtype=np.float64)
+    What ``scipy.linalg.solveh_banded(ab, b, overwrite_ab=True, overwrite_b=True,
+    check_finite=False)`` does — LAPACK ptsv for two rows (tridiagonal), pbsv otherwise, same
+    arguments, same result — without its validation and batching wrappers, which cost more
+    than solving the 128-sample splines of the live coherence refresh. float64, C-contiguous,
+    validated. ``scipy.linalg`` is imported here, lazily: `import spectral` stays at numpy's cost.
+    """
+    from scipy.linalg import lapack
+
+    if b.size == 0:
+        return np.empty_like(b)
+    if ab.shape[0] == 2:
+        _, _, x, info = lapack.dptsv(ab[1, :], ab[0, 1:], b, True, True, True)
+    else:
+        _, x, info = lapack.dpbsv(ab, b, lower=0, overwrite_ab=True, overwrite_b=True)
+    if info > 0:
+        raise np.linalg.LinAlgError(f"{info}th leading minor not positive definite")
+    if info < 0:
+        raise ValueError(f"illegal value in {-info}th argument of internal pbsv")
+    return np.asarray(x, dtype=np.float64)
 
 
 def _ranges(start: IntArray, length: IntArray) -> IntArray:

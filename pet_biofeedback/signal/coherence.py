@@ -6,6 +6,7 @@ as the live display computes it) and `coherence_series` (one spline over a recor
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -32,7 +33,7 @@ from pet_biofeedback.signal._spectral_kernels import (
     _spline_blocks,
     _window_knots,
 )
-from pet_biofeedback.signal._typing import FloatArray, IntArray
+from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float
 
 __all__ = [
@@ -116,30 +117,62 @@ def _coherence_block(
     return _coherence_spectra(y)
 
 
-def _coherence_spectra(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """(ratio, peak Hz, peak ms², total ms²) of rows of 2-Hz samples (n_windows, S); valid."""
+@dataclass(frozen=True, slots=True)
+class _SpectrumPlan:
+    """What `_coherence_spectra` needs for windows of ``n_samp`` samples (read-only arrays)."""
+
+    basis: FloatArray  # (n_samp, 2) orthonormal: constant and line
+    win: FloatArray  # periodic Hann
+    win_power: float  # Σ win²
+    n_fft: int
+    keep: int  # bins up to the total band's upper edge
+    freqs: FloatArray  # (keep,)
+    search: IntArray  # bins of the peak search band
+    half: int  # bins each side of the peak
+    tot_mask: BoolArray  # bins of the total band
+
+
+@functools.lru_cache(maxsize=8)
+def _spectrum_plan(n_samp: int) -> _SpectrumPlan:
+    """The fixed parts of the §6.1 spectrum, built once per window length.
+
+    The live display refreshes coherence every 5 s and used to rebuild them, QR included,
+    each time.
+    """
     fs = COHERENCE_FS_HZ
-    n_samp = y.shape[-1]
     j = np.arange(n_samp)
     # Least-squares line removal with one orthonormal basis for all rows.
     basis = np.linalg.qr(np.stack([np.ones(n_samp), j - (n_samp - 1) / 2.0], axis=1))[0]
-    y = y - (y @ basis) @ basis.T
     win = 0.5 - 0.5 * np.cos(2.0 * np.pi * j / n_samp)
     n_fft = int(_nfft_for(np.array([n_samp]), COHERENCE_NFFT)[0])
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
-    keep = int(np.searchsorted(freqs, COHERENCE_TOTAL_BAND_HZ[1], side="right"))
-    spec = np.fft.rfft(y * win, n=n_fft, axis=-1)[:, :keep]
-    freqs = freqs[:keep]
-    psd = (spec.real**2 + spec.imag**2) * (2.0 / (fs * np.sum(win * win)))
-    psd[:, 0] *= 0.5  # DC is not doubled (the Nyquist bin lies above 0.4 Hz, cut)
-    df = freqs[1]
+    all_freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
+    keep = int(np.searchsorted(all_freqs, COHERENCE_TOTAL_BAND_HZ[1], side="right"))
+    freqs = np.asarray(all_freqs[:keep], dtype=np.float64)
     lo, hi = COHERENCE_SEARCH_BAND_HZ
     search = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    half = math.floor(COHERENCE_PEAK_HALF_WIDTH_HZ / freqs[1] + 1e-9)
+    tot_mask = freqs >= COHERENCE_TOTAL_BAND_HZ[0]
+    for a in (basis, win, freqs, search, tot_mask):
+        a.flags.writeable = False
+    return _SpectrumPlan(
+        basis, win, float(np.sum(win * win)), n_fft, keep, freqs, search, half, tot_mask
+    )
+
+
+def _coherence_spectra(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(ratio, peak Hz, peak ms², total ms²) of rows of 2-Hz samples (n_windows, S); valid."""
+    fs = COHERENCE_FS_HZ
+    plan = _spectrum_plan(y.shape[-1])
+    basis, win, n_fft, keep, freqs = plan.basis, plan.win, plan.n_fft, plan.keep, plan.freqs
+    y = y - (y @ basis) @ basis.T
+    spec = np.fft.rfft(y * win, n=n_fft, axis=-1)[:, :keep]
+    psd = (spec.real**2 + spec.imag**2) * (2.0 / (fs * plan.win_power))
+    psd[:, 0] *= 0.5  # DC is not doubled (the Nyquist bin lies above 0.4 Hz, cut)
+    df = freqs[1]
+    search, half, tot_mask = plan.search, plan.half, plan.tot_mask
     k_pk = search[np.argmax(psd[:, search], axis=-1)]
-    half = math.floor(COHERENCE_PEAK_HALF_WIDTH_HZ / df + 1e-9)
     band = np.take_along_axis(psd, k_pk[:, None] + np.arange(-half, half + 1), axis=-1)
     pk = df * (band.sum(axis=-1) - 0.5 * (band[:, 0] + band[:, -1]))
-    tot_mask = freqs >= COHERENCE_TOTAL_BAND_HZ[0]
     tot = np.trapezoid(psd[:, tot_mask], freqs[tot_mask], axis=-1)
     power = tot > _POWER_FLOOR
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -207,8 +207,9 @@ class IncrementalLomb:
     Keeps, on a fixed frequency grid, N, Σ(x − x_ref), Σe^{iωt}, Σ(x − x_ref)e^{iωt} and
     Σe^{2iωt}. Since Σ(x − x̄)e^{iωt} = Σ(x − x_ref)e^{iωt} − (x̄ − x_ref)Σe^{iωt}, the
     mean-removed periodogram is exact, not approximate. Beats leaving the window are
-    subtracted (their exponentials are recomputed bit-identically); every ``capacity`` pushes
-    the sums are rebuilt from the buffer so rounding cannot drift (amortised O(n_freqs)).
+    subtracted with the very exponentials they were added with (kept per beat, n_beats ×
+    n_freqs complex numbers); every ``capacity`` pushes the sums are rebuilt from the buffer
+    so rounding cannot drift (amortised O(n_freqs)).
 
     Parameters
     ----------
@@ -273,6 +274,9 @@ class IncrementalLomb:
         self._cap = max(cap, 2)
         self._t = np.zeros(2 * self._cap)
         self._x = np.zeros(2 * self._cap)
+        # exp(iωt) of every beat in the buffer, as added to the sums: a leaving beat is
+        # subtracted with its own row instead of recomputing it (half the per-beat work).
+        self._e = np.zeros((2 * self._cap, f.size), dtype=np.complex128)
         self._head = 0
         self._tail = 0
         self._since_rebuild = 0
@@ -296,21 +300,28 @@ class IncrementalLomb:
         """Values (ms) in the window, oldest first (a copy)."""
         return self._x[self._head : self._tail].copy()
 
-    def _add(self, t: FloatArray, x: FloatArray, sign: float) -> None:
-        e = _exp_iwt(t, self._plan)
-        if t.size == 1:
-            e1 = e[:, 0]
+    def _add(self, lo: int, hi: int, sign: float, *, fresh: bool = False) -> None:
+        """Add (sign 1) or remove (−1) buffer beats [lo, hi) to/from the sums.
+
+        ``fresh``: compute their exp(iωt) rows (and keep them) instead of reusing the kept ones.
+        """
+        x = self._x[lo:hi]
+        if fresh:
+            e = _exp_iwt(self._t[lo:hi], self._plan)
+            self._e[lo:hi] = e.T
+        if hi - lo == 1:
+            e1 = self._e[lo]
             self._s1 += sign * e1
             self._s2 += sign * (e1 * e1)
             self._sx += (sign * (x[0] - self._ref)) * e1
         else:
+            e = self._e[lo:hi].T
             self._s1 += sign * e.sum(axis=1)
             self._s2 += sign * (e * e).sum(axis=1)
             self._sx += sign * (e @ (x - self._ref).astype(np.complex128))  # zgemv, no mixed loop
         self._sum_x += sign * float(np.sum(x - self._ref))
 
     def _rebuild(self) -> None:
-        t = self._t[self._head : self._tail]
         x = self._x[self._head : self._tail]
         self._ref = float(x[-1]) if x.size else 0.0
         self._s1[:] = 0.0
@@ -318,7 +329,7 @@ class IncrementalLomb:
         self._sx[:] = 0.0
         self._sum_x = 0.0
         if x.size:
-            self._add(t, x, 1.0)
+            self._add(self._head, self._tail, 1.0, fresh=True)
         self._since_rebuild = 0
 
     def push(self, t_s: float, x_ms: float) -> None:
@@ -344,7 +355,7 @@ class IncrementalLomb:
                 np.searchsorted(self._t[self._head : self._tail], cut, side="right")
             )
         if new_head > self._head:
-            self._add(self._t[self._head : new_head], self._x[self._head : new_head], -1.0)
+            self._add(self._head, new_head, -1.0)
             self._head = new_head
         if self._head == self._tail:  # empty window: restart the sums exactly at zero
             self._s1[:] = 0.0
@@ -357,7 +368,7 @@ class IncrementalLomb:
         self._t[self._tail] = t_new
         self._x[self._tail] = x_new
         self._tail += 1
-        self._add(self._t[self._tail - 1 : self._tail], self._x[self._tail - 1 : self._tail], 1.0)
+        self._add(self._tail - 1, self._tail, 1.0, fresh=True)
         self._since_rebuild += 1
         if self._since_rebuild >= self._cap:
             self._rebuild()
@@ -368,11 +379,13 @@ class IncrementalLomb:
             self._cap = 2 * n
             t = np.zeros(2 * self._cap)
             x = np.zeros(2 * self._cap)
+            e = np.zeros((2 * self._cap, self.freqs_hz.size), dtype=np.complex128)
         else:
-            t, x = self._t, self._x
+            t, x, e = self._t, self._x, self._e
         t[:n] = self._t[self._head : self._tail]
         x[:n] = self._x[self._head : self._tail]
-        self._t, self._x = t, x
+        e[:n] = self._e[self._head : self._tail]
+        self._t, self._x, self._e = t, x, e
         self._head, self._tail = 0, n
 
     def psd_ms2_per_hz(self) -> FloatArray:
