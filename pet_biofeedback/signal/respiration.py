@@ -366,12 +366,13 @@ def _acc_lowpass_design(fs: float) -> FloatArray:
     """`_acc_lowpass_sos`, designed once per rate (callers copy it).
 
     A live session re-estimates breathing every few seconds at the same rate, and designing
-    the filter costs more than applying it. scipy's ``sosfilt`` needs a writeable array and
-    the cached one must never change, hence the copies.
+    the filter costs more than applying it. Read-only: scipy's ``sosfilt`` needs a writeable
+    array, so callers hand it copies and the cached one never changes.
     """
     sos: FloatArray = sps.butter(
         ACC_LOWPASS_ORDER, ACC_LOWPASS_HZ, btype="lowpass", fs=fs, output="sos"
     )
+    sos.flags.writeable = False
     return sos
 
 
@@ -467,10 +468,11 @@ def _bandpass(x: FloatArray, fs: float = WORK_FS_HZ) -> FloatArray:
 
 @functools.lru_cache(maxsize=16)
 def _bandpass_design(fs: float) -> FloatArray:
-    """The breathing-band band-pass at ``fs`` Hz, designed once per rate (copy before use)."""
+    """The breathing-band band-pass at ``fs`` Hz, designed once per rate; read-only."""
     sos: FloatArray = sps.butter(
         BANDPASS_ORDER, BREATHING_BAND_HZ, btype="bandpass", fs=fs, output="sos"
     )
+    sos.flags.writeable = False
     return sos
 
 
