@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import platform
 import subprocess
@@ -64,11 +65,23 @@ ARTIFACT_REPEATS: Final = 3
 
 
 class Row(NamedTuple):
-    """One table row: what was timed, its median wall time in seconds, and how to read it."""
+    """One table row: what was timed, its median wall time in seconds, and how to read it.
+
+    ``mean_s`` and ``p99_s`` (NaN when not measured) sit beside the median: a live update's
+    tail (issue 9) is what a user sees as a stutter, the median hides it.
+    """
 
     name: str
     median_s: float
     note: str
+    mean_s: float = float("nan")
+    p99_s: float = float("nan")
+
+
+def stats_row(name: str, samples_s: Sequence[float] | np.ndarray, note: str) -> Row:
+    """A `Row` with the median, mean and 99th percentile of ``samples_s``."""
+    x = np.asarray(samples_s, dtype=np.float64)
+    return Row(name, float(np.median(x)), note, float(x.mean()), float(np.percentile(x, 99)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +171,18 @@ def correction_quality(rr_corrected_ms: np.ndarray, rr_clean_ms: np.ndarray) -> 
     )
 
 
+def hrvanalysis_installed() -> bool:
+    """Whether hrv-analysis can be imported (it is optional: its rows are left out if not)."""
+    import importlib.util
+
+    return importlib.util.find_spec("hrvanalysis") is not None
+
+
+HA_MISSING: Final = (
+    "hrv-analysis not installed: its rows are left out (pip install 'hrv-analysis>=1.0.6')"
+)
+
+
 def _import_hrvanalysis() -> Any:
     """``import hrvanalysis``, refusing 1.0.5 on numpy ≥ 2.4 (it calls the removed ``np.trapz``)."""
     import hrvanalysis
@@ -185,7 +210,7 @@ def live_update_rows(
     Windows end at ``n_updates`` consecutive beats (a stream); the tasks run round-robin per window
     (libraries interleaved), the whole sweep is repeated ``rounds`` times.
     """
-    ha = _import_hrvanalysis()
+    ha = _import_hrvanalysis() if hrvanalysis_installed() else None
     import neurokit2 as nk
 
     peaks_idx = inputs.peaks_clean_idx
@@ -212,14 +237,16 @@ def live_update_rows(
         def ha_welch() -> Any:
             return ha.get_frequency_domain_features(rr_ms)
 
-        return {
+        out: dict[str, Callable[[], Any]] = {
             "NeuroKit2 hrv_time": nk_time,
             "NeuroKit2 hrv_frequency Welch 4 Hz": nk_welch,
             "NeuroKit2 update (time + Welch)": lambda: (nk_time(), nk_welch()),
-            "hrv-analysis get_time_domain_features": ha_time,
-            "hrv-analysis get_frequency_domain_features": ha_welch,
-            "hrv-analysis update (time + Welch)": lambda: (ha_time(), ha_welch()),
         }
+        if ha is not None:
+            out["hrv-analysis get_time_domain_features"] = ha_time
+            out["hrv-analysis get_frequency_domain_features"] = ha_welch
+            out["hrv-analysis update (time + Welch)"] = lambda: (ha_time(), ha_welch())
+        return out
 
     samples: dict[str, list[float]] = {}
     with _quiet():
@@ -231,7 +258,10 @@ def live_update_rows(
         f"live, {window_beats}-beat window, {n_updates} consecutive updates × {rounds} rounds, "
         "median per update"
     )
-    return [Row(f"live: {name}", float(np.median(t)), note) for name, t in samples.items()]
+    rows = [stats_row(f"live: {name}", t, note) for name, t in samples.items()]
+    if ha is None:
+        rows.append(Row("live: hrv-analysis", 0.0, HA_MISSING))
+    return rows
 
 
 # ---------------------------------------------------------------------------------- (b) 24-h batch
@@ -389,12 +419,11 @@ def batch_24h_rows(inputs: BenchInputs, max_windows: int | None = None) -> list[
     read_row = Row("24 h peers: reading the RR text file (np.loadtxt)", read_s, "median of 3")
     with _quiet():
         nk_timing = _nk_batch(inputs, max_windows)
-        ha_timing = _ha_batch(inputs, max_windows)
-    return [
-        read_row,
-        *_batch_rows("NeuroKit2", nk_timing, "signal_fixpeaks Kubios iterative"),
-        *_batch_rows("hrv-analysis", ha_timing, "get_nn_intervals"),
-    ]
+        ha_timing = _ha_batch(inputs, max_windows) if hrvanalysis_installed() else None
+    rows = [read_row, *_batch_rows("NeuroKit2", nk_timing, "signal_fixpeaks Kubios iterative")]
+    if ha_timing is None:
+        return [*rows, Row("24 h hrv-analysis", 0.0, HA_MISSING)]
+    return [*rows, *_batch_rows("hrv-analysis", ha_timing, "get_nn_intervals")]
 
 
 # ------------------------------------------------------------------------------- (c) artifacts only
@@ -406,7 +435,7 @@ def artifact_rows(inputs: BenchInputs, repeats: int = ARTIFACT_REPEATS) -> list[
     Median of ``repeats`` runs; the note gives RMSSD/SDNN error vs the clean series and whether the
     number of intervals is back to the clean count.
     """
-    ha = _import_hrvanalysis()
+    ha = _import_hrvanalysis() if hrvanalysis_installed() else None
     import neurokit2 as nk
 
     def nk_kubios(iterative: bool) -> Callable[[], np.ndarray]:
@@ -427,10 +456,13 @@ def artifact_rows(inputs: BenchInputs, repeats: int = ARTIFACT_REPEATS) -> list[
     methods = {
         "NeuroKit2 signal_fixpeaks Kubios iterative (default)": nk_kubios(True),
         "NeuroKit2 signal_fixpeaks Kubios single pass": nk_kubios(False),
-        "hrv-analysis get_nn_intervals (range + Kamath + linear interp.)": ha_nn,
     }
+    if ha is not None:
+        methods["hrv-analysis get_nn_intervals (range + Kamath + linear interp.)"] = ha_nn
     uncorrected = correction_quality(inputs.rr_corrupted_ms, inputs.rr_clean_ms)
     rows = [Row("artifacts: uncorrected input", 0.0, uncorrected.note())]
+    if ha is None:
+        rows.append(Row("artifacts: hrv-analysis", 0.0, HA_MISSING))
     with _quiet():
         for name, run in methods.items():
             runs = [_timed(run) for _ in range(repeats)]
@@ -467,7 +499,7 @@ def import_rows(repeats: int = IMPORT_REPEATS) -> list[Row]:
             "import scipy.signal, scipy.interpolate",
         ),
         ("neurokit2", "import neurokit2"),
-        ("hrvanalysis", "import hrvanalysis"),
+        *([("hrvanalysis", "import hrvanalysis")] if hrvanalysis_installed() else []),
     ):
         rows.append(
             Row(
@@ -520,9 +552,17 @@ def format_table(rows: Sequence[Row]) -> str:
             return f"{seconds * 1e3:.2f} ms"
         return f"{seconds:.2f} s"
 
+    def maybe(seconds: float) -> str:
+        return "-" if math.isnan(seconds) else human(seconds)
+
     width = max(len(r.name) for r in rows)
-    lines = [f"{'what':<{width}}  {'median':>10}  note", "-" * (width + 40)]
-    lines += [f"{r.name:<{width}}  {human(r.median_s):>10}  {r.note}" for r in rows]
+    head = f"{'what':<{width}}  {'median':>10}  {'mean':>10}  {'p99':>10}  note"
+    lines = [head, "-" * (width + 60)]
+    lines += [
+        f"{r.name:<{width}}  {human(r.median_s):>10}  {maybe(r.mean_s):>10}  "
+        f"{maybe(r.p99_s):>10}  {r.note}"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

@@ -116,10 +116,8 @@ def test_the_bleak_and_bumble_lists_match_the_import_contracts() -> None:
     assert ignored("bumble") == BUMBLE_MODULES
 
 
-# Issue 9 ("A house others can pick up"): one idea per file, none over 1,000 lines. These two
-# are being split on another branch at the same time; each leaves this list with its split.
+# Issue 9 ("A house others can pick up"): one idea per file, no product module over 1,000 lines.
 MAX_MODULE_LINES = 1000
-LONG_MODULES_BEING_SPLIT: frozenset[str] = frozenset({"signal/spectral.py"})
 
 
 def test_no_module_is_over_a_thousand_lines() -> None:
@@ -127,18 +125,9 @@ def test_no_module_is_over_a_thousand_lines() -> None:
     for path in sorted((ROOT / "pet_biofeedback").rglob("*.py")):
         rel = path.relative_to(ROOT / "pet_biofeedback").as_posix()
         n_lines = len(path.read_text(encoding="utf-8").splitlines())
-        if n_lines > MAX_MODULE_LINES and rel not in LONG_MODULES_BEING_SPLIT:
+        if n_lines > MAX_MODULE_LINES:
             too_long[rel] = n_lines
     assert too_long == {}
-
-
-def test_the_long_module_exemptions_are_still_needed() -> None:
-    """An exempt module that got short must leave the list (no stale exemptions)."""
-    for rel in LONG_MODULES_BEING_SPLIT:
-        path = ROOT / "pet_biofeedback" / rel
-        if path.exists():
-            n_lines = len(path.read_text(encoding="utf-8").splitlines())
-            assert n_lines > MAX_MODULE_LINES, f"{rel} has {n_lines} lines: drop its exemption"
 
 
 # --- Citations of the project's own documents ------------------------------------------------

@@ -185,6 +185,7 @@ class _AccWindow:
         self._n = 0  # samples written so far (the ring position is _n % capacity)
         self._carry_t = np.empty(0)
         self._carry_mg = np.empty((0, 3))
+        self._age_s: dict[int, np.ndarray] = {}  # frame length → age of each sample, s
 
     def add(self, frame: AccFrame) -> None:
         n = len(frame.acc_mg)
@@ -199,8 +200,15 @@ class _AccWindow:
             self._mg = np.empty((self._capacity, 3))
             self._n = 0
             self._carry_t, self._carry_mg = np.empty(0), np.empty((0, 3))
-        t = frame.t - (n - 1 - np.arange(n)) / frame.fs_hz
-        mg = np.asarray(frame.acc_mg, dtype=np.float64).reshape(n, 3)
+            self._age_s = {}
+        # Per-event cost matters (a replay adds 20 000 frames an hour): the sample ages of a
+        # frame length are computed once, block means are sums over the block divided by its
+        # size (what ``mean`` computes), and the ring is written as at most two slices.
+        age = self._age_s.get(n)
+        if age is None:
+            age = self._age_s[n] = (n - 1 - np.arange(n)) / frame.fs_hz
+        t = frame.t - age
+        mg = np.array(frame.acc_mg, dtype=np.float64).reshape(n, 3)
         if self._carry_t.size:
             t = np.concatenate((self._carry_t, t))
             mg = np.concatenate((self._carry_mg, mg))
@@ -208,13 +216,19 @@ class _AccWindow:
         self._carry_t, self._carry_mg = t[whole:], mg[whole:]
         if whole == 0:
             return
-        t_blocks = t[:whole].reshape(-1, self._block).mean(axis=1)
-        mg_blocks = mg[:whole].reshape(-1, self._block, 3).mean(axis=1)
-        k = t_blocks.size
-        idx = (self._n + np.arange(k)) % self._capacity
-        self._t[idx] = t_blocks
-        self._mg[idx] = mg_blocks
-        self._n += k
+        k = whole // self._block
+        t_blocks = np.add.reduce(t[:whole].reshape(k, self._block), axis=1) / self._block
+        mg_blocks = np.add.reduce(mg[:whole].reshape(k, self._block, 3), axis=1) / self._block
+        cap = self._capacity
+        pos = self._n % cap
+        while k:  # at most twice: up to the ring's end, then from its start
+            m = min(k, cap - pos)
+            self._t[pos : pos + m] = t_blocks[:m]
+            self._mg[pos : pos + m] = mg_blocks[:m]
+            t_blocks, mg_blocks = t_blocks[m:], mg_blocks[m:]
+            self._n += m
+            k -= m
+            pos = 0
 
     def contents(self) -> tuple[np.ndarray, np.ndarray]:
         """Times (s) and acceleration (mG, n × 3) of the window, oldest first."""

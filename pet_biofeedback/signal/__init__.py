@@ -12,8 +12,10 @@ from typing import Any
 _SUBMODULES = (
     "artifacts",
     "batch",
+    "coherence",
     "ecg",
     "live",
+    "lomb",
     "nonlinear",
     "resonance",
     "resonance_estimate",
@@ -22,6 +24,7 @@ _SUBMODULES = (
     "rsa",
     "spectral",
     "timedomain",
+    "welch",
 )
 
 __all__ = list(_SUBMODULES)

@@ -34,6 +34,9 @@ SAMPEN_M: Final = 2  # Richman & Moorman 2000 (§3)
 SAMPEN_R_SD: Final = 0.2  # r = 0.2 · SD(NN, ddof 1) (§3)
 # Candidate pairs handled per vectorised chunk of sample-entropy windows (memory bound, ≈ 200 MB).
 _SAMPEN_PAIRS_PER_CHUNK: Final = 1_000_000
+# Profile samples up to which DFA gathers every box of every scale in one pass (a few windows);
+# above it, one block per scale. Measured crossover on the 2-core VM: ≈ 10 windows of 300 beats.
+_DFA_ELEMS_ONE_PASS: Final = 50_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +104,63 @@ def _ragged_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArr
     return owner, np.repeat(starts, counts) + offsets
 
 
+def _dfa_box_variance_sums(
+    profile: FloatArray,
+    piece_start: IntArray,
+    piece_owner: IntArray,
+    counts: IntArray,
+    scales: IntArray,
+    steps: IntArray,
+    n_win: int,
+) -> FloatArray:
+    """Σ over boxes of the line-fit residual variance, per (scale, window), flattened.
+
+    ``counts`` (n_scales, n_pieces) boxes of each scale in each piece; validated inputs.
+    Residual sum of squares of the least-squares line without forming the residuals:
+    Σ(b − b̄)² − (Σ xc·(b − b̄))² / Σ xc² (the box is centred, so cancellation is small).
+    """
+    n_sc = scales.size
+    flat_counts = counts.ravel()
+    cell, box_no = _ragged_ranges(np.zeros(flat_counts.size, dtype=np.intp), flat_counts)
+    box_scale = cell // piece_start.size
+    box_piece = cell % piece_start.size
+    box_n = scales[box_scale]
+    box_start = piece_start[box_piece] + box_no * steps[box_scale]
+    box_id, idx = _ragged_ranges(box_start, box_n)
+    first = np.cumsum(box_n) - box_n
+    y = profile[idx]
+    n_f = box_n.astype(np.float64)
+    y -= (np.add.reduceat(y, first) / n_f)[box_id]
+    xc = (idx - box_start[box_id]) - ((box_n - 1) / 2.0)[box_id]
+    ss = np.add.reduceat(y * y, first)
+    sxy = np.add.reduceat(y * xc, first)
+    sxx = n_f * (n_f * n_f - 1.0) / 12.0  # Σ xc² over a box of n
+    box_var = np.maximum(ss - sxy * sxy / sxx, 0.0) / n_f
+    key = box_scale * n_win + piece_owner[box_piece]
+    return np.asarray(np.bincount(key, weights=box_var, minlength=n_sc * n_win), dtype=np.float64)
+
+
+def _dfa_box_variances_one_scale(
+    profile: FloatArray,
+    piece_start: IntArray,
+    piece_owner: IntArray,
+    counts: IntArray,
+    n: int,
+    step: int,
+) -> tuple[FloatArray, IntArray]:
+    """Line-fit residual variance of every box of size ``n`` and the window owning it."""
+    cell, box_no = _ragged_ranges(np.zeros(counts.size, dtype=np.intp), counts)
+    box_start = piece_start[cell] + box_no * step
+    block = profile[box_start[:, None] + np.arange(n)]
+    block -= block.mean(axis=1, keepdims=True)
+    xc = np.arange(n) - (n - 1) / 2.0
+    # Σ(b − b̄)² − (Σ xc·(b − b̄))² / Σ xc², as in `_dfa_box_variance_sums`.
+    sxy = block @ xc
+    ss = np.einsum("ij,ij->i", block, block)
+    box_var = np.maximum(ss - sxy * sxy / np.dot(xc, xc), 0.0) / n
+    return np.asarray(box_var, dtype=np.float64), piece_owner[cell]
+
+
 def dfa_alpha1_windows(
     nn_ms: npt.ArrayLike,
     start_idx: npt.ArrayLike,
@@ -159,30 +219,35 @@ def dfa_alpha1_windows(
     length = stop - start
     piece_valid = length >= 2 * int(np.max(scales))
     valid = np.bincount(piece_owner[piece_valid], minlength=n_win) > 0
-    log_f = np.full((scales.size, n_win), np.nan)
-    for si, n in enumerate(scales):  # a fixed handful of scales, not beats
-        step = max(int(n) // 2, 1) if overlap else int(n)
-        # NeuroKit2: boxes start at 0, step, … while start < length − n (strict).
-        counts = np.where(piece_valid, np.maximum((length - n + step - 1) // step, 0), 0)
-        if not overlap:
-            counts = np.where(piece_valid, length // n, 0)
-        owner, box_no = _ragged_ranges(np.zeros(length.size, dtype=np.intp), counts)
-        box_start = start[owner] + box_no * step
-        owner = piece_owner[owner]
-        if breaks.size:
-            counts = np.bincount(piece_owner, weights=counts, minlength=n_win)
-        block = profile[box_start[:, None] + np.arange(n)]
-        block -= block.mean(axis=1, keepdims=True)
-        xc = np.arange(n) - (n - 1) / 2.0
-        # Residual sum of squares of the least-squares line without forming the residuals:
-        # Σ(b − b̄)² − (Σ xc·(b − b̄))² / Σ xc² (the box is centred, so cancellation is small).
-        sxy = block @ xc
-        ss = np.einsum("ij,ij->i", block, block)
-        box_var = np.maximum(ss - sxy * sxy / np.dot(xc, xc), 0.0) / n
-        sum_var = np.bincount(owner, weights=box_var, minlength=n_win)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f2 = sum_var / counts
-            log_f[si] = 0.5 * np.log2(f2)
+    steps = np.maximum(scales // 2, 1) if overlap else scales
+    # Boxes per (scale, piece). NeuroKit2: boxes start at 0, step, … while start < length − n
+    # (strict); without overlap the window is tiled.
+    if overlap:
+        counts = np.maximum((length[None, :] - scales[:, None] + steps[:, None] - 1), 0)
+        counts //= steps[:, None]
+    else:
+        counts = length[None, :] // scales[:, None]
+    counts = np.where(piece_valid[None, :], counts, 0)
+    sum_var = np.zeros(scales.size * n_win)
+    elems_per_piece = (counts * scales[:, None]).sum(axis=0)
+    if int(elems_per_piece.sum()) <= _DFA_ELEMS_ONE_PASS:
+        # Few windows (the live refresh): all scales in one gather and three segment sums;
+        # a dozen numpy calls instead of a dozen per scale.
+        sum_var += _dfa_box_variance_sums(profile, start, piece_owner, counts, scales, steps, n_win)
+    else:
+        # Many windows: one (boxes × n) block per scale, reduced by BLAS, is faster than
+        # segment sums over millions of gathered samples.
+        for si, n in enumerate(scales):  # a fixed handful of scales, not beats or windows
+            box_var, owner = _dfa_box_variances_one_scale(
+                profile, start, piece_owner, counts[si], int(n), int(steps[si])
+            )
+            sum_var[si * n_win : (si + 1) * n_win] = np.bincount(
+                owner, weights=box_var, minlength=n_win
+            )
+    cell = (np.arange(scales.size)[:, None] * n_win + piece_owner[None, :]).ravel()
+    box_counts = np.bincount(cell, weights=counts.ravel(), minlength=scales.size * n_win)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_f = 0.5 * np.log2((sum_var / box_counts).reshape(scales.size, n_win))
     lx = np.log2(scales.astype(np.float64))
     lxc = lx - lx.mean()
     with np.errstate(invalid="ignore"):  # a window with no fluctuation (log F = −inf) → NaN

@@ -89,6 +89,22 @@ class TestDfaAlpha1:
         for k in range(start.size):
             assert_allclose(w[k], dfa_alpha1(nn[start[k] : stop[k]]), rtol=1e-10)
 
+    @pytest.mark.parametrize("overlap", [True, False])
+    def test_one_pass_and_per_scale_paths_agree_with_gaps(self, overlap: bool) -> None:
+        # A few windows take the all-scales pass (the live refresh), many take one block per
+        # scale (batch); both must give the same α1, gaps and tiling included.
+        nn = _rr(3000, 4)
+        breaks = np.array([700, 1450, 1480])
+        start = np.arange(0, 2600, 130)
+        stop = start + 320
+        many = dfa_alpha1_windows(nn, start, stop, overlap=overlap, segment_start_idx=breaks)
+        assert np.isfinite(many).sum() >= start.size - 2
+        for k in range(start.size):
+            one = dfa_alpha1_windows(
+                nn, start[k : k + 1], stop[k : k + 1], overlap=overlap, segment_start_idx=breaks
+            )
+            assert_allclose(many[k], one[0], rtol=1e-12)
+
     def test_short_window_is_nan(self) -> None:
         assert np.isnan(dfa_alpha1(_rr(31, 0)))
         assert not np.isnan(dfa_alpha1(_rr(32, 0)))

@@ -226,3 +226,32 @@ class TestBreathingRateWindows:
         )
         with pytest.raises(SignalInputError):
             breathing_rate_windows(est, window_s=window_s, step_s=step_s)
+
+
+class TestCachedFilters:
+    """The breathing filters are designed and their steady state solved once per rate."""
+
+    @pytest.mark.parametrize("kind", ["acc_lowpass", "bandpass"])
+    @pytest.mark.parametrize("fs_hz", [4.0, 25.0, 52.0])
+    @pytest.mark.parametrize("shape", [(400,), (900, 3)])
+    def test_equal_to_scipy_sosfiltfilt_bit_for_bit(
+        self, kind: str, fs_hz: float, shape: tuple[int, ...]
+    ) -> None:
+        from scipy import signal as sps
+
+        from pet_biofeedback.signal import respiration
+
+        sos, zi = respiration._filter_plan(kind, fs_hz)
+        x = np.random.default_rng(5).normal(0.0, 30.0, shape)
+        got = respiration._sosfiltfilt(sos, zi, x)
+        ref = sps.sosfiltfilt(sos.copy(), x, axis=0)
+        assert np.array_equal(got, ref)
+        # the cached design is not touched by filtering
+        assert np.array_equal(respiration._filter_plan(kind, fs_hz)[0], sos)
+
+    def test_too_short_to_pad_raises(self) -> None:
+        from pet_biofeedback.signal import respiration
+
+        sos, zi = respiration._filter_plan("bandpass", 4.0)
+        with pytest.raises(SignalInputError):
+            respiration._sosfiltfilt(sos, zi, np.zeros(10))

@@ -502,6 +502,20 @@ class TestIncrementalLomb:
                 assert_allclose(lomb.psd_ms2_per_hz(), ref, rtol=1e-9)
         assert lomb.times_s()[-1] == t[-1]
 
+    def test_incremental_equals_full_recompute_when_the_buffer_grows(self) -> None:
+        # window_s plans room for 300 bpm; beats every 0.1 s overflow it, so the buffer (and
+        # the exponentials kept per beat for their removal) is moved and grown several times.
+        lomb = sp.IncrementalLomb(sp.default_lomb_freqs_hz(), window_s=6.0)
+        rng = np.random.default_rng(3)
+        t = np.cumsum(rng.uniform(0.05, 0.15, 700))
+        x = 850.0 + 40.0 * np.sin(2 * np.pi * 0.1 * t) + rng.normal(0.0, 5.0, t.size)
+        for k in range(t.size):
+            lomb.push(t[k], x[k])
+            if k % 97 == 0 or k == t.size - 1:
+                ref = sp.lomb_psd(lomb.times_s(), lomb.values_ms(), lomb.freqs_hz)
+                assert_allclose(lomb.psd_ms2_per_hz(), ref, rtol=1e-9, atol=1e-9 * ref.max())
+        assert lomb.n_beats > 40
+
     def test_incremental_window_keeps_last_beats(self) -> None:
         lomb = sp.IncrementalLomb([0.1, 0.2], window_beats=3)
         for k in range(5):
