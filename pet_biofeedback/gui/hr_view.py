@@ -23,6 +23,7 @@ from pet_biofeedback.session.trace import TraceArrays
 __all__ = ["HeartRateView"]
 
 _GRID_ALPHA: Final = 0.15  # faint: a guide to read the numbers, not a pattern to look at
+_WAVE_EVERY_NTH: Final = 3
 
 
 class HeartRateView(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
@@ -45,6 +46,9 @@ class HeartRateView(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untype
         self._grid.setZValue(-1)
         item.addItem(self._grid, ignoreBounds=True)  # the grid follows the range, not leads it
         self._wave = self.plot(pen=pg.mkPen("#56B4E9", width=6))
+        # The wave comes at 10 samples/s (901 points for 90 s, more than the plot has pixels);
+        # every third point still gives ≥ 20 points a breath, and a 6-px pen costs per point.
+        self._wave.setDownsampling(ds=_WAVE_EVERY_NTH, method="subsample")
         self._onsets = self.plot(pen=pg.mkPen("#0072B2", width=1, style=Qt.PenStyle.DotLine))
         self._hr = self.plot(pen=pg.mkPen("#D55E00", width=3))
         self._hr.setZValue(2)

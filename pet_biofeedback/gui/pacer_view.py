@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -60,10 +60,10 @@ class PacerView(QWidget):
         self.halo = QColor("#FFFFFF")
         self.text_scale = 1.0
         self._background: QPixmap | None = None  # background + full-lungs outline, this size
-        # (text, pixel size, bold) → the outlined text and its top-left from the baseline origin;
-        # the size key covers text_scale, set_colours and resizing empty it
-        self._texts: dict[tuple[str, int, bool], tuple[QPixmap, QPointF]] = {}
-        self.text_renders = 0  # outlined texts drawn into the cache (not per frame)
+        # (text, pixel size, bold, device pixel ratio) → the outlined text and its top-left
+        # from the baseline origin; the key covers text_scale, and set_colours, resizing and a
+        # new font empty it
+        self._texts: dict[tuple[str, int, bool, float], tuple[QPixmap, QPointF]] = {}
 
     @property
     def state(self) -> PacerState | None:
@@ -84,6 +84,11 @@ class PacerView(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._forget_pictures()
         super().resizeEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._forget_pictures()
+        super().changeEvent(event)
 
     def _forget_pictures(self) -> None:
         self._background = None
@@ -113,9 +118,9 @@ class PacerView(QWidget):
 
     def _background_picture(self, side: float, centre: QPointF, r_max: float) -> QPixmap:
         """The background with the outline of full lungs (the target is always visible)."""
-        if self._background is not None:
-            return self._background
         ratio = self.devicePixelRatioF()
+        if self._background is not None and self._background.devicePixelRatio() == ratio:
+            return self._background  # (moved to a screen of another pixel density: redrawn)
         pixmap = QPixmap(round(self.width() * ratio), round(self.height() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(self.background)
@@ -132,7 +137,7 @@ class PacerView(QWidget):
         self, painter: QPainter, text: str, pixels: int, bold: bool, baseline_y: float, side: float
     ) -> None:
         """Centred text with a halo, readable on the circle and on the background alike."""
-        key = (text, pixels, bold)
+        key = (text, pixels, bold, self.devicePixelRatioF())
         cached = self._texts.get(key)
         if cached is None:
             if len(self._texts) >= _MAX_CACHED_TEXTS:
@@ -170,5 +175,4 @@ class PacerView(QWidget):
         painter.strokePath(path, QPen(self.halo, halo_px))
         painter.fillPath(path, self.text)
         painter.end()
-        self.text_renders += 1
         return pixmap, QPointF(box.left(), box.top())

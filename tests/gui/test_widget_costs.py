@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtGui import QImage, QPainterPath
+from PySide6.QtGui import QFont, QImage, QPainterPath
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -141,6 +141,12 @@ def test_cached_pictures_follow_colours_and_size(pacer_widget: PacerView, qtbot:
     fresh.set_state(state)
     assert _image(pacer_widget) == _image(fresh)
     assert _image(pacer_widget).pixelColor(2, 2).name() == "#000000"
+    italic = QFont(pacer_widget.font())
+    italic.setItalic(True)
+    pacer_widget.setFont(italic)
+    fresh.setFont(italic)
+    fresh._forget_pictures()  # drawn anew with the new font
+    assert _image(pacer_widget) == _image(fresh)
 
 
 def test_time_stays_in_seconds_after_a_thousand(qtbot: QtBot) -> None:
@@ -154,3 +160,15 @@ def test_time_stays_in_seconds_after_a_thousand(qtbot: QtBot) -> None:
     axis = view.getPlotItem().getAxis("bottom")
     assert "(s)" in axis.labelString() and "ks" not in axis.labelString()
     assert axis.autoSIPrefixScale == 1.0
+
+
+def test_the_wave_is_drawn_with_about_a_point_every_two_pixels(qtbot: QtBot) -> None:
+    view = HeartRateView()
+    qtbot.addWidget(view)
+    view.resize(760, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_arrays(trace(200.0))  # a 901-point wave
+    settle()
+    x, _ = view._wave.getData()
+    assert 250 <= x.size <= 450  # ≈ 700 px of plot: smooth, not a point per pixel or more
