@@ -150,11 +150,24 @@ async def run(
         if on_event is not None:
             on_event(event)
 
-    try:
-        return await run_session(
+    session = asyncio.ensure_future(
+        run_session(
             h.engine, path, device=describe_source("emulated:h10"), speed=h.speed, on_event=seen
         )
+    )
+    try:
+        # A session that outlives its plan by far is stopped (which keeps the recording) and
+        # fails the test with what the window last showed, instead of hanging the test run.
+        limit_s = h.engine.plan.seconds / h.speed * 3 + 30
+        await asyncio.wait({session}, timeout=limit_s)
+        if not session.done():
+            h.engine.request_stop()
+            await asyncio.wait({session}, timeout=30)
+            pytest.fail(f"the session was still running after {limit_s:.0f} s: {h.link_shown[-3:]}")
+        return session.result()
     finally:
+        if not session.done():
+            session.cancel()
         h.window.on_session_ended()
 
 
