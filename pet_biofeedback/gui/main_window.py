@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
         self.present_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
         self.present_action.setToolTip("Full screen, pacer and heart rate only (F11, Esc leaves)")
         self.present_action.toggled.connect(self.set_presentation)
+        # Also on the window itself: the menu bar and toolbar are hidden in presentation mode,
+        # and a hidden widget's actions take no shortcuts, so F11 could not leave it.
+        self.addAction(self.present_action)
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.triggered.connect(self.settings_requested)
 

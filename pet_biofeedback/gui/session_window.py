@@ -131,6 +131,7 @@ class SessionWindow(QMainWindow):
         if not embedded:  # in the app the shell's F11 and toggle do it (one shortcut per window)
             self.present_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
             toolbar.addAction(self.present_action)
+            self.addAction(self.present_action)  # the toolbar hides in presentation mode
         self.stop_action = QAction("Stop session", self)
         self.stop_action.triggered.connect(self.stop_requested)
         toolbar.addAction(self.stop_action)

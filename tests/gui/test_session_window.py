@@ -134,6 +134,10 @@ class TestSessionWindow:
         assert rate.args == [6.1]
         qtbot.keyClick(window, Qt.Key.Key_Escape)
         assert window.cards.isVisible()
+        qtbot.keyClick(window, Qt.Key.Key_F11)  # F11 both ways, the toolbar hidden or not
+        assert window.presenting
+        qtbot.keyClick(window, Qt.Key.Key_F11)
+        assert not window.presenting and window.cards.isVisible()
 
     def test_stop_is_an_intent(self, window: SessionWindow, qtbot: QtBot) -> None:
         with qtbot.waitSignal(window.stop_requested):

@@ -119,6 +119,12 @@ def test_presentation_mode_over_a_running_session(qtbot: QtBot, run_qt: Run) -> 
         assert not window.menuBar().isVisible() and not live.page.cards.isVisible()
         qtbot.keyClick(live.page, Qt.Key.Key_Escape)  # leaves it, the shell follows
         assert not live.page.presenting and not window.presenting
+        # F11 toggles both ways, also with the menu bar (which holds the action) hidden
+        window.activateWindow()
+        qtbot.keyClick(live.page, Qt.Key.Key_F11)
+        assert window.presenting and live.page.presenting
+        qtbot.keyClick(live.page, Qt.Key.Key_F11)
+        assert not window.presenting and not live.page.presenting
         assert window.menuBar().isVisible() and live.page.cards.isVisible()
         window.close()  # during the session: it stops and its recording closes
         await app
