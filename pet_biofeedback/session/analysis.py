@@ -65,6 +65,7 @@ from pet_biofeedback.events import (
     RRIntervals,
 )
 from pet_biofeedback.session.frame_samples import FrameSamples
+from pet_biofeedback.session.hr_only import heart_rate_only_text
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
 from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
@@ -447,12 +448,9 @@ def _analyze_recording(
         # No interval anywhere — not in rr events, not in the raw notifications (an optical
         # sensor's hold heart rate only), no ECG: say why, not "holds only 0 RR intervals".
         if beating and n_intervals == 0 and not has_ecg:
+            mean_hr_bpm = math.fsum(beating) / len(beating)
             raise InputFileError(
-                str(path),
-                f"holds heart rate only (mean {math.fsum(beating) / len(beating):.0f} bpm over "
-                f"{len(beating)} readings) and no RR intervals or ECG: this sensor reports "
-                "heart rate only, not beat-to-beat intervals, and HRV needs the time between "
-                "beats; record with a chest strap that reports RR intervals (e.g. a Polar H10)",
+                str(path), "holds " + heart_rate_only_text(mean_hr_bpm, len(beating))
             )
         found = f"{n_intervals} RR interval{'' if n_intervals == 1 else 's'}"
         if n_ecg is not None and rr_source != "ECG R-peaks":
