@@ -43,7 +43,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,7 @@ from pet_biofeedback.errors import (
 from pet_biofeedback.events import (
     AccFrame,
     EcgFrame,
+    Event,
     Gap,
     HeartRate,
     RawNotification,
@@ -77,6 +78,9 @@ from pet_biofeedback.signal.batch import (
     analyze_rr,
 )
 
+if TYPE_CHECKING:  # the recording package is imported only when a recording is read
+    from pet_biofeedback.recording import RecordingHeader
+
 __all__ = [
     "BREATHING_FROM_ACC",
     "BREATHING_FROM_ECG",
@@ -84,6 +88,7 @@ __all__ = [
     "RR_GAP_S",
     "BreathingSource",
     "FileAnalysis",
+    "RecordingTap",
     "analyze_file",
     "report_dict",
 ]
@@ -105,6 +110,18 @@ BreathingSource = Literal["acc", "ecg", "rr-estimate"]
 BREATHING_FROM_ACC: Final[BreathingSource] = "acc"
 BREATHING_FROM_ECG: Final[BreathingSource] = "ecg"
 BREATHING_FROM_RR: Final[BreathingSource] = "rr-estimate"
+
+
+class RecordingTap(Protocol):
+    """Sees a recording while `analyze_file` reads it, so its caller need not read it again.
+
+    ``header`` is called once, when the file is open; ``event`` with every event, in file
+    order. A file that cannot be read may stop the calls at any point (the error follows).
+    """
+
+    def header(self, header: RecordingHeader) -> None: ...
+
+    def event(self, event: Event) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -356,7 +373,7 @@ def _breath_starts_from_ecg(peaks: _EcgPeaks) -> FloatArray | None:
 
 
 def _analyze_recording(
-    path: Path, settings: AnalysisSettings, *, strict: bool = False
+    path: Path, settings: AnalysisSettings, *, strict: bool = False, tap: RecordingTap | None = None
 ) -> FileAnalysis:
     # Imported here: RR text and XDF analysis do not need the recording or decoder modules.
     from pet_biofeedback.firmware_bridge import hrs
@@ -373,7 +390,11 @@ def _analyze_recording(
     acc = FrameSamples(3)
     try:
         with RecordingReader(path, strict=strict) as reader:
+            if tap is not None:
+                tap.header(reader.header)
             for event in reader:
+                if tap is not None:
+                    tap.event(event)
                 match event:
                     case RRIntervals():
                         rr_t.append(event.t)
@@ -556,14 +577,21 @@ def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
 
 
 def analyze_file(
-    path: Path, settings: AnalysisSettings, *, strict: bool = False, column: str | None = None
+    path: Path,
+    settings: AnalysisSettings,
+    *,
+    strict: bool = False,
+    column: str | None = None,
+    tap: RecordingTap | None = None,
 ) -> FileAnalysis:
     """Read and analyse one file; `InputFileError` names the file and the problem.
 
     RR text, XDF (``.xdf``, ``.xdfz``) and recordings (``.jsonl``, ``.jsonl.gz``; module
     docstring) are recognised by their names. ``strict``: refuse a recording with a malformed
     line instead of skipping the line. ``column``: the column of an RR table holding the
-    intervals (`rr_text.read_rr_text`); refused for other files.
+    intervals (`rr_text.read_rr_text`); refused for other files. ``tap``: sees a recording's
+    header and events as they are read (unused for other files), e.g. the report's pacer
+    and markers, which the analysis does not keep.
     """
     name = path.name.lower()
     is_xdf = path.suffix.lower() == ".xdf" or name.endswith(".xdfz")
@@ -572,7 +600,7 @@ def analyze_file(
     if is_xdf:
         found = _analyze_xdf_file(path, settings)
     elif name.endswith(_RECORDING_SUFFIXES):
-        found = _analyze_recording(path, settings, strict=strict)
+        found = _analyze_recording(path, settings, strict=strict, tap=tap)
     else:
         found = _analyze_rr_file(path, settings, column)
     if found.details.get("breathing_source") is not None:
