@@ -166,7 +166,9 @@ def _gap_spans(beat_t_s: FloatArray, nn_ms: FloatArray) -> tuple[tuple[float, fl
 def _spectrum(a: Any) -> Spectrum | None:
     nn = np.asarray(a.nn_ms, dtype=np.float64)
     t = np.asarray(a.beat_t_s, dtype=np.float64)
-    if nn.size < spectral.FREQ_MIN_BEATS or t[-1] - t[0] < spectral.FREQ_MIN_DURATION_S:
+    # The analysis's own minimum (first-to-last-beat span, with its tolerance): the plot is
+    # there exactly when the table has LF and HF.
+    if nn.size < 2 or not spectral.SpectralSettings().long_enough(nn.size, t[-1] - t[0]):
         return None
     _, rr_grid = spectral.resample_rr(t, nn, fs_hz=spectral.RESAMPLE_FS_HZ)
     z = spectral.detrend_smoothness_priors(rr_grid)
