@@ -76,6 +76,7 @@ from pet_biofeedback.signal.batch import (
     BatchAnalysis,
     HrvTable,
     analyze_rr,
+    coherence_window_means,
 )
 
 if TYPE_CHECKING:  # the recording package is imported only when a recording is read
@@ -533,19 +534,6 @@ def _analyze_recording(
 _GAP_TOLERANCE_S: Final = 0.5
 
 
-def _window_means(
-    grid_t_s: FloatArray, values: FloatArray, starts: FloatArray, ends: FloatArray
-) -> FloatArray:
-    """Mean of the finite 64-s coherence-window values that lie inside each [start, end]."""
-    finite = np.isfinite(values)
-    csum = np.concatenate(([0.0], np.cumsum(np.where(finite, values, 0.0))))
-    ccount = np.concatenate(([0], np.cumsum(finite)))
-    lo = np.searchsorted(grid_t_s, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
-    hi = np.maximum(np.searchsorted(grid_t_s, ends + 1e-9, side="right"), lo)
-    count = ccount[hi] - ccount[lo]
-    return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
-
-
 def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
     """The breathing rate estimated from the heart rhythm (hrv-methods.md §8.3), filled in.
 
@@ -570,7 +558,7 @@ def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
     per_min = 60.0 * np.asarray(coherence.peak_hz)
 
     def fill(table: HrvTable) -> HrvTable:
-        rates = _window_means(grid_t_s, per_min, table.start_s, table.end_s)
+        rates = coherence_window_means(grid_t_s, per_min, table.start_s, table.end_s)
         return dataclasses.replace(table, breathing_rate_breaths_per_min=rates)
 
     return dataclasses.replace(result, summary=fill(result.summary), windows=fill(result.windows))
