@@ -721,6 +721,7 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     if not args.headless:
         parser.error("the replay window is not available yet; use --headless")
+    from pet_biofeedback.session.hr_only import heart_rate_only_text
     from pet_biofeedback.session.importers import check_regular_file
     from pet_biofeedback.session.recorder import SessionStats
     from pet_biofeedback.session.sources import open_source
@@ -779,6 +780,10 @@ def _cmd_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         + "."
     )
     _print_notes(source)
+    if stats.n_beats == 0 and stats.n_hr_readings and not stats.n_ecg_frames:
+        # "0 beats" alone reads like a fault: say why, as analyze does (issue #9).
+        hr_only = heart_rate_only_text(stats.mean_strap_hr_bpm, stats.n_hr_readings)
+        print(f"  note: the recording holds {hr_only}. Its heart rate replays; HRV cannot.")
     return EXIT_OK
 
 

@@ -433,7 +433,10 @@ def _print_session_summary(outcome: Any) -> None:
         # not measured: the heart rhythm's own wave (docs/hrv-methods.md §8.3)
         parts[-1] = ("breathing (estimated)", parts[-1][1])
     early = " (stopped early)" if outcome.stopped_early else ""
-    print(f"Session finished{early}: " + ", ".join(f"{k} {v}" for k, v in parts if v) + ".")
+    measured = ", ".join(f"{k} {v}" for k, v in parts if v)
+    if not measured:  # e.g. an optical sensor's heart rate only: the note says why
+        measured = "no measures" + (" (see the note below)" if s.get("notes") else "")
+    print(f"Session finished{early}: {measured}.")
     ratings = {k: v for k, v in outcome.ratings.items() if v is not None}
     if ratings:
         print("Ratings: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ratings.items()))

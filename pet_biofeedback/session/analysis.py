@@ -43,7 +43,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -59,12 +59,14 @@ from pet_biofeedback.errors import (
 from pet_biofeedback.events import (
     AccFrame,
     EcgFrame,
+    Event,
     Gap,
     HeartRate,
     RawNotification,
     RRIntervals,
 )
 from pet_biofeedback.session.frame_samples import FrameSamples
+from pet_biofeedback.session.hr_only import heart_rate_only_text
 from pet_biofeedback.session.importers import read_rr_text, read_xdf
 from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
@@ -74,7 +76,11 @@ from pet_biofeedback.signal.batch import (
     BatchAnalysis,
     HrvTable,
     analyze_rr,
+    coherence_window_means,
 )
+
+if TYPE_CHECKING:  # the recording package is imported only when a recording is read
+    from pet_biofeedback.recording import RecordingHeader
 
 __all__ = [
     "BREATHING_FROM_ACC",
@@ -83,6 +89,7 @@ __all__ = [
     "RR_GAP_S",
     "BreathingSource",
     "FileAnalysis",
+    "RecordingTap",
     "analyze_file",
     "report_dict",
 ]
@@ -104,6 +111,18 @@ BreathingSource = Literal["acc", "ecg", "rr-estimate"]
 BREATHING_FROM_ACC: Final[BreathingSource] = "acc"
 BREATHING_FROM_ECG: Final[BreathingSource] = "ecg"
 BREATHING_FROM_RR: Final[BreathingSource] = "rr-estimate"
+
+
+class RecordingTap(Protocol):
+    """Sees a recording while `analyze_file` reads it, so its caller need not read it again.
+
+    ``header`` is called once, when the file is open; ``event`` with every event, in file
+    order. A file that cannot be read may stop the calls at any point (the error follows).
+    """
+
+    def header(self, header: RecordingHeader) -> None: ...
+
+    def event(self, event: Event) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -355,7 +374,7 @@ def _breath_starts_from_ecg(peaks: _EcgPeaks) -> FloatArray | None:
 
 
 def _analyze_recording(
-    path: Path, settings: AnalysisSettings, *, strict: bool = False
+    path: Path, settings: AnalysisSettings, *, strict: bool = False, tap: RecordingTap | None = None
 ) -> FileAnalysis:
     # Imported here: RR text and XDF analysis do not need the recording or decoder modules.
     from pet_biofeedback.firmware_bridge import hrs
@@ -372,7 +391,11 @@ def _analyze_recording(
     acc = FrameSamples(3)
     try:
         with RecordingReader(path, strict=strict) as reader:
+            if tap is not None:
+                tap.header(reader.header)
             for event in reader:
+                if tap is not None:
+                    tap.event(event)
                 match event:
                     case RRIntervals():
                         rr_t.append(event.t)
@@ -447,12 +470,9 @@ def _analyze_recording(
         # No interval anywhere — not in rr events, not in the raw notifications (an optical
         # sensor's hold heart rate only), no ECG: say why, not "holds only 0 RR intervals".
         if beating and n_intervals == 0 and not has_ecg:
+            mean_hr_bpm = math.fsum(beating) / len(beating)
             raise InputFileError(
-                str(path),
-                f"holds heart rate only (mean {math.fsum(beating) / len(beating):.0f} bpm over "
-                f"{len(beating)} readings) and no RR intervals or ECG: this sensor reports "
-                "heart rate only, not beat-to-beat intervals, and HRV needs the time between "
-                "beats; record with a chest strap that reports RR intervals (e.g. a Polar H10)",
+                str(path), "holds " + heart_rate_only_text(mean_hr_bpm, len(beating))
             )
         found = f"{n_intervals} RR interval{'' if n_intervals == 1 else 's'}"
         if n_ecg is not None and rr_source != "ECG R-peaks":
@@ -514,19 +534,6 @@ def _analyze_recording(
 _GAP_TOLERANCE_S: Final = 0.5
 
 
-def _window_means(
-    grid_t_s: FloatArray, values: FloatArray, starts: FloatArray, ends: FloatArray
-) -> FloatArray:
-    """Mean of the finite 64-s coherence-window values that lie inside each [start, end]."""
-    finite = np.isfinite(values)
-    csum = np.concatenate(([0.0], np.cumsum(np.where(finite, values, 0.0))))
-    ccount = np.concatenate(([0], np.cumsum(finite)))
-    lo = np.searchsorted(grid_t_s, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
-    hi = np.maximum(np.searchsorted(grid_t_s, ends + 1e-9, side="right"), lo)
-    count = ccount[hi] - ccount[lo]
-    return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
-
-
 def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
     """The breathing rate estimated from the heart rhythm (hrv-methods.md §8.3), filled in.
 
@@ -551,21 +558,28 @@ def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
     per_min = 60.0 * np.asarray(coherence.peak_hz)
 
     def fill(table: HrvTable) -> HrvTable:
-        rates = _window_means(grid_t_s, per_min, table.start_s, table.end_s)
+        rates = coherence_window_means(grid_t_s, per_min, table.start_s, table.end_s)
         return dataclasses.replace(table, breathing_rate_breaths_per_min=rates)
 
     return dataclasses.replace(result, summary=fill(result.summary), windows=fill(result.windows))
 
 
 def analyze_file(
-    path: Path, settings: AnalysisSettings, *, strict: bool = False, column: str | None = None
+    path: Path,
+    settings: AnalysisSettings,
+    *,
+    strict: bool = False,
+    column: str | None = None,
+    tap: RecordingTap | None = None,
 ) -> FileAnalysis:
     """Read and analyse one file; `InputFileError` names the file and the problem.
 
     RR text, XDF (``.xdf``, ``.xdfz``) and recordings (``.jsonl``, ``.jsonl.gz``; module
     docstring) are recognised by their names. ``strict``: refuse a recording with a malformed
     line instead of skipping the line. ``column``: the column of an RR table holding the
-    intervals (`rr_text.read_rr_text`); refused for other files.
+    intervals (`rr_text.read_rr_text`); refused for other files. ``tap``: sees a recording's
+    header and events as they are read (unused for other files), e.g. the report's pacer
+    and markers, which the analysis does not keep.
     """
     name = path.name.lower()
     is_xdf = path.suffix.lower() == ".xdf" or name.endswith(".xdfz")
@@ -574,7 +588,7 @@ def analyze_file(
     if is_xdf:
         found = _analyze_xdf_file(path, settings)
     elif name.endswith(_RECORDING_SUFFIXES):
-        found = _analyze_recording(path, settings, strict=strict)
+        found = _analyze_recording(path, settings, strict=strict, tap=tap)
     else:
         found = _analyze_rr_file(path, settings, column)
     if found.details.get("breathing_source") is not None:

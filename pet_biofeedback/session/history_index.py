@@ -23,9 +23,12 @@ from typing import Final, cast
 
 import numpy as np
 
-from pet_biofeedback.errors import ConfigError, InputFileError
-from pet_biofeedback.events import PacerPhase, Rating
-from pet_biofeedback.recording import RecordingReader
+from pet_biofeedback.errors import (
+    ConfigError,
+    InputFileError,
+    RecordingError,
+    RecordingFileError,
+)
 from pet_biofeedback.session.history_record import (
     DEFAULT_PROFILE,
     PROTOCOLS,
@@ -33,7 +36,7 @@ from pet_biofeedback.session.history_record import (
     SessionRecord,
     validate_profile_name,
 )
-from pet_biofeedback.session.report_data import ReportData, gather_report
+from pet_biofeedback.session.report_data import RecordingContents, ReportData, gather_report
 from pet_biofeedback.signal import timedomain
 
 __all__ = ["RATING_KINDS", "START_HR_WINDOW_S", "IndexedRecording", "index_recording"]
@@ -113,26 +116,30 @@ def index_recording(path: Path) -> IndexedRecording:
         The recording cannot be read (missing, not a recording, damaged); its
         ``user_message`` says why.
     """
+    contents = RecordingContents()
+    problem: str | None = None
+    data: ReportData | None = None
+    try:
+        # One read (the history rebuild reads every recording): the analysis fills
+        # ``contents`` with the header, ratings and pacer as it goes, measures or not.
+        data = gather_report(path, contents=contents)
+    except InputFileError as exc:
+        if isinstance(exc.__cause__, RecordingError):  # unreadable, not just unmeasurable
+            raise exc.__cause__ from None
+        problem = exc.problem
+    started_at = contents.started_at
+    if started_at is None:  # no header: not read as a recording (the history holds only those)
+        raise RecordingFileError(str(path), "is not a pet-biofeedback recording")
     ratings: dict[str, float] = {}
-    first_pacer: float | None = None
-    last_t = 0.0
-    with RecordingReader(path) as reader:
-        header = reader.header
-        for event in reader:
-            last_t = max(last_t, event.t)
-            match event:
-                case Rating():
-                    value = _number(event.value)
-                    if event.kind in RATING_KINDS and value is not None and 0 <= value <= 10:
-                        ratings[event.kind] = value  # the last rating of a kind wins
-                    else:
-                        logger.debug("%s: rating %r=%r ignored", path, event.kind, event.value)
-                case PacerPhase():
-                    if first_pacer is None:
-                        first_pacer = event.breaths_per_min
-                case _:
-                    pass
-    settings = dict(header.settings)
+    for event in contents.ratings:
+        value = _number(event.value)
+        if event.kind in RATING_KINDS and value is not None and 0 <= value <= 10:
+            ratings[event.kind] = value  # the last rating of a kind wins
+        else:
+            logger.debug("%s: rating %r=%r ignored", path, event.kind, event.value)
+    first_pacer = contents.pacer[0].breaths_per_min if contents.pacer else None
+    last_t = max(0.0, contents.t_last_s)
+    settings = dict(contents.settings or {})
     protocol_value = settings.get("protocol")
     protocol = cast(Protocol, protocol_value if protocol_value in PROTOCOLS else "recording")
     profile = DEFAULT_PROFILE
@@ -146,12 +153,7 @@ def index_recording(path: Path) -> IndexedRecording:
     nan = math.nan
     mean_hr_bpm = rmssd_ms = coherence = breathing = rsa_bpm = nan
     start_hr_bpm: float | None = None
-    problem: str | None = None
-    try:
-        data = gather_report(path)
-    except InputFileError as exc:
-        problem = exc.problem
-    else:
+    if data is not None:
         summary = data.report["summary"]
         mean_hr_bpm = _or_nan(summary["mean_hr_bpm"])
         rmssd_ms = _or_nan(summary["rmssd_ms"])
@@ -161,11 +163,11 @@ def index_recording(path: Path) -> IndexedRecording:
             rsa_bpm = float(np.mean(data.rsa_bpm))
         start_hr_bpm = _start_hr_bpm(data)
     record = SessionRecord(
-        started_at=header.started_at,
+        started_at=started_at,
         profile=profile,
         protocol=protocol,
         settings=settings,
-        device=dict(header.device),
+        device=dict(contents.device or {}),
         recording=str(path),
         minutes=last_t / _S_PER_MIN,
         pacer_breaths_per_min=_pacer_rate(settings, first_pacer),

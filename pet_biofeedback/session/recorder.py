@@ -125,6 +125,11 @@ class SessionStats:
         RR intervals seen (one per beat after the first).
     n_raw : int
         Raw notifications seen.
+    n_hr_readings : int
+        The strap's non-zero heart-rate readings (`HeartRate`) seen; ``mean_strap_hr_bpm``
+        their mean, beats/min (NaN before any).
+    n_ecg_frames : int
+        ECG frames seen (beats can come from their R-peaks when no RR interval arrives).
     t_first_s, t_last_s : float
         Session time of the first and the latest event, s; NaN before any.
     hr_bpm : float
@@ -148,6 +153,9 @@ class SessionStats:
         self.n_events = 0
         self.n_beats = 0
         self.n_raw = 0
+        self.n_hr_readings = 0
+        self.n_ecg_frames = 0
+        self._hr_sum_bpm = 0.0
         self.t_first_s = math.nan
         self.t_last_s = math.nan
         self.hr_bpm = math.nan
@@ -169,6 +177,13 @@ class SessionStats:
         if math.isnan(self.t_first_s):
             return 0.0
         return max(self.t_last_s - self.t_first_s, 0.0)
+
+    @property
+    def mean_strap_hr_bpm(self) -> float:
+        """Mean of the strap's non-zero heart-rate readings, beats/min (NaN before any)."""
+        if not self.n_hr_readings:
+            return math.nan
+        return self._hr_sum_bpm / self.n_hr_readings
 
     def update(self, event: Event) -> None:
         """Account for one event."""
@@ -192,6 +207,9 @@ class SessionStats:
             case HeartRate():
                 self._strap_hr = True
                 self.hr_bpm = event.hr_bpm
+                if event.hr_bpm > 0:  # 0 is "no contact", not a heart rate
+                    self.n_hr_readings += 1
+                    self._hr_sum_bpm += event.hr_bpm
             case Battery():
                 self.battery_pct = event.battery_pct
             case Link():
@@ -205,7 +223,9 @@ class SessionStats:
                 self._gap_marked = True
             case RawNotification():
                 self.n_raw += 1
-            case EcgFrame() | AccFrame() | PacerPhase() | Marker() | Rating():
+            case EcgFrame():
+                self.n_ecg_frames += 1
+            case AccFrame() | PacerPhase() | Marker() | Rating():
                 pass
             case _:
                 assert_never(event)

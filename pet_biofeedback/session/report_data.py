@@ -3,7 +3,8 @@
 The numbers come from `analysis.analyze_file` with the default settings, exactly as
 ``pet-biofeedback analyze`` prints them, so report and analysis never disagree. What the
 analysis does not keep — the pacer, markers, ratings, the header, the chest-movement breathing
-waveform — is read from the recording here.
+waveform — is taken from the recording as the analysis reads it (`RecordingContents`), so the
+file is read once.
 
 Time axes: the analysis keeps recording time, gaps included (`analysis` module docstring), so
 heart rate, the pacer's target wave and markers line up on the session's own clock.
@@ -14,15 +15,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from pet_biofeedback.errors import InputFileError, RecordingError, SignalInputError
-from pet_biofeedback.events import AccFrame, Gap, Marker, PacerPhase, Rating, RRIntervals
+from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.events import AccFrame, Event, Gap, Marker, PacerPhase, Rating
 from pet_biofeedback.session import analysis
 from pet_biofeedback.session.pacer_track import PacerTrack, pacer_track
 from pet_biofeedback.signal import spectral
@@ -30,7 +31,17 @@ from pet_biofeedback.signal._typing import BoolArray, FloatArray
 from pet_biofeedback.signal.batch import AnalysisSettings
 from pet_biofeedback.signal.rsa import rsa_peak_to_trough_bpm
 
-__all__ = ["ZOOM_S", "Breathing", "ReportData", "Spectrum", "gather_report"]
+if TYPE_CHECKING:
+    from pet_biofeedback.recording import RecordingHeader
+
+__all__ = [
+    "ZOOM_S",
+    "Breathing",
+    "RecordingContents",
+    "ReportData",
+    "Spectrum",
+    "gather_report",
+]
 
 ZOOM_S: Final = 120.0  # the excerpt where each breath's heart-rate wave can be seen (brief)
 ZOOM_STEP_S: Final = 10.0  # candidate excerpts start this far apart
@@ -88,63 +99,55 @@ class ReportData:
 
 
 @dataclass(slots=True)
-class _Read:
-    """What the report takes from a recording besides the beats."""
+class RecordingContents:
+    """What the report takes from a recording besides the beats.
+
+    A `analysis.RecordingTap`: `gather_report` hands it to `analysis.analyze_file`, which
+    fills it while reading, so the file is read once. Times in s on the session clock.
+    """
 
     started_at: datetime | None = None
     settings: Mapping[str, object] | None = None
     device: Mapping[str, object] | None = None
-    t_first_s: float = math.inf
+    t_first_s: float = math.inf  # of any event
     t_last_s: float = -math.inf
-    pacer: list[PacerPhase] | None = None
-    markers: list[Marker] | None = None
-    ratings: list[Rating] | None = None
-    gaps: list[Gap] | None = None
-    rr_t: list[float] | None = None
-    rr_groups: list[tuple[float, ...]] | None = None
-    acc_frames: list[tuple[float, float, int]] | None = None
-    acc_values: list[tuple[tuple[float, float, float], ...]] | None = None
+    pacer: list[PacerPhase] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    ratings: list[Rating] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    acc_frames: list[tuple[float, float, int]] = field(default_factory=list)  # t, fs_hz, n
+    acc_values: list[tuple[tuple[float, float, float], ...]] = field(default_factory=list)
+
+    def header(self, header: RecordingHeader) -> None:
+        """Take the start time, settings and device from the header."""
+        self.started_at = header.started_at
+        self.settings = header.settings
+        self.device = header.device
+
+    def event(self, event: Event) -> None:
+        """Take one event, in file order."""
+        self.t_first_s = min(self.t_first_s, event.t)
+        self.t_last_s = max(self.t_last_s, event.t)
+        match event:
+            case PacerPhase():
+                self.pacer.append(event)
+            case Marker():
+                self.markers.append(event)
+            case Rating():
+                self.ratings.append(event)
+            case Gap():
+                self.gaps.append(event)
+            case AccFrame():
+                if event.acc_mg:
+                    self.acc_frames.append((event.t, event.fs_hz, len(event.acc_mg)))
+                    self.acc_values.append(event.acc_mg)
+            case _:
+                pass
 
 
-def _read_recording(path: Path) -> _Read:
-    from pet_biofeedback.recording import RecordingReader
-
-    r = _Read(pacer=[], markers=[], ratings=[], gaps=[], rr_t=[], rr_groups=[])
-    r.acc_frames, r.acc_values = [], []
-    assert r.pacer is not None and r.markers is not None and r.ratings is not None
-    assert r.gaps is not None and r.rr_t is not None and r.rr_groups is not None
-    try:
-        with RecordingReader(path) as reader:
-            for event in reader:
-                r.t_first_s = min(r.t_first_s, event.t)
-                r.t_last_s = max(r.t_last_s, event.t)
-                match event:
-                    case PacerPhase():
-                        r.pacer.append(event)
-                    case Marker():
-                        r.markers.append(event)
-                    case Rating():
-                        r.ratings.append(event)
-                    case Gap():
-                        r.gaps.append(event)
-                    case RRIntervals():
-                        r.rr_t.append(event.t)
-                        r.rr_groups.append(event.rr_ms)
-                    case AccFrame():
-                        if event.acc_mg:
-                            r.acc_frames.append((event.t, event.fs_hz, len(event.acc_mg)))
-                            r.acc_values.append(event.acc_mg)
-                    case _:
-                        pass
-            r.started_at = reader.header.started_at
-            r.settings = reader.header.settings
-            r.device = reader.header.device
-    except RecordingError as exc:  # analyze_file has already accepted the file
-        raise InputFileError(str(path), exc.user_message) from exc
-    return r
-
-
-def _session_axis(r: _Read, result: analysis.FileAnalysis) -> tuple[FloatArray, list[str]]:
+def _session_axis(
+    r: RecordingContents, result: analysis.FileAnalysis
+) -> tuple[FloatArray, list[str]]:
     """Beat times of the analysis on the session clock: the analysis keeps recording time,
     gaps included, so they are that already."""
     return np.asarray(result.analysis.beat_t_s, dtype=np.float64), []
@@ -163,7 +166,9 @@ def _gap_spans(beat_t_s: FloatArray, nn_ms: FloatArray) -> tuple[tuple[float, fl
 def _spectrum(a: Any) -> Spectrum | None:
     nn = np.asarray(a.nn_ms, dtype=np.float64)
     t = np.asarray(a.beat_t_s, dtype=np.float64)
-    if nn.size < spectral.FREQ_MIN_BEATS or t[-1] - t[0] < spectral.FREQ_MIN_DURATION_S:
+    # The analysis's own minimum (first-to-last-beat span, with its tolerance): the plot is
+    # there exactly when the table has LF and HF.
+    if nn.size < 2 or not spectral.SpectralSettings().long_enough(nn.size, t[-1] - t[0]):
         return None
     _, rr_grid = spectral.resample_rr(t, nn, fs_hz=spectral.RESAMPLE_FS_HZ)
     z = spectral.detrend_smoothness_priors(rr_grid)
@@ -172,10 +177,10 @@ def _spectrum(a: Any) -> Spectrum | None:
     return Spectrum(freqs_hz=freqs[keep], psd_ms2_per_hz=psd[keep])
 
 
-def _breathing(r: _Read, notes: list[str]) -> Breathing | None:
+def _breathing(r: RecordingContents, notes: list[str]) -> Breathing | None:
     from pet_biofeedback.signal.respiration import breathing_from_acc
 
-    if not r.acc_frames or r.acc_values is None:
+    if not r.acc_frames:
         return None
     from pet_biofeedback.session.frame_samples import FrameSamples
 
@@ -315,7 +320,12 @@ def _quality_notes(report: Mapping[str, Any], extra: list[str]) -> tuple[str, ..
     return tuple(notes)
 
 
-def gather_report(path: Path, *, assessment: Mapping[str, Any] | None = None) -> ReportData:
+def gather_report(
+    path: Path,
+    *,
+    assessment: Mapping[str, Any] | None = None,
+    contents: RecordingContents | None = None,
+) -> ReportData:
     """Analyse ``path`` and collect what its report shows.
 
     Parameters
@@ -325,17 +335,22 @@ def gather_report(path: Path, *, assessment: Mapping[str, Any] | None = None) ->
     assessment : mapping, optional
         A resonance-frequency assessment result ``{"recommended_bpm", "confidence",
         "rates": [{"bpm", …criteria…}]}`` (rates in breaths/min) to show as a table.
+    contents : RecordingContents, optional
+        Filled with what a recording holds besides the beats as it is read (a new one if not
+        given); still filled when the analysis then refuses the file (e.g. heart rate only),
+        so a caller that needs the header, pacer or ratings need not read the file again.
 
     Raises
     ------
     InputFileError
         The file is missing, unreadable or holds too little for an analysis.
     """
-    result = analysis.analyze_file(path, AnalysisSettings())
+    r = RecordingContents() if contents is None else contents
+    # One read: the analysis hands each event of a recording to ``r`` as well.
+    result = analysis.analyze_file(path, AnalysisSettings(), tap=r)
     report = analysis.report_dict(result)
     a = result.analysis
     nn = np.asarray(a.nn_ms, dtype=np.float64)
-    r = _read_recording(path) if result.kind == "recording" else _Read()
     extra: list[str] = []
     beat_t, axis_notes = _session_axis(r, result)
     extra.extend(axis_notes)
@@ -343,14 +358,14 @@ def gather_report(path: Path, *, assessment: Mapping[str, Any] | None = None) ->
     settings = r.settings or {}
     if math.isfinite(r.t_first_s):
         t0 = min(r.t_first_s, 0.0)
-        ends = [m.t for m in r.markers or [] if m.text.startswith("session end")]
+        ends = [m.t for m in r.markers if m.text.startswith("session end")]
         t_end = ends[-1] if ends else r.t_last_s
         actual_minutes = (t_end - t0) / 60.0
     else:
         t0 = float(beat_t[0] - nn[0] / 1000.0) if beat_t.size else 0.0
         t_end = float(beat_t[-1]) if beat_t.size else 0.0
         actual_minutes = (t_end - t0) / 60.0
-    track = pacer_track(r.pacer or [], t_end) if r.pacer else None
+    track = pacer_track(r.pacer, t_end) if r.pacer else None
     if track is not None and track.n_unusable:
         extra.append(f"{track.n_unusable} pacer change(s) in the file could not be used")
     if track is not None and not track.spans:
@@ -375,7 +390,7 @@ def gather_report(path: Path, *, assessment: Mapping[str, Any] | None = None) ->
     if rsa_bpm.size == 0:
         rsa_source = None
     zoom = _zoom(float(beat_t[0]), float(beat_t[-1]), rsa_t, rsa_bpm, gaps) if beat_t.size else None
-    ratings = {e.kind: float(e.value) for e in r.ratings or []}  # the last one of a kind wins
+    ratings = {e.kind: float(e.value) for e in r.ratings}  # the last one of a kind wins
     pacer_settings = settings.get("pacer")
     planned = _number(settings.get("minutes"))
     protocol = settings.get("protocol")
@@ -401,9 +416,9 @@ def gather_report(path: Path, *, assessment: Mapping[str, Any] | None = None) ->
         rsa_bpm=rsa_bpm,
         rsa_source=rsa_source,
         zoom_s=zoom,
-        markers=tuple(r.markers or ()),
+        markers=tuple(r.markers),
         ratings=ratings,
-        gaps=tuple(r.gaps or ()),
+        gaps=tuple(r.gaps),
         quality_notes=_quality_notes(report, extra),
         assessment=assessment,
     )

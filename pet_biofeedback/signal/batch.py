@@ -25,6 +25,7 @@ __all__ = [
     "BatchAnalysis",
     "HrvTable",
     "analyze_rr",
+    "coherence_window_means",
     "window_bounds",
 ]
 
@@ -336,12 +337,43 @@ def _left_out_notes(
     return notes
 
 
-def _coherence_means(
-    grid_t_s: FloatArray, ratio: FloatArray, starts: FloatArray, ends: FloatArray
+def coherence_window_means(
+    grid_t_s: npt.ArrayLike, values: npt.ArrayLike, starts: npt.ArrayLike, ends: npt.ArrayLike
 ) -> FloatArray:
-    """Mean coherence ratio of the 64-s windows that lie inside each [start, end] window."""
-    finite = np.isfinite(ratio)
-    csum = np.concatenate(([0.0], np.cumsum(np.where(finite, ratio, 0.0))))
+    """Mean of the 64-s coherence windows' values over the ones inside each [start, end].
+
+    Parameters
+    ----------
+    grid_t_s : array_like, shape (n_grid,)
+        End time of each 64-s coherence window (s), ascending (`spectral.coherence_series`).
+    values : array_like, shape (n_grid,)
+        One value per coherence window (its coherence ratio, its peak as breaths/min, …);
+        NaN where it has none.
+    starts, ends : array_like, shape (n_windows,)
+        The windows to summarise (s, same clock as ``grid_t_s``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_windows,)
+        The mean of the finite values of the coherence windows that lie wholly inside each
+        window (end − `spectral.COHERENCE_WINDOW_S` ≥ start, end ≤ window end); NaN where
+        there are none.
+
+    Notes
+    -----
+    Prefix sums and `np.searchsorted`: O(n_grid + n_windows log n_grid), no loop per window.
+
+    Examples
+    --------
+    >>> coherence_window_means([64.0, 69.0, 74.0], [1.0, np.nan, 3.0], [0.0, 5.0], [74.0, 70.0])
+    array([ 2., nan])
+    """
+    grid_t_s = np.asarray(grid_t_s, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.float64)
+    ends = np.asarray(ends, dtype=np.float64)
+    finite = np.isfinite(values)
+    csum = np.concatenate(([0.0], np.cumsum(np.where(finite, values, 0.0))))
     ccount = np.concatenate(([0], np.cumsum(finite)))
     lo = np.searchsorted(grid_t_s, starts + spectral.COHERENCE_WINDOW_S - 1e-9, side="left")
     hi = np.maximum(np.searchsorted(grid_t_s, ends + 1e-9, side="right"), lo)
@@ -555,10 +587,12 @@ def analyze_rr(
     grid_t = t_first_beat_s + cs.t_end_s
     ratio = np.asarray(cs.ratio)
     summary = replace(
-        summary, coherence_ratio=_coherence_means(grid_t, ratio, summary.start_s, summary.end_s)
+        summary,
+        coherence_ratio=coherence_window_means(grid_t, ratio, summary.start_s, summary.end_s),
     )
     windows = replace(
-        windows, coherence_ratio=_coherence_means(grid_t, ratio, windows.start_s, windows.end_s)
+        windows,
+        coherence_ratio=coherence_window_means(grid_t, ratio, windows.start_s, windows.end_s),
     )
     # Where a measure is missing, say why (issue 9): the table and the JSON carry the notes.
     notes += _left_out_notes(

@@ -402,7 +402,7 @@ class LiveAnalyzer:
             duration_s = (td.mean_rr_ms * n - first_ms) / 1000.0
         else:  # the Lomb window restarted at a gap: it holds the current stretch only
             duration_s = float(np.sum(self._lomb.values_ms()[1:])) / 1000.0
-        if n < spectral.FREQ_MIN_BEATS or not duration_s >= spectral.FREQ_MIN_DURATION_S:
+        if not spectral.SpectralSettings().long_enough(n, duration_s):
             return nan, nan, nan, nan, nan
         psd = self._lomb.psd_ms2_per_hz()
         f = self._freqs_hz

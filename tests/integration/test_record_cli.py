@@ -81,9 +81,12 @@ def analyze_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, An
 
 
 def replayed_count(out: str) -> int:
-    last = out.strip().splitlines()[-1]
-    assert last.startswith("Replayed "), last
-    return int(last.split()[1])  # "Replayed 1242 events: …"
+    # The summary line, then maybe "  note: …" lines (skipped data, a heart-rate-only file).
+    lines = out.strip().splitlines()
+    summary = [line for line in lines if line.startswith("Replayed ")]
+    assert len(summary) == 1, lines[-3:]
+    assert all(line.startswith("  note: ") for line in lines[lines.index(summary[0]) + 1 :])
+    return int(summary[0].split()[1])  # "Replayed 1242 events: …"
 
 
 class TestRecordAnalyzeReplay:

@@ -216,7 +216,39 @@ class TestWal:
                 assert len(other.sessions()) == 2
 
 
+# Files opened while a test watches them, seen through Python's audit hook: it needs no
+# monkeypatching, but a hook cannot be removed, so one is installed once and filters.
+_WATCHED_OPENS: dict[str, int] = {}
+
+
+def _count_watched_opens(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and args and isinstance(args[0], str | os.PathLike):
+        name = os.fspath(args[0])
+        if name in _WATCHED_OPENS:
+            _WATCHED_OPENS[name] += 1
+
+
+sys.addaudithook(_count_watched_opens)
+
+
 class TestIndex:
+    @pytest.mark.parametrize("n_beats", [300, 2])
+    def test_a_recording_is_read_once(self, folder: Path, n_beats: int) -> None:
+        # A history rebuild read each recording three times: for the row's header and
+        # ratings, for the analysis and for the report's pacer and breathing. Also when the
+        # measures cannot be computed (2 beats), the header and ratings come from that read.
+        path = write_recording(
+            folder, "s.jsonl.gz", started_at=T0, ratings=[("pain_before", 6)], n_beats=n_beats
+        )
+        _WATCHED_OPENS[str(path)] = 0
+        try:
+            indexed = index_recording(path)
+        finally:
+            n_opens = _WATCHED_OPENS.pop(str(path))
+        assert n_opens == 1
+        assert indexed.record.started_at == T0 and indexed.record.pain_before == 6.0
+        assert (indexed.measures_problem is None) == (n_beats > 2)
+
     def test_start_hr_uses_the_mean_hr_convention(self, folder: Path) -> None:
         # Issue 9: start HR and mean HR are one measure over different spans; a recording
         # shorter than the start window gives both over the same beats.

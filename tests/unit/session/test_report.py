@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 
 from pet_biofeedback.cli import main
-from pet_biofeedback.events import PacerPhase
+from pet_biofeedback.events import PacerPhase, RRIntervals
 from pet_biofeedback.firmware_bridge.sim_config import parse_sim_spec
 from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
+from pet_biofeedback.recording import RecordingWriter
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import Pacer, PacerSettings
@@ -270,6 +271,24 @@ class TestOtherFiles:
         page = render_html(report)
         assert "the recording was cut off" in page
         assert len(images(page)) == 3  # under 2.5 min: no separate 2-minute excerpt
+
+    def test_one_minute_recording_gets_its_spectrum_when_analyze_has_lf(
+        self, tmp_path: Path
+    ) -> None:
+        # The spectrum plot used the strict 60-s span while the analysis uses
+        # `SpectralSettings.long_enough`: a one-minute recording (its beats span 58.5 s) had
+        # LF and HF in the table but no spectrum.
+        path = tmp_path / "minute.jsonl"
+        t_s = 0.0
+        with RecordingWriter(path, device={"model": "strap"}, settings={}) as writer:
+            for _ in range(66):
+                rr_ms = 900.0 + 50.0 * math.sin(2 * math.pi * 0.1 * t_s)
+                t_s += rr_ms / 1000.0
+                writer.write(RRIntervals(t_s, (rr_ms,)))
+        data = gather_report(path)
+        assert data.beat_t_s[-1] - data.beat_t_s[0] < 60.0
+        assert data.report["summary"]["lf_ms2"] is not None
+        assert data.spectrum is not None
 
     def test_h10_sample_recording(self) -> None:
         page = render_html(gather_report(H10))

@@ -15,11 +15,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 from pet_biofeedback.errors import ConfigError
 from pet_biofeedback.signal import nonlinear, spectral, timedomain
 from pet_biofeedback.signal.batch import (
+    COHERENCE_STEP_S,
     SAMPEN_MAX_BEATS,
     AnalysisSettings,
     BatchAnalysis,
     HrvTable,
     analyze_rr,
+    coherence_window_means,
     window_bounds,
 )
 
@@ -441,3 +443,28 @@ class TestWindowBounds:
         beat_t = np.cumsum(np.full(300, 0.1))  # sums to 29.999999999999… s
         starts, _, _, _ = window_bounds(beat_t, 0.0, float(beat_t[-1]), 10.0, 10.0)
         assert starts.size == 3
+
+
+class TestCoherenceWindowMeans:
+    # One helper for batch's coherence and analyze's RR breathing estimate (they were two
+    # copies of the same prefix-sum code).
+    def test_mean_of_the_finite_values_of_the_windows_inside(self) -> None:
+        grid_t_s = np.array([64.0, 69.0, 74.0, 79.0])
+        values = np.array([1.0, np.nan, 3.0, 8.0])
+        starts = np.array([0.0, 5.0, 10.0, 0.0, 20.0])
+        ends = np.array([74.0, 70.0, 79.0, 79.0, 79.0])
+        # [0, 74]: 64, 69 (NaN), 74; [5, 70]: 69 (NaN) only; [10, 79]: 74, 79;
+        # [0, 79]: all four; [20, 79]: none starts late enough
+        expected = [2.0, np.nan, 5.5, 4.0, np.nan]
+        assert_allclose(coherence_window_means(grid_t_s, values, starts, ends), expected)
+
+    def test_window_coherence_is_the_mean_of_the_64_s_windows_inside(self) -> None:
+        rng = np.random.default_rng(5)
+        rr_ms = 900.0 + 60.0 * np.sin(np.arange(400) * 0.55) + 5.0 * rng.standard_normal(400)
+        result = analyze_rr(rr_ms, AnalysisSettings(window_s=120.0, step_s=60.0))
+        coherence = spectral.coherence_series(rr_ms, step_s=COHERENCE_STEP_S)
+        grid_t_s = np.asarray(coherence.t_end_s)
+        expected = coherence_window_means(
+            grid_t_s, coherence.ratio, result.windows.start_s, result.windows.end_s
+        )
+        assert_allclose(result.windows.coherence_ratio, expected, rtol=1e-12)

@@ -74,6 +74,23 @@ class TestLiveAnalyzer:
             assert_allclose(u.lf_peak_psd_ms2_per_hz, ref.lf_peak_psd_ms2_per_hz, rtol=1e-9)
         assert abs(updates[-1].lf_peak_hz - 0.1) <= 0.005
 
+    def test_lomb_bands_start_at_the_same_beat_as_batch(self) -> None:
+        # Live used the strict 60-s span, batch `SpectralSettings.long_enough` (two mean RR
+        # of tolerance): for the beats between, batch had LF/HF and live had none.
+        updates = _run(_paced_rr(90, seed=4), LiveAnalyzer())
+        nn = np.array([u.nn_ms for u in updates])
+        started = []
+        for k in range(50, len(updates)):
+            ref = spectral.frequency_metrics(nn[: k + 1], method="lomb", detrend="none")
+            assert math.isfinite(updates[k].lf_ms2) == math.isfinite(ref.lf_ms2), k
+            if math.isfinite(ref.lf_ms2):
+                started.append(k)
+                assert_allclose(updates[k].lf_ms2, ref.lf_ms2, rtol=1e-9)
+                assert_allclose(updates[k].hf_ms2, ref.hf_ms2, rtol=1e-9)
+        assert started and started == list(range(started[0], len(updates)))
+        first_span_s = float(np.sum(nn[1 : started[0] + 1])) / 1000.0
+        assert first_span_s < spectral.FREQ_MIN_DURATION_S  # the tolerance is in use
+
     def test_coherence_equals_batch_at_each_refresh(self) -> None:
         updates = _run(_paced_rr(400, seed=2), LiveAnalyzer())
         nn = np.array([u.nn_ms for u in updates])
