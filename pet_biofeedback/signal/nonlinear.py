@@ -410,8 +410,8 @@ def _sampen_counts(
         count_b[:k] += match2
         count_a[:k] += match2 & (np.abs(i2[:k] - v2[j]) <= rk)
     own_c = own_s[by_count]
-    b = np.bincount(own_c, weights=count_b, minlength=n_win)
-    a = np.bincount(own_c, weights=count_a, minlength=n_win)
+    b = np.bincount(own_c, weights=count_b, minlength=n_win).astype(np.float64)
+    a = np.bincount(own_c, weights=count_a, minlength=n_win).astype(np.float64)
     return b, a
 
 

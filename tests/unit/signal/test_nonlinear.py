@@ -152,12 +152,14 @@ class TestSampleEntropy:
         rng = np.random.default_rng(5)
         nn = np.round(850.0 + 3.0 * rng.standard_normal(400))
         nn[::37] += 900.0
-        r = 0.2 * np.std(nn, ddof=1)
+        r = 0.2 * float(np.std(nn, ddof=1))
         assert_allclose(sample_entropy(nn), _sampen_brute_force(nn, r), rtol=1e-12)
         w = sample_entropy_windows(nn, [0, 50, 120], [400, 300, 121 + 150])
         for k, (a, b) in enumerate([(0, 400), (50, 300), (120, 271)]):
             sub = nn[a:b]
-            assert_allclose(w[k], _sampen_brute_force(sub, 0.2 * np.std(sub, ddof=1)), rtol=1e-12)
+            assert_allclose(
+                w[k], _sampen_brute_force(sub, 0.2 * float(np.std(sub, ddof=1))), rtol=1e-12
+            )
 
     def test_whole_recording_memory_does_not_grow_with_the_pairs(self) -> None:
         # Regression (issue 9, 24-h analyze): the candidate pairs were expanded into arrays,
