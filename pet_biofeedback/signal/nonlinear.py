@@ -382,7 +382,11 @@ def _sampen_counts(
     # every candidate is re-checked exactly below.
     span = float(np.max(x) - np.min(x)) + 2.0 * float(np.max(r)) + 1.0
     key = owner * span + (vals - np.min(x))
-    order = np.lexsort((vals, owner))
+    # The order of np.lexsort((vals, owner)) (ties by position), from one integer key: each
+    # beat's rank in the whole series, ties broken by position as a stable sort does.
+    rank = np.empty(x.size, dtype=np.intp)
+    rank[np.argsort(x, kind="stable")] = np.arange(x.size)
+    order = np.argsort(owner * x.size + rank[pos])
     key_sorted = key[order]
     margin = 1e-9 * span * max(n_win, 1)
     # Work in sorted order: the candidates of position i are i + 1 … hi[i] − 1 of its window.
