@@ -57,6 +57,14 @@ def _goals(rows: Sequence[Row]) -> list[str]:
             f"24 h analyze --window 300 --step 150 ≥ 25× NeuroKit2: ours {cmd.median_s:.2f} s, "
             f"NeuroKit2 {nk_s:.1f} s ({what}) → {ratio:.0f}× — {ok}"
         )
+    cmd_cpu = _find(rows, "24 h ours: whole command, CPU")
+    nk_cpu = _find(rows, "24 h NeuroKit2: TOTAL, CPU")
+    if cmd_cpu and nk_cpu and "EXTRAPOLATED" not in nk_cpu.note:
+        out.append(
+            f"  in CPU time (load-independent): ours {cmd_cpu.median_s:.2f} s (whole command, "
+            f"median), NeuroKit2 {nk_cpu.median_s:.1f} s (correction + summary + windows, its "
+            f"import left out) → {nk_cpu.median_s / cmd_cpu.median_s:.0f}×"
+        )
     art = _find(rows, "artifacts: ours")
     nk_art = _find(rows, "artifacts: NeuroKit2 signal_fixpeaks Kubios iterative")
     if art:

@@ -548,12 +548,17 @@ def _with_breathing_from_rr(result: BatchAnalysis) -> BatchAnalysis:
         return result
     t_first_s = float(t_s[0] - nn_ms[0] / 1000.0)
     jumps = np.flatnonzero(np.diff(t_s) - nn_ms[1:] / 1000.0 > _GAP_TOLERANCE_S) + 1
-    coherence = spectral.coherence_series(
-        nn_ms,
-        step_s=COHERENCE_STEP_S,
-        segment_start_idx=np.concatenate(([0], jumps)).astype(np.intp),
-        t_beat_s=t_s - t_first_s,
-    )
+    t_rel_s = t_s - t_first_s
+    if result.coherence is not None and result.coherence.matches(jumps, t_rel_s):
+        # The series `analyze_rr` computed from the same beats on the same axis.
+        coherence = result.coherence.series
+    else:
+        coherence = spectral.coherence_series(
+            nn_ms,
+            step_s=COHERENCE_STEP_S,
+            segment_start_idx=np.concatenate(([0], jumps)).astype(np.intp),
+            t_beat_s=t_rel_s,
+        )
     grid_t_s = t_first_s + np.asarray(coherence.t_end_s)
     per_min = 60.0 * np.asarray(coherence.peak_hz)
 

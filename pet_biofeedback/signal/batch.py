@@ -23,6 +23,7 @@ __all__ = [
     "SAMPEN_MAX_BEATS",
     "AnalysisSettings",
     "BatchAnalysis",
+    "CoherenceRun",
     "HrvTable",
     "analyze_rr",
     "coherence_window_means",
@@ -134,6 +135,35 @@ class HrvTable:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CoherenceRun:
+    """The 5-s coherence series `analyze_rr` computed, and the beat axis it was computed on.
+
+    Kept so that a caller needing the same series (the breathing estimate of
+    `session.analysis`) reuses it instead of computing it again (≈ 0.08 s for 24 h).
+
+    Attributes
+    ----------
+    series : spectral.CoherenceWindows
+        `spectral.coherence_series` of the NN series with ``step_s = COHERENCE_STEP_S``.
+    breaks : ndarray of int
+        First beat of every stretch after a gap (empty without gaps).
+    t_beat_s : ndarray
+        The ``t_beat_s`` the series was computed on (s from the first beat's start).
+    """
+
+    series: spectral.CoherenceWindows
+    breaks: IntArray
+    t_beat_s: FloatArray
+
+    def matches(self, breaks: npt.ArrayLike, t_beat_s: npt.ArrayLike) -> bool:
+        """True when ``coherence_series`` with these stretches and beat times is `series`."""
+        return bool(
+            np.array_equal(self.breaks, np.asarray(breaks))
+            and np.array_equal(self.t_beat_s, np.asarray(t_beat_s))
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BatchAnalysis:
     """Result of `analyze_rr`: the whole series (`summary`, one row) and the windows."""
 
@@ -144,6 +174,7 @@ class BatchAnalysis:
     beat_t_s: FloatArray
     n_input_beats: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    coherence: CoherenceRun | None = None
 
 
 def window_bounds(
@@ -558,11 +589,13 @@ def analyze_rr(
         win_nonlin = pool.submit(_nonlinear, nn, lo, hi, None, breaks)
         # Coherence every 5 s over the recording, once, shared by the summary and the windows.
         if breaks.size:
+            coh_t = beat_t - t_first_beat_s
             coherence = pool.submit(
                 spectral.coherence_series, nn, step_s=COHERENCE_STEP_S,
-                segment_start_idx=breaks, t_beat_s=beat_t - t_first_beat_s,
+                segment_start_idx=breaks, t_beat_s=coh_t,
             )  # fmt: skip
         else:
+            coh_t = np.cumsum(nn) / 1000.0  # coherence_series' own default axis
             coherence = pool.submit(spectral.coherence_series, nn, step_s=COHERENCE_STEP_S)
         whole_fd = pool.submit(
             spectral.frequency_metrics_windows, nn, whole_lo, whole_hi, method=method,
@@ -609,4 +642,5 @@ def analyze_rr(
         beat_t_s=beat_t,
         n_input_beats=int(rr.size),
         notes=tuple(notes),
+        coherence=CoherenceRun(series=cs, breaks=breaks, t_beat_s=coh_t),
     )

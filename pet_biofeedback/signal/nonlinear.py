@@ -32,8 +32,9 @@ __all__ = [
 DFA_ALPHA1_SCALES_BEATS: Final = tuple(range(4, 17))  # Kubios α1: boxes of 4–16 beats (§3)
 SAMPEN_M: Final = 2  # Richman & Moorman 2000 (§3)
 SAMPEN_R_SD: Final = 0.2  # r = 0.2 · SD(NN, ddof 1) (§3)
-# Candidate pairs handled per vectorised chunk of sample-entropy windows (memory bound, ≈ 200 MB).
-_SAMPEN_PAIRS_PER_CHUNK: Final = 1_000_000
+# Templates handled per vectorised chunk of sample-entropy windows: memory is ≈ 100 bytes per
+# template (≈ 100 MB), whatever the number of candidate pairs.
+_SAMPEN_TEMPLATES_PER_CHUNK: Final = 1_000_000
 # Profile samples up to which DFA gathers every box of every scale in one pass (a few windows);
 # above it, one block per scale. Measured crossover on the 2-core VM: ≈ 10 windows of 300 beats.
 _DFA_ELEMS_ONE_PASS: Final = 50_000
@@ -314,8 +315,10 @@ def sample_entropy_windows(
     length m and of length m + 1 start at the same indices; B and A count template pairs
     (self-matches excluded) whose Chebyshev distance is ≤ r. Instead of all N² pairs,
     the values of every window are sorted once (all windows together) and only pairs whose
-    first elements lie within r are expanded (about 10 % of all pairs for r = 0.2·SD),
-    then checked on the remaining template elements.
+    first elements lie within r are visited (about 10 % of all pairs for r = 0.2·SD), then
+    checked on the remaining template elements. They are visited one rank offset at a time
+    (the pairs of sorted positions ``i`` and ``i + d``, for every ``i`` at once): a few dozen
+    passes over arrays of one entry per template, instead of one array per candidate pair.
     """
     x = as_1d_float(nn_ms, "nn_ms", positive=True)
     if r_sd <= 0:
@@ -347,10 +350,9 @@ def sample_entropy_windows(
     idx_valid = np.flatnonzero(valid)
     counts_b = np.zeros(n_win)
     counts_a = np.zeros(n_win)
-    # Chunks of windows keep the expanded candidate pairs within a memory bound; the
-    # number of chunks grows with the data only through that bound.
-    est_pairs = 0.15 * n_templates.astype(np.float64) ** 2
-    chunk_id = np.cumsum(est_pairs[idx_valid]) // _SAMPEN_PAIRS_PER_CHUNK
+    # Chunks of windows keep the per-template arrays within a memory bound; the number of
+    # chunks grows with the data only through that bound (24 h of 5-min windows: one chunk).
+    chunk_id = np.cumsum(n_templates[idx_valid]) // _SAMPEN_TEMPLATES_PER_CHUNK
     for cid in np.unique(chunk_id):
         wins = idx_valid[chunk_id == cid]
         b, a = _sampen_counts(x, start[wins], stop[wins] - start[wins] - m, r[wins], breaks)
@@ -380,26 +382,40 @@ def _sampen_counts(
     # every candidate is re-checked exactly below.
     span = float(np.max(x) - np.min(x)) + 2.0 * float(np.max(r)) + 1.0
     key = owner * span + (vals - np.min(x))
-    order = np.lexsort((vals, owner))
+    # The order of np.lexsort((vals, owner)) (ties by position), from one integer key: each
+    # beat's rank in the whole series, ties broken by position as a stable sort does.
+    rank = np.empty(x.size, dtype=np.intp)
+    rank[np.argsort(x, kind="stable")] = np.arange(x.size)
+    order = np.argsort(owner * x.size + rank[pos])
     key_sorted = key[order]
     margin = 1e-9 * span * max(n_win, 1)
-    # Work in sorted order: candidates j of i are the next few positions, so the gathers
-    # below stay cache-local.
+    # Work in sorted order: the candidates of position i are i + 1 … hi[i] − 1 of its window.
     own_s = owner[order]
     r_s = r[own_s]
     v0 = vals[order]
     v1 = x[pos[order] + 1]
     v2 = x[pos[order] + 2]
+    win_stop = np.cumsum(np.bincount(own_s, minlength=n_win))  # sorted end of each window
     hi = np.searchsorted(key_sorted, key_sorted + r_s + margin, side="right")
+    hi = np.minimum(hi, win_stop[own_s])  # never into the next window, whatever the rounding
     n_cand = hi - np.arange(order.size) - 1
-    ii, jj = _ragged_ranges(np.arange(1, order.size + 1), n_cand)
-    rr = r_s[ii]
-    keep = (v0[jj] - v0[ii] <= rr) & (np.abs(v1[ii] - v1[jj]) <= rr)
-    ii = ii[keep]
-    jj = jj[keep]
-    b = np.bincount(own_s[ii], minlength=n_win).astype(np.float64)
-    match3 = np.abs(v2[ii] - v2[jj]) <= r_s[ii]
-    a = np.bincount(own_s[ii[match3]], minlength=n_win).astype(np.float64)
+    # Positions by decreasing candidate count: those with at least d candidates are a prefix,
+    # so offset d touches only them and their own values are contiguous slices.
+    by_count = np.argsort(-n_cand, kind="stable")
+    n_at_least = np.cumsum(np.bincount(n_cand, minlength=1)[::-1])[::-1]  # [d]: n_cand ≥ d
+    i0, i1, i2, ri = v0[by_count], v1[by_count], v2[by_count], r_s[by_count]
+    count_b = np.zeros(order.size, dtype=np.intp)
+    count_a = np.zeros(order.size, dtype=np.intp)
+    for d in range(1, n_at_least.size):  # rank offsets: at most the densest window's count
+        k = int(n_at_least[d])
+        j = by_count[:k] + d
+        rk = ri[:k]
+        match2 = (v0[j] - i0[:k] <= rk) & (np.abs(i1[:k] - v1[j]) <= rk)
+        count_b[:k] += match2
+        count_a[:k] += match2 & (np.abs(i2[:k] - v2[j]) <= rk)
+    own_c = own_s[by_count]
+    b = np.bincount(own_c, weights=count_b, minlength=n_win).astype(np.float64)
+    a = np.bincount(own_c, weights=count_a, minlength=n_win).astype(np.float64)
     return b, a
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -144,6 +145,35 @@ class TestSampleEntropy:
     def test_undefined_is_nan(self) -> None:
         assert np.isnan(sample_entropy([800.0, 800.0, 800.0, 800.0]))  # SD 0 → r 0
         assert np.isnan(sample_entropy([800.0, 900.0, 700.0]))
+
+    def test_dense_values_with_outliers_equal_definition(self) -> None:
+        # Outliers inflate the SD, so most of the window lies within r of each other: the
+        # pair search visits many rank offsets, and ties (integer ms) are frequent.
+        rng = np.random.default_rng(5)
+        nn = np.round(850.0 + 3.0 * rng.standard_normal(400))
+        nn[::37] += 900.0
+        r = 0.2 * float(np.std(nn, ddof=1))
+        assert_allclose(sample_entropy(nn), _sampen_brute_force(nn, r), rtol=1e-12)
+        w = sample_entropy_windows(nn, [0, 50, 120], [400, 300, 121 + 150])
+        for k, (a, b) in enumerate([(0, 400), (50, 300), (120, 271)]):
+            sub = nn[a:b]
+            assert_allclose(
+                w[k], _sampen_brute_force(sub, 0.2 * float(np.std(sub, ddof=1))), rtol=1e-12
+            )
+
+    def test_whole_recording_memory_does_not_grow_with_the_pairs(self) -> None:
+        # Regression (issue 9, 24-h analyze): the candidate pairs were expanded into arrays,
+        # ≈ 0.1·N² of them; the 20 000-beat whole-recording value took ≈ 0.9 GB. Now memory
+        # is a few arrays of one entry per template.
+        nn = _rr(20_000, 7)
+        tracemalloc.start()
+        try:
+            value = sample_entropy(nn)
+            _, peak_bytes = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert np.isfinite(value)
+        assert peak_bytes < 30e6
 
     @settings(max_examples=30, deadline=None)
     @given(arrays(np.float64, st.integers(10, 120), elements=st.floats(300.0, 2000.0)))
