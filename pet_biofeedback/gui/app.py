@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
 from pet_biofeedback.gui.device_picker import DevicePickerView, ScanQuery
+from pet_biofeedback.gui.gui_thread_gc import gui_thread_gc
 from pet_biofeedback.gui.history_view import HistoryView
 from pet_biofeedback.gui.live_session import LiveSession
 from pet_biofeedback.gui.look import Look, scaled_style
@@ -122,6 +123,7 @@ class Shell:
         self.settings_dialog: SettingsDialog | None = None
         self.replay: ReplayView | None = None
         self._replays: set[asyncio.Future[None]] = set()  # awaited before run() returns
+        self._replay_tasks: dict[ReplayView, asyncio.Future[None]] = {}
         self.history: HistoryView | None = None
         self.open_url = open_url
         self._closed = asyncio.Event()
@@ -195,7 +197,9 @@ class Shell:
         page.close_requested.connect(self._close_replay)
         self.replay = page
         self.window.show_page(page)
-        self._replays.add(page.start())
+        task = page.start()
+        self._replays.add(task)
+        self._replay_tasks[page] = task
         return page
 
     def _close_replay(self) -> None:
@@ -206,7 +210,13 @@ class Shell:
         if self.window.current_page() is page:
             self.window.show_page(self.picker)
         self.window.stack.removeWidget(page)
-        page.deleteLater()
+        # Deleted only once its replay has wound down: deleting the widgets while the replay's
+        # last callbacks and pyqtgraph's deferred updates are queued crashed Qt (segfault).
+        task = self._replay_tasks.pop(page, None)
+        if task is None or task.done():
+            page.deleteLater()
+        else:
+            task.add_done_callback(lambda _: page.deleteLater())
 
     def show_history(self) -> HistoryView:
         """The profile's sessions and trends (read afresh each time it is opened)."""
@@ -336,7 +346,7 @@ def run_in_qt(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
-        with loop:
+        with loop, gui_thread_gc():
             result: T = loop.run_until_complete(main())
             return result
     finally:

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import pytest
 import qasync
 
+from pet_biofeedback.gui.gui_thread_gc import gui_thread_gc
+
 T = TypeVar("T")
 
 _HERE = Path(__file__).resolve().parent
@@ -20,6 +22,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if Path(item.path).resolve().is_relative_to(_HERE):
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(autouse=True)
+def _garbage_on_the_gui_thread(qapp: Any) -> Iterator[None]:
+    """As in the app (`gui.gui_thread_gc`): no Qt object is collected on a worker thread, in
+    this test or (left over from it) in a later one."""
+    with gui_thread_gc():
+        yield
 
 
 @pytest.fixture

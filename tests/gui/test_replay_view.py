@@ -139,7 +139,8 @@ def test_screenshot_function(tmp_path: Path, practice: Path, qtbot: QtBot) -> No
 
 
 def test_the_page_can_be_dropped_right_after_close(qtbot: QtBot, practice: Path) -> None:
-    """The main window deletes the page on close_requested while the replay winds down."""
+    """The main window drops the page on close_requested and deletes it once the replay has
+    wound down (as `gui.app.Shell` does)."""
     window = QWidget()  # the main window that holds the page
     qtbot.addWidget(window)
     view = ReplayView(practice, profile="default", parent=window)
@@ -148,7 +149,7 @@ def test_the_page_can_be_dropped_right_after_close(qtbot: QtBot, practice: Path)
     async def scenario() -> None:
         task = view.start()
         await wait_until(lambda: view.controller.n_snapshots_shown > 0)
-        view.close_requested.connect(view.deleteLater)
+        view.close_requested.connect(lambda: task.add_done_callback(lambda _: view.deleteLater()))
         view.close_button.click()
         await task  # must not touch the deleted widgets
         await wait_until(lambda: window.findChild(ReplayView) is None)
