@@ -42,7 +42,10 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 _MEMBER_MAGIC: Final = b"\x1f\x8b\x08"  # magic and CM = deflate: what a member starts with
 _GZIP_WBITS: Final = 31  # zlib: gzip header and trailer
 _RAW_DEFLATE_WBITS: Final = -15
-GZIP_LEVEL: Final = 6
+# zlib level 5, not the default 6: on a 60-min H10 recording (14.2 MB of lines, 64-KiB
+# members) the file is 2 % larger (3.64 vs 3.57 MB) and compressing takes 0.27 instead of
+# 0.63 s of CPU, which a replay at --speed max pays in the recorder thread.
+GZIP_LEVEL: Final = 5
 _FLG_FHCRC: Final = 0x02
 _FLG_FEXTRA: Final = 0x04
 _FLG_RESERVED: Final = 0xE0
