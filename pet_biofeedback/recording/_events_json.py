@@ -132,6 +132,10 @@ def json_line(obj: Mapping[str, object]) -> bytes:
 # Formats of whole ECG/ACC lines of integral samples, per frame length (a session has a few
 # lengths): one %-format builds the line in C instead of a JSON object of Python numbers.
 _FRAME_FORMATS: dict[tuple[str, int], str] = {}
+# Bounds of that cache: a file (or source) with frames of many lengths must not fill memory
+# with formats; longer frames than any strap sends take the general path.
+_MAX_CACHED_FORMATS: Final = 64
+_MAX_FORMAT_SAMPLES: Final = 1024
 _FLOAT_ONLY: Final = frozenset({float})
 
 
@@ -142,7 +146,8 @@ def _frame_format(kind: str, n_samples: int) -> str:
         samples = ",".join(["%d" if kind == "ecg" else "[%d,%d,%d]"] * n_samples)
         samples_key = "uv" if kind == "ecg" else "mg"
         fmt = f'{{"t":%s,"type":"{kind}","fs":%s,"{samples_key}":[{samples}]}}\n'
-        _FRAME_FORMATS[key] = fmt
+        if len(_FRAME_FORMATS) < _MAX_CACHED_FORMATS:
+            _FRAME_FORMATS[key] = fmt
     return fmt
 
 
@@ -177,7 +182,7 @@ def _frame_line(event: EcgFrame | AccFrame) -> bytes | None:
         if n_samples and set(map(len, event.acc_mg)) != {3}:
             return None
         samples = list(itertools.chain.from_iterable(event.acc_mg))
-    if not _integral_floats(samples):
+    if n_samples > _MAX_FORMAT_SAMPLES or not _integral_floats(samples):
         return None
     # float.__repr__ is what json uses for floats: the shortest string that reads back equal;
     # ``%d`` spells an integral float as `_compact` makes json spell it.

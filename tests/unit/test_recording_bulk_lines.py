@@ -81,6 +81,17 @@ class TestWriterBulkPath:
             b'"uv":[-52,0,1234,-1000000000]}\n'
         )
 
+    def test_frames_of_many_lengths_keep_the_format_cache_bounded(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_events_json, "_FRAME_FORMATS", {})
+        for n in range(1, 3000, 7):  # a crafted source: a new frame length every frame
+            ecg = EcgFrame(1.0, 130.0, (5.0,) * n)
+            acc = AccFrame(1.0, 200.0, ((1.0, 2.0, 3.0),) * n)
+            assert event_line(ecg) == _general_line(ecg)
+            assert event_line(acc) == _general_line(acc)
+        assert len(_events_json._FRAME_FORMATS) <= 64
+
     def test_acc_triples_of_another_length_get_the_general_error(self) -> None:
         event = AccFrame(1.0, 200.0, ((1.0, 2.0),))  # type: ignore[arg-type]  # on purpose
         with pytest.raises(ValueError, match="values to unpack"):
