@@ -9,6 +9,7 @@ analysis allocate gigabytes).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -128,12 +129,76 @@ def json_line(obj: Mapping[str, object]) -> bytes:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
 
 
+# Formats of whole ECG/ACC lines of integral samples, per frame length (a session has a few
+# lengths): one %-format builds the line in C instead of a JSON object of Python numbers.
+_FRAME_FORMATS: dict[tuple[str, int], str] = {}
+# Bounds of that cache: a file (or source) with frames of many lengths must not fill memory
+# with formats; longer frames than any strap sends take the general path.
+_MAX_CACHED_FORMATS: Final = 64
+_MAX_FORMAT_SAMPLES: Final = 1024
+_FLOAT_ONLY: Final = frozenset({float})
+
+
+def _frame_format(kind: str, n_samples: int) -> str:
+    key = (kind, n_samples)
+    fmt = _FRAME_FORMATS.get(key)
+    if fmt is None:
+        samples = ",".join(["%d" if kind == "ecg" else "[%d,%d,%d]"] * n_samples)
+        samples_key = "uv" if kind == "ecg" else "mg"
+        fmt = f'{{"t":%s,"type":"{kind}","fs":%s,"{samples_key}":[{samples}]}}\n'
+        if len(_FRAME_FORMATS) < _MAX_CACHED_FORMATS:
+            _FRAME_FORMATS[key] = fmt
+    return fmt
+
+
+def _integral_floats(values: list[float]) -> bool:
+    """Every value is a float with an integral value within ±`MAX_ABS_VALUE` (so ``%d``
+    spells it as `_compact` + json would; NaN and infinity are not integral)."""
+    return (
+        set(map(type, values)) <= _FLOAT_ONLY
+        and all(map(float.is_integer, values))
+        and (not values or (-MAX_ABS_VALUE <= min(values) and max(values) <= MAX_ABS_VALUE))
+    )
+
+
+def _frame_line(event: EcgFrame | AccFrame) -> bytes | None:
+    """The line of an ECG/ACC frame of integral samples (what a Polar H10 sends), spelled
+    exactly as `json_line` of `event_to_json` spells it; None when the general path must
+    decide (other values, or a value it refuses with its own message).
+
+    ECG and ACC frames are most bytes of a recording: building their JSON objects number by
+    number was the recorder thread's main cost at ``--speed max``.
+    """
+    t, fs_hz = event.t, event.fs_hz
+    if type(t) is not float or type(fs_hz) is not float:
+        return None
+    if not (abs(t) <= MAX_ABS_VALUE and FS_MIN_HZ <= fs_hz <= FS_MAX_HZ):
+        return None
+    if isinstance(event, EcgFrame):
+        kind, n_samples = "ecg", len(event.ecg_uv)
+        samples = list(event.ecg_uv)
+    else:
+        kind, n_samples = "acc", len(event.acc_mg)
+        if n_samples and set(map(len, event.acc_mg)) != {3}:
+            return None
+        samples = list(itertools.chain.from_iterable(event.acc_mg))
+    if n_samples > _MAX_FORMAT_SAMPLES or not _integral_floats(samples):
+        return None
+    # float.__repr__ is what json uses for floats: the shortest string that reads back equal;
+    # ``%d`` spells an integral float as `_compact` makes json spell it.
+    return (_frame_format(kind, n_samples) % (repr(t), repr(fs_hz), *samples)).encode("ascii")
+
+
 def event_line(event: Event) -> bytes:
     """The line of one event; ``ValueError`` (saying why) for a value no reader would accept.
 
     The same bounds as the reader's: numbers finite and within ±`MAX_ABS_VALUE`, sample rates
     within `FS_MIN_HZ`–`FS_MAX_HZ`.
     """
+    if isinstance(event, EcgFrame | AccFrame):
+        line = _frame_line(event)
+        if line is not None:
+            return line
     numbers: tuple[float, ...] = ()
     fs_hz: float | None = None
     match event:
@@ -178,10 +243,21 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+# One decoder for every line: ``json.loads(text, parse_constant=...)`` builds a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _loads(text: str) -> object:
+    """``json.loads(text, parse_constant=_reject_constant)``, with its errors and messages."""
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
+
+
 def parse_object(raw: bytes) -> dict[str, object]:
     """One line's JSON object, or `BadLine` saying why not."""
     try:
-        obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        obj = _loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise BadLine(f"not valid UTF-8 ({exc.reason})") from exc
     except (ValueError, RecursionError) as exc:
@@ -201,7 +277,7 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 def _plausible_floats(values: list[object]) -> tuple[float, ...] | None:
     """``values`` as floats if all are JSON numbers of plausible size, else None (the bulk
     twin of `_is_number`: ECG and ACC frames hold most numbers of a recording)."""
-    if not all(type(v) is float or type(v) is int for v in values):
+    if not _NUMBER_TYPES.issuperset(map(type, values)):  # in C: no generator per value
         return None
     try:
         floats = tuple(map(float, values))  # type: ignore[arg-type]  # numbers, checked above
@@ -213,6 +289,8 @@ def _plausible_floats(values: list[object]) -> tuple[float, ...] | None:
 
 
 PACER_SHAPES: Final = ("sine", "linear")
+_NUMBER_TYPES: Final = frozenset({float, int})  # bool is not a number here
+_LIST_ONLY: Final = frozenset({list})
 
 
 class Fields:
@@ -287,13 +365,19 @@ class Fields:
     def xyz(self, key: str) -> tuple[tuple[float, float, float], ...]:
         values = self._get(key)
         flat = None
-        if isinstance(values, list) and all(type(v) is list and len(v) == 3 for v in values):
-            flat = _plausible_floats([c for v in values for c in v])
+        # set(map(...)) checks every triple in C (ACC frames are most lines of a recording)
+        if (
+            isinstance(values, list)
+            and _LIST_ONLY.issuperset(map(type, values))
+            and set(map(len, values)) <= {3}
+        ):
+            flat = _plausible_floats(list(itertools.chain.from_iterable(values)))
         if flat is None:
             raise self.error(
                 f"{key!r} must be a list of [x, y, z] number triples within ±{MAX_ABS_VALUE:g}"
             )
-        return tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True))
+        components = iter(flat)
+        return tuple(zip(components, components, components, strict=True))
 
     def link_state(self, key: str) -> LinkState:
         value = self.text(key)
