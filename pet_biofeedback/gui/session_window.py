@@ -48,6 +48,7 @@ QLabel#cardValue {{ color: #102030; font-size: {value}pt; font-weight: bold; }}
 QLabel#cardExplanation {{ color: #56606A; font-size: {small}pt; }}
 QLabel#quality {{ color: #1B5E20; font-size: {quality}pt; padding: 4px; }}
 QLabel#quality[paused="true"] {{ color: #8A4B00; font-weight: bold; }}
+QLabel#breathing {{ color: #3A4A5A; font-size: {quality}pt; padding: 0 4px; }}
 QLabel#status {{ color: #3A4A5A; font-size: {status}pt; padding: 0 8px; }}
 """
 _STYLE_PT: Final = {"title": 13, "value": 22, "small": 10, "quality": 12, "status": 11}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import IO, Final
 
+from pet_biofeedback.session.breathing_words import breathing_text
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerState
 
@@ -45,7 +46,7 @@ def format_pacer(state: PacerState | None, *, ascii_only: bool = False) -> str:
 
 
 def format_snapshot(s: FeedbackSnapshot | None) -> str:
-    """HR, RSA, coherence, quality and time in one short line."""
+    """HR, RSA, coherence, quality, breathing and time in one short line."""
     if s is None:
         return "waiting for heartbeats…"
     parts = [f"HR {s.hr_bpm:3.0f} bpm"]
@@ -55,6 +56,8 @@ def format_snapshot(s: FeedbackSnapshot | None) -> str:
         parts += [f"swing {rsa}", f"coherence {coherence}"]
     else:
         parts.append(f"paused: {s.quality.reason}")
+    if s.breathing_breaths_per_min is not None:
+        parts.append(f"breathing {breathing_text(s.breathing_breaths_per_min, s.breathing_source)}")
     remaining = "" if s.remaining_s is None else f" / {_clock(s.remaining_s)} left"
     parts.append(f"{_clock(s.elapsed_s)}{remaining}")
     return " | ".join(parts)
