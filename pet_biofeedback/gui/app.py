@@ -26,6 +26,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
+from pet_biofeedback.gui.countdown import COUNTDOWN_S
 from pet_biofeedback.gui.device_picker import DevicePickerView, ScanQuery
 from pet_biofeedback.gui.history_view import HistoryView
 from pet_biofeedback.gui.live_session import LiveSession
@@ -113,6 +114,8 @@ class Shell:
                 recording=self._recording_path,
                 assessment=options.assessment,
                 ask_ratings=not unattended,
+                # a person's gentle start; not for unattended runs or as-fast-as-possible ones
+                countdown_s=0 if unattended or math.isinf(options.speed) else COUNTDOWN_S,
             ),
             open_url=open_url,
             on_link=self.picker.on_link,

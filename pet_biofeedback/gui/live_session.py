@@ -84,6 +84,7 @@ class LiveSession:
             embedded=True,
             look=look,
         )
+        self.page.show_time(0.0, plan.seconds)
         self.bridge.snapshot.connect(self.page.on_snapshot)
         self.bridge.link.connect(self.page.on_link)
         if on_link is not None:

@@ -120,6 +120,7 @@ def test_presentation_mode_over_a_running_session(qtbot: QtBot, run_qt: Run) -> 
         qtbot.keyClick(live.page, Qt.Key.Key_Escape)  # leaves it, the shell follows
         assert not live.page.presenting and not window.presenting
         assert window.menuBar().isVisible() and live.page.cards.isVisible()
+        await until(lambda: live.task is not None)  # after "get ready": recording
         window.close()  # during the session: it stops and its recording closes
         await app
 
