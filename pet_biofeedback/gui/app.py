@@ -62,6 +62,7 @@ class GuiOptions:
     """What the `gui` command was asked for (None: the profile's settings decide)."""
 
     source: str | None = None
+    faults: str | None = None  # fault injection for an emulated ``source`` (sources.open_source)
     speed: float = 1.0
     presentation: bool = False
     profile: str = "default"
@@ -176,6 +177,8 @@ class Shell:
             self.window.show_problem("A session is running", "Stop it first, then start another.")
             return
         source = spec or self.spec or "sim"
+        # --faults belongs to --source (an emulated strap), not to a strap picked later
+        faults = self.options.faults if source == self.options.source else None
         settings = self.settings()
         try:
             plan, assessment = self.flow.plan(protocol, settings)
@@ -184,7 +187,12 @@ class Shell:
             return
         self.session = asyncio.ensure_future(
             self.flow.run(
-                source, plan, settings=settings, assessment=assessment, ask_before=ask_before
+                source,
+                plan,
+                settings=settings,
+                assessment=assessment,
+                ask_before=ask_before,
+                faults=faults,
             )
         )
 

@@ -141,11 +141,13 @@ class SessionFlow(QObject):
         settings: CoachSettings,
         assessment: AssessmentPlan | None = None,
         ask_before: bool = True,
+        faults: str | None = None,
     ) -> SessionOutcome | None:
         """One session from the ratings before to the summary; None when it failed.
 
         A failure (the source cannot be opened or read, e.g. a damaged file) is shown in a
-        message with its plain sentence; the app keeps running.
+        message with its plain sentence; the app keeps running. ``faults``: fault injection
+        for an emulated strap (`open_source`).
         """
         self.report = None
         self._assessment_result = None
@@ -170,6 +172,7 @@ class SessionFlow(QObject):
                 ),
                 ask_after=(lambda: self._ask(self.after)) if ask else None,
                 on_link=self._on_link,
+                faults=faults,
             )
             self.window.show_page(self.live.page)
             self.session_started.emit(self.live)
