@@ -10,6 +10,7 @@ the command line and this view write to stdout).
 from __future__ import annotations
 
 import math
+import shutil
 from typing import IO, Final
 
 from pet_biofeedback.session.breathing_words import breathing_text
@@ -56,18 +57,26 @@ def format_snapshot(s: FeedbackSnapshot | None) -> str:
         parts += [f"swing {rsa}", f"coherence {coherence}"]
     else:
         parts.append(f"paused: {s.quality.reason}")
-    if s.breathing_breaths_per_min is not None:
-        parts.append(f"breathing {breathing_text(s.breathing_breaths_per_min, s.breathing_source)}")
     remaining = "" if s.remaining_s is None else f" / {_clock(s.remaining_s)} left"
     parts.append(f"{_clock(s.elapsed_s)}{remaining}")
+    # last: on a narrow terminal the line is cut from the end (TerminalView), time stays
+    if s.breathing_breaths_per_min is not None:
+        parts.append(f"breathing {breathing_text(s.breathing_breaths_per_min, s.breathing_source)}")
     return " | ".join(parts)
 
 
 class TerminalView:
-    """Draws the session on ``stream``: in place on a terminal, plain lines otherwise."""
+    """Draws the session on ``stream``: in place on a terminal, plain lines otherwise.
 
-    def __init__(self, stream: IO[str], *, ascii_only: bool = False) -> None:
+    On a terminal the line is cut to its width (``columns``, default: the terminal's): a line
+    that wraps cannot be redrawn in place with a carriage return and would scroll instead.
+    """
+
+    def __init__(
+        self, stream: IO[str], *, ascii_only: bool = False, columns: int | None = None
+    ) -> None:
         self._stream = stream
+        self._columns = columns
         self.tty = stream.isatty()
         self.interval_s = TTY_REDRAW_S if self.tty else PLAIN_EVERY_S
         self._ascii = ascii_only
@@ -81,6 +90,8 @@ class TerminalView:
     def draw(self, pacer: PacerState | None) -> None:
         text = f"{format_pacer(pacer, ascii_only=self._ascii)}  {format_snapshot(self.snapshot)}"
         if self.tty:
+            columns = self._columns or shutil.get_terminal_size().columns
+            text = text[: max(columns - 1, 1)]
             self._stream.write("\r" + text + " " * max(self._width - len(text), 0))
             self._width = len(text)
         else:

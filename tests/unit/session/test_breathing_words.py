@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from pet_biofeedback.events import LinkState
 from pet_biofeedback.session.breathing_words import breathing_source_words, breathing_text
 from pet_biofeedback.session.feedback import DEFAULT_LEVELS, FeedbackSnapshot, Quality
-from pet_biofeedback.session.terminal import format_snapshot
+from pet_biofeedback.session.terminal import TerminalView, format_snapshot
 
 
 def snapshot(rate: float | None, source: str | None) -> FeedbackSnapshot:
@@ -86,3 +87,23 @@ def test_paused_feedback_still_shows_the_breathing() -> None:
     )
     line = format_snapshot(paused)
     assert "paused: Some heartbeats were lost." in line and "6.1/min — from the ECG" in line
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_line_is_cut_to_the_width_time_before_breathing() -> None:
+    stream = _Tty()
+    view = TerminalView(stream, ascii_only=True, columns=120)
+    view.on_snapshot(snapshot(6.0, "acc"))
+    view.draw(None)
+    drawn = stream.getvalue().removeprefix("\r")
+    assert len(drawn) == 119  # never wraps: a wrapped line cannot be redrawn in place
+    assert "1:30 / 8:30 left" in drawn  # the time left survives the cut
+    wide = _Tty()
+    view = TerminalView(wide, ascii_only=True, columns=200)
+    view.on_snapshot(snapshot(6.0, "acc"))
+    view.draw(None)
+    assert wide.getvalue().rstrip().endswith("breathing 6.0/min — from chest movement")
