@@ -109,7 +109,8 @@ def test_start_now_skips_and_stop_cancels_before_anything_is_recorded(
 
 
 def test_no_countdown_at_max_speed_or_unattended(qtbot: QtBot, run_qt: Run, tmp_path: Path) -> None:
-    assert _shell(tmp_path, math.inf).flow.options.countdown_s == 0
-    unattended = _shell(tmp_path, 4.0, exit_after_s=5.0)
-    assert unattended.flow.options.countdown_s == 0
-    assert _shell(tmp_path, 4.0).flow.options.countdown_s == COUNTDOWN_S
+    shells = [_shell(tmp_path, math.inf), _shell(tmp_path, 4.0, exit_after_s=5.0)]
+    shells.append(_shell(tmp_path, 4.0))
+    for shell in shells:
+        qtbot.addWidget(shell.window)  # closed and deleted with the test, not by a later GC
+    assert [s.flow.options.countdown_s for s in shells] == [0, 0, COUNTDOWN_S]
