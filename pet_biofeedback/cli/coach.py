@@ -132,6 +132,12 @@ def add_coach_parsers(sub: Any) -> None:
         metavar="X|max",
         help="for sim and file sources: X times real time (default 1)",
     )
+    gui.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="with --source emulated:…: fault injection as for record, "
+        "e.g. disconnect-every=15s (the app shows each reconnect)",
+    )
     gui.add_argument("--presentation", action="store_true", help="start in presentation mode")
     _add_pacer_arguments(gui)
     gui.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window at the end")
@@ -460,6 +466,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(
         GuiOptions(
             source=args.source,
+            faults=args.faults,
             speed=args.speed,
             presentation=args.presentation,
             profile=args.profile,

@@ -26,6 +26,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 
 from pet_biofeedback.errors import ConfigError, PetBiofeedbackError
+from pet_biofeedback.gui.countdown import COUNTDOWN_S
 from pet_biofeedback.gui.device_picker import DevicePickerView, ScanQuery
 from pet_biofeedback.gui.gui_thread_gc import gui_thread_gc
 from pet_biofeedback.gui.history_view import HistoryView
@@ -62,6 +63,7 @@ class GuiOptions:
     """What the `gui` command was asked for (None: the profile's settings decide)."""
 
     source: str | None = None
+    faults: str | None = None  # fault injection for an emulated ``source`` (sources.open_source)
     speed: float = 1.0
     presentation: bool = False
     profile: str = "default"
@@ -114,6 +116,8 @@ class Shell:
                 recording=self._recording_path,
                 assessment=options.assessment,
                 ask_ratings=not unattended,
+                # a person's gentle start; not for unattended runs or as-fast-as-possible ones
+                countdown_s=0 if unattended or math.isinf(options.speed) else COUNTDOWN_S,
             ),
             open_url=open_url,
             on_link=self.picker.on_link,
@@ -175,6 +179,8 @@ class Shell:
             self.window.show_problem("A session is running", "Stop it first, then start another.")
             return
         source = spec or self.spec or "sim"
+        # --faults belongs to --source (an emulated strap), not to a strap picked later
+        faults = self.options.faults if source == self.options.source else None
         settings = self.settings()
         try:
             plan, assessment = self.flow.plan(protocol, settings)
@@ -183,7 +189,12 @@ class Shell:
             return
         self.session = asyncio.ensure_future(
             self.flow.run(
-                source, plan, settings=settings, assessment=assessment, ask_before=ask_before
+                source,
+                plan,
+                settings=settings,
+                assessment=assessment,
+                ask_before=ask_before,
+                faults=faults,
             )
         )
 

@@ -12,6 +12,7 @@ from typing import Final
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
+from pet_biofeedback.session.breathing_words import breathing_text
 from pet_biofeedback.session.feedback import FeedbackSnapshot, Level
 
 __all__ = ["FeedbackCards"]
@@ -54,7 +55,7 @@ class _Card(QFrame):
 
 
 class FeedbackCards(QWidget):
-    """The four measure cards and the signal-quality line."""
+    """The four measure cards, the signal-quality line and the measured breathing."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +76,10 @@ class FeedbackCards(QWidget):
         self.quality.setWordWrap(True)
         self.quality.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         grid.addWidget(self.quality, 1, 0, 1, 4)
+        self.breathing = QLabel("Breathing —")  # the measured rate and where it comes from
+        self.breathing.setObjectName("breathing")
+        self.breathing.setWordWrap(True)
+        grid.addWidget(self.breathing, 2, 0, 1, 4)
         self._colours: dict[str, str] = dict(_LEVEL_COLOURS)
 
     def set_level_colours(self, *, low: str, medium: str, high: str) -> None:
@@ -83,6 +88,9 @@ class FeedbackCards(QWidget):
 
     def set_snapshot(self, s: FeedbackSnapshot) -> None:
         self.hr.show_value(f"{s.hr_bpm:.0f} bpm")
+        self.breathing.setText(
+            f"Breathing {breathing_text(s.breathing_breaths_per_min, s.breathing_source)}"
+        )
         if not s.quality.ok:
             for card in (self.rsa, self.coherence, self.rmssd):
                 card.show_value("paused")

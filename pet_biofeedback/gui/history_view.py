@@ -8,16 +8,21 @@ trends of coherence, RSA, RMSSD, pain and mood — every number from `session.pr
 page only draws them. A profile selector switches between the people who practise here.
 
 The history comes from `session.history.open_history` (which first indexes any recording not
-in it yet). `save_history_screenshot` renders the page offscreen for documentation and tests.
+in it yet, seconds for a folder of new recordings) and reports are written by `write_report`:
+both run in a worker thread when an asyncio loop runs (the app, under qasync), with a note
+("Reading your sessions…") while they do, so the window stays responsive. Without a running
+loop (a script rendering `save_history_screenshot` offscreen) they run in place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -45,6 +50,10 @@ from pet_biofeedback.session.practice import PracticeSummary, Trend, practice_su
 __all__ = ["COLUMNS", "HistoryView", "save_history_screenshot"]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+READING_NOTE: Final = "Reading your sessions…"
+WRITING_NOTE: Final = "Writing the report…"
 
 COLUMNS: Final = (
     "Date",
@@ -62,6 +71,7 @@ _STYLE: Final = """
 QWidget#historyPage { background: #F6F8FA; }
 QLabel#historyTitle { color: #102030; font-size: 14pt; font-weight: bold; }
 QLabel#historySummary { color: #102030; font-size: 12pt; padding: 4px 0; }
+QLabel#historyNote { color: #3A4A5A; font-size: 12pt; font-style: italic; }
 QLabel#historyMessage { color: #8A1C00; background: #FFF4E5; border: 1px solid #E0B070;
     border-radius: 6px; font-size: 12pt; padding: 8px; }
 QTableWidget { background: #FFFFFF; font-size: 11pt; }
@@ -104,6 +114,41 @@ def _row_texts(s: SessionRecord) -> tuple[str, ...]:
         _before_after(s.pain_before, s.pain_after),
         _before_after(s.mood_before, s.mood_after),
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Loaded:
+    """What one read of the history gives the page."""
+
+    profile: str
+    profiles: tuple[str, ...]
+    sessions: tuple[SessionRecord, ...]  # oldest first
+    summary: PracticeSummary
+
+
+def _read_history(profile: str, today: date | None) -> _Loaded:
+    """Index new recordings, read ``profile``'s sessions and practice (a worker thread)."""
+    store, _ = open_history()
+    with store:
+        profiles = tuple(store.profiles())
+        sessions = tuple(store.sessions(profile))
+    day = today or datetime.now().astimezone().date()
+    return _Loaded(
+        profile=profile,
+        profiles=profiles,
+        sessions=sessions,
+        summary=practice_summary(sessions, today=day),
+    )
+
+
+def _write_report(recording: Path) -> Path:
+    """Write ``recording``'s HTML report into the data folder's reports (a worker thread)."""
+    from pet_biofeedback.session.report import write_report
+
+    folder = data_dir() / "reports"
+    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    name = recording.name.removesuffix(".gz").removesuffix(".jsonl")
+    return write_report(recording, folder / f"{name}.html", force=True)
 
 
 def _week_label(week: str) -> str:
@@ -204,6 +249,12 @@ class HistoryView(QWidget):
         self.message.setObjectName("historyMessage")
         self.message.setWordWrap(True)
         self.message.hide()
+        self.note = QLabel("")  # "Reading your sessions…" while the worker thread reads
+        self.note.setObjectName("historyNote")
+        self.note.hide()
+        self.load_task: asyncio.Future[None] | None = None
+        self.report_task: asyncio.Future[None] | None = None
+        self._load_generation = 0
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -253,6 +304,7 @@ class HistoryView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.message)
+        layout.addWidget(self.note)
         layout.addWidget(self.table, stretch=2)
         layout.addWidget(self.summary_label)
         layout.addLayout(grid, stretch=3)
@@ -260,26 +312,78 @@ class HistoryView(QWidget):
 
     # ------------------------------------------------------------------ loading
     def refresh(self) -> None:
-        """Read the history again (indexing new recordings first) and redraw."""
+        """Read the history again (indexing new recordings first) and redraw (module docstring)."""
+        self._load_generation += 1
+        generation, profile = self._load_generation, self.profile
+        self.load_task = self._off_gui_thread(
+            lambda: _read_history(profile, self._today),
+            lambda loaded: self._loaded(loaded, generation),
+            READING_NOTE,
+        )
+
+    def _off_gui_thread(
+        self,
+        work: Callable[[], T],
+        done: Callable[[T], None],
+        note: str,
+        *,
+        after: Callable[[], None] | None = None,
+    ) -> asyncio.Future[None] | None:
+        """Run ``work`` in a worker thread, then ``done`` with its result; the task, if any.
+
+        The note shows meanwhile; a `PetBiofeedbackError` becomes the page's message; ``after``
+        runs last either way (on the GUI thread). With no running loop all of it runs in
+        place and None is returned.
+        """
         try:
-            store, _ = open_history()
-            with store:
-                profiles = store.profiles()
-                sessions = store.sessions(self.profile)
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._settle(work, done, after)
+            return None
+        self.note.setText(note)
+        self.note.show()
+
+        async def run() -> None:
+            try:
+                result = await asyncio.to_thread(work)
+            except PetBiofeedbackError as exc:
+                self._show_error(exc.user_message)
+            else:
+                done(result)
+            finally:
+                self.note.hide()
+                if after is not None:
+                    after()
+
+        return asyncio.ensure_future(run())
+
+    def _settle(
+        self, work: Callable[[], T], done: Callable[[T], None], after: Callable[[], None] | None
+    ) -> None:
+        """`_off_gui_thread` in place (no loop runs)."""
+        try:
+            result = work()
         except PetBiofeedbackError as exc:
             self._show_error(exc.user_message)
+        else:
+            done(result)
+        finally:
+            if after is not None:
+                after()
+
+    def _loaded(self, loaded: _Loaded, generation: int) -> None:
+        if generation != self._load_generation:  # a newer read (another profile) is under way
             return
         self.message.hide()
-        self.sessions = tuple(reversed(sessions))  # newest first
-        today = self._today or datetime.now().astimezone().date()
-        self.summary = practice_summary(sessions, today=today)
+        self.sessions = tuple(reversed(loaded.sessions))  # newest first
+        self.summary = loaded.summary
         self.profile_box.blockSignals(True)
         self.profile_box.clear()
-        self.profile_box.addItems(sorted({*profiles, self.profile}))
-        self.profile_box.setCurrentText(self.profile)
+        self.profile_box.addItems(sorted({*loaded.profiles, loaded.profile}))
+        self.profile_box.setCurrentText(loaded.profile)
         self.profile_box.blockSignals(False)
         self._fill_table()
-        self._draw(self.summary)
+        self._draw(loaded.summary)
 
     def _show_error(self, text: str) -> None:
         self.message.setText(text)
@@ -345,25 +449,21 @@ class HistoryView(QWidget):
         if session is not None and session.recording is not None:
             self.replay_requested.emit(Path(session.recording))
 
-    def open_report(self) -> Path | None:
-        """Write the selected session's report (HTML) and open it; the file, or None."""
-        from pet_biofeedback.session.report import write_report
-
+    def open_report(self) -> None:
+        """Write the selected session's report (HTML, a worker thread) and open it."""
         session = self.selected()
         if session is None or session.recording is None:
-            return None
+            return
         recording = Path(session.recording)
-        folder = data_dir() / "reports"
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        name = recording.name.removesuffix(".gz").removesuffix(".jsonl")
-        try:
-            out = write_report(recording, folder / f"{name}.html", force=True)
-        except PetBiofeedbackError as exc:
-            self._show_error(exc.user_message)
-            return None
-        if not self._open_url(QUrl.fromLocalFile(str(out))):
-            self._show_error(f"The report was saved to {out}, but no program opened it.")
-        return out
+        self.report_button.setEnabled(False)
+
+        def done(out: Path) -> None:
+            if not self._open_url(QUrl.fromLocalFile(str(out))):
+                self._show_error(f"The report was saved to {out}, but no program opened it.")
+
+        self.report_task = self._off_gui_thread(
+            lambda: _write_report(recording), done, WRITING_NOTE, after=self._selection_changed
+        )
 
 
 def save_history_screenshot(

@@ -43,6 +43,8 @@ class LiveSession:
         Asked by the engine when the session ends, for the after-ratings.
     on_link : callable, optional
         Every link change (the device picker's connection log).
+    faults : str, optional
+        Fault injection for an emulated strap, as `open_source` takes it.
 
     Raises
     ------
@@ -60,12 +62,13 @@ class LiveSession:
         look: Look | None = None,
         ask_after: AskAfter | None = None,
         on_link: Callable[[Link], None] | None = None,
+        faults: str | None = None,
     ) -> None:
         self.spec = spec
         self.plan = plan
         self.speed = speed
         self.engine: SessionEngine | None = None
-        source = open_source(spec, speed=speed, pacer=self._pacer_position)
+        source = open_source(spec, speed=speed, pacer=self._pacer_position, faults=faults)
         self.engine = engine = SessionEngine(source, plan, levels=levels, ask_after=ask_after)
         self.device = describe_source(spec, speed=speed)
         self.clock = SessionClock(speed)
@@ -84,6 +87,7 @@ class LiveSession:
             embedded=True,
             look=look,
         )
+        self.page.show_time(0.0, plan.seconds)
         self.bridge.snapshot.connect(self.page.on_snapshot)
         self.bridge.link.connect(self.page.on_link)
         if on_link is not None:

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 
 from pet_biofeedback.errors import PetBiofeedbackError
 from pet_biofeedback.events import Link
+from pet_biofeedback.gui.countdown import COUNTDOWN_S
 from pet_biofeedback.gui.live_session import LiveSession
 from pet_biofeedback.gui.look import Look
 from pet_biofeedback.gui.main_window import MainWindow
@@ -51,6 +52,7 @@ class FlowOptions:
     recording: Callable[[], Path]
     assessment: AssessmentSettings | None = None  # None: the defaults with the settings' ratio
     ask_ratings: bool = True
+    countdown_s: int = COUNTDOWN_S  # "get ready" before recording; 0: none (unattended, tests)
 
 
 def _history_after(profile: str) -> tuple[PracticeSummary, FeedbackLevels]:
@@ -139,11 +141,13 @@ class SessionFlow(QObject):
         settings: CoachSettings,
         assessment: AssessmentPlan | None = None,
         ask_before: bool = True,
+        faults: str | None = None,
     ) -> SessionOutcome | None:
         """One session from the ratings before to the summary; None when it failed.
 
         A failure (the source cannot be opened or read, e.g. a damaged file) is shown in a
-        message with its plain sentence; the app keeps running.
+        message with its plain sentence; the app keeps running. ``faults``: fault injection
+        for an emulated strap (`open_source`).
         """
         self.report = None
         self._assessment_result = None
@@ -168,9 +172,12 @@ class SessionFlow(QObject):
                 ),
                 ask_after=(lambda: self._ask(self.after)) if ask else None,
                 on_link=self._on_link,
+                faults=faults,
             )
             self.window.show_page(self.live.page)
             self.session_started.emit(self.live)
+            if not await self._get_ready(self.live):
+                return None
             outcome = await self.live.start(self.options.recording(), before)
         except PetBiofeedbackError as exc:
             logger.warning("session failed: %s", exc)
@@ -193,6 +200,24 @@ class SessionFlow(QObject):
         if not self._closing:
             self.window.show_page(self.summary)
         return outcome
+
+    async def _get_ready(self, live: LiveSession) -> bool:
+        """The gentle start (`CountdownBanner`); False when the session was stopped during it."""
+        if self.options.countdown_s <= 0:
+            return True
+        page = live.page
+        page.stop_requested.connect(page.countdown.cancel)
+        try:
+            how = await page.countdown.run(self.options.countdown_s)
+        finally:
+            page.stop_requested.disconnect(page.countdown.cancel)
+        if how != "cancelled" and not self._closing:
+            return True
+        page.on_session_ended()
+        page.recording_label.setText("not started — nothing recorded")
+        if not self._closing:
+            self.finished.emit()  # back to the start page
+        return False
 
     def _drop_old_page(self) -> None:
         """The last session's page leaves the window (its engine is done): no growth per session."""
@@ -246,6 +271,8 @@ class SessionFlow(QObject):
     def close(self) -> None:
         """The window is closing: stop the session (it stays recorded), ask nothing more."""
         self._closing = True
+        if self.live is not None:
+            self.live.page.countdown.cancel()
         for waiting in self._waiting:
             if not waiting.done():
                 waiting.set_result({})

@@ -28,6 +28,7 @@ QLabel#cardValue { color: #102030; font-size: 22pt; font-weight: bold; }
 QLabel#cardExplanation { color: #56606A; font-size: 10pt; }
 QLabel#quality { color: #1B5E20; font-size: 12pt; padding: 4px; }
 QLabel#quality[paused="true"] { color: #8A4B00; font-weight: bold; }
+QLabel#breathing { color: #3A4A5A; font-size: 12pt; padding: 0 4px; }
 """  # the page or window that holds a panel sets it (style sheets cascade from there)
 
 

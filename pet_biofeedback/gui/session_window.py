@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
 from pet_biofeedback.events import Link, LinkState
+from pet_biofeedback.gui.countdown import CountdownBanner
 from pet_biofeedback.gui.look import Look, palette_of
 from pet_biofeedback.gui.session_panel import (
     NORMAL_AXIS_PX,
@@ -48,9 +50,18 @@ QLabel#cardValue {{ color: #102030; font-size: {value}pt; font-weight: bold; }}
 QLabel#cardExplanation {{ color: #56606A; font-size: {small}pt; }}
 QLabel#quality {{ color: #1B5E20; font-size: {quality}pt; padding: 4px; }}
 QLabel#quality[paused="true"] {{ color: #8A4B00; font-weight: bold; }}
+QLabel#breathing {{ color: #3A4A5A; font-size: {quality}pt; padding: 0 4px; }}
 QLabel#status {{ color: #3A4A5A; font-size: {status}pt; padding: 0 8px; }}
+QLabel#timeLeft {{ color: #102030; font-size: {time}pt; font-weight: bold; padding: 0 8px; }}
 """
-_STYLE_PT: Final = {"title": 13, "value": 22, "small": 10, "quality": 12, "status": 11}
+_STYLE_PT: Final = {
+    "title": 13,
+    "value": 22,
+    "small": 10,
+    "quality": 12,
+    "status": 11,
+    "time": 15,
+}
 
 
 def _style(scale: float) -> str:
@@ -105,7 +116,13 @@ class SessionWindow(QMainWindow):
         self.pacer = panel.pacer
         self.heart = panel.heart
         self.cards = panel.cards
-        self.setCentralWidget(panel)
+        self.countdown = CountdownBanner()  # "Get ready — starting in 3" before recording
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.countdown)
+        column.addWidget(panel, 1)
+        self.setCentralWidget(page)
         self.central = panel
 
         self.link_label = QLabel("starting")
@@ -118,6 +135,7 @@ class SessionWindow(QMainWindow):
         for label in (self.link_label, self.battery_label, self.recording_label, self.time_label):
             label.setObjectName("status")
             row.addWidget(label)
+        self.time_label.setObjectName("timeLeft")  # the time left, large: a person looks for it
         self.recording_label.setStyleSheet("color: #B00020;")
         self.statusBar().addPermanentWidget(status, 1)
 
@@ -148,18 +166,21 @@ class SessionWindow(QMainWindow):
         self.cards.set_snapshot(snapshot)
         self.heart.set_arrays(self._trace_now())
         self._rate = snapshot.pacer_breaths_per_min
-        remaining = (
-            "" if snapshot.remaining_s is None else f" / {_clock(snapshot.remaining_s)} left"
-        )
-        self.time_label.setText(f"{_clock(snapshot.elapsed_s)}{remaining}")
+        self.show_time(snapshot.elapsed_s, snapshot.remaining_s)
         if snapshot.battery_pct is not None:
             self.battery_label.setText(f"battery {snapshot.battery_pct} %")
+
+    def show_time(self, elapsed_s: float, remaining_s: float | None) -> None:
+        """``1:01 / 8:59 left`` (before the first beat: the session's length)."""
+        remaining = "" if remaining_s is None else f" / {_clock(remaining_s)} left"
+        self.time_label.setText(f"{_clock(elapsed_s)}{remaining}")
 
     def on_link(self, link: Link) -> None:
         words = _LINK_WORDS.get(link.state, str(link.state))
         self.link_label.setText(f"Strap: {words}" + (f" — {link.detail}" if link.detail else ""))
 
     def on_session_ended(self) -> None:
+        self.countdown.cancel()
         self.frame_timer.stop()
         self.recording_label.setText("saved")
         self.recording_label.setStyleSheet("color: #1B5E20;")
@@ -190,6 +211,7 @@ class SessionWindow(QMainWindow):
         self.presenting = on
         self.cards.setVisible(not on)
         self.statusBar().setVisible(not on)
+        # (the countdown banner stays: a person being shown the start still sees it)
         self.toolbar.setVisible(not on)
         self.central.setStyleSheet("background: #000000;" if on else "")
         if on:

@@ -14,6 +14,7 @@ from typing import Any, Final
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from pet_biofeedback.session.breathing_words import breathing_source_words
 from pet_biofeedback.session.practice import PracticeSummary
 from pet_biofeedback.session.run import SessionOutcome
 
@@ -123,12 +124,21 @@ class SummaryView(QWidget):
             for key, label, digits, unit in _MEASURES
             if isinstance(s.get(key), int | float)
         ]
+        rows = [_with_breathing_source(row, s.get("breathing_source")) for row in rows]
         _rows(self.measures, rows or [("Measures", "not enough heartbeats to measure")])
         self.ratings.setText(_ratings_text(outcome.ratings))
         self.practice_rows = _practice_rows(practice)
         _rows(self.practice, self.practice_rows)
         notes = [str(n) for n in s.get("notes", [])]
         self.notes.setText("\n".join([*notes, f"Saved to {outcome.recording}"]))
+
+
+def _with_breathing_source(row: tuple[str, str], source: object) -> tuple[str, str]:
+    """The breathing row says where its rate comes from (chest movement, ECG, estimate)."""
+    words = breathing_source_words(source if isinstance(source, str) else None)
+    if row[0] != "Breathing" or words is None:
+        return row
+    return row[0], f"{row[1]} — {words}"
 
 
 def _plural(n: int, word: str) -> str:

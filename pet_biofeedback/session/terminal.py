@@ -10,8 +10,10 @@ the command line and this view write to stdout).
 from __future__ import annotations
 
 import math
+import shutil
 from typing import IO, Final
 
+from pet_biofeedback.session.breathing_words import breathing_text
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerState
 
@@ -45,7 +47,7 @@ def format_pacer(state: PacerState | None, *, ascii_only: bool = False) -> str:
 
 
 def format_snapshot(s: FeedbackSnapshot | None) -> str:
-    """HR, RSA, coherence, quality and time in one short line."""
+    """HR, RSA, coherence, quality, breathing and time in one short line."""
     if s is None:
         return "waiting for heartbeats…"
     parts = [f"HR {s.hr_bpm:3.0f} bpm"]
@@ -57,14 +59,24 @@ def format_snapshot(s: FeedbackSnapshot | None) -> str:
         parts.append(f"paused: {s.quality.reason}")
     remaining = "" if s.remaining_s is None else f" / {_clock(s.remaining_s)} left"
     parts.append(f"{_clock(s.elapsed_s)}{remaining}")
+    # last: on a narrow terminal the line is cut from the end (TerminalView), time stays
+    if s.breathing_breaths_per_min is not None:
+        parts.append(f"breathing {breathing_text(s.breathing_breaths_per_min, s.breathing_source)}")
     return " | ".join(parts)
 
 
 class TerminalView:
-    """Draws the session on ``stream``: in place on a terminal, plain lines otherwise."""
+    """Draws the session on ``stream``: in place on a terminal, plain lines otherwise.
 
-    def __init__(self, stream: IO[str], *, ascii_only: bool = False) -> None:
+    On a terminal the line is cut to its width (``columns``, default: the terminal's): a line
+    that wraps cannot be redrawn in place with a carriage return and would scroll instead.
+    """
+
+    def __init__(
+        self, stream: IO[str], *, ascii_only: bool = False, columns: int | None = None
+    ) -> None:
         self._stream = stream
+        self._columns = columns
         self.tty = stream.isatty()
         self.interval_s = TTY_REDRAW_S if self.tty else PLAIN_EVERY_S
         self._ascii = ascii_only
@@ -78,6 +90,8 @@ class TerminalView:
     def draw(self, pacer: PacerState | None) -> None:
         text = f"{format_pacer(pacer, ascii_only=self._ascii)}  {format_snapshot(self.snapshot)}"
         if self.tty:
+            columns = self._columns or shutil.get_terminal_size().columns
+            text = text[: max(columns - 1, 1)]
             self._stream.write("\r" + text + " " * max(self._width - len(text), 0))
             self._width = len(text)
         else:

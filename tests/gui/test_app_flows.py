@@ -91,6 +91,9 @@ def test_practice_on_the_simulated_strap_with_ratings(
         shell.window.history_action.trigger()  # View → History: the sessions just made
         history = shell.history
         assert history is not None and shell.window.current_page() is history
+        assert history.note.text() == "Reading your sessions…"  # in a worker thread
+        assert history.load_task is not None
+        await history.load_task
         assert len(history.sessions) == 2
         history.table.selectRow(len(history.sessions) - 1)  # the oldest: the first session
         qtbot.mouseClick(history.replay_button, LEFT)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from pytestqt.qtbot import QtBot
 
 from pet_biofeedback.cli import main
+from pet_biofeedback.gui import history_view
 from pet_biofeedback.gui.history_view import COLUMNS, HistoryView, save_history_screenshot
 
 RATINGS = (  # pain before, pain after, mood before, mood after
@@ -126,3 +130,47 @@ def test_an_empty_history_says_so(qtbot: QtBot) -> None:
 def test_screenshot_function(tmp_path: Path, three_sessions: list[Path], qtbot: QtBot) -> None:
     out = save_history_screenshot(tmp_path / "history.png", today=datetime.now().date())
     assert out.stat().st_size > 10_000
+
+
+def test_the_page_reads_in_a_worker_thread_with_a_note(
+    qtbot: QtBot,
+    three_sessions: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    run_qt: Callable[[Coroutine[Any, Any, Any]], Any],
+) -> None:
+    real_open = history_view.open_history
+
+    def slow_open() -> Any:  # a folder of new recordings takes a while to index
+        time.sleep(0.6)
+        return real_open()
+
+    monkeypatch.setattr(history_view, "open_history", slow_open)
+    ticks: list[float] = []
+    opened: list[QUrl] = []
+
+    async def drive() -> None:
+        timer = QTimer()
+        timer.setInterval(20)
+        timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+        timer.start()
+        view = HistoryView("default", open_url=lambda url: opened.append(url) or True)
+        qtbot.addWidget(view)
+        view.show()
+        assert view.note.isVisible() and view.note.text() == "Reading your sessions…"
+        assert view.table.rowCount() == 0
+        assert view.load_task is not None
+        started = time.monotonic()
+        await view.load_task
+        assert view.table.rowCount() == 3 and not view.note.isVisible()
+        # the GUI thread kept running while the history was read
+        assert len([t for t in ticks if t > started]) >= 10
+        view.table.selectRow(0)
+        qtbot.mouseClick(view.report_button, Qt.MouseButton.LeftButton)
+        assert view.note.text() == "Writing the report…" and not view.report_button.isEnabled()
+        assert view.report_task is not None
+        await view.report_task
+        assert not view.note.isVisible() and view.report_button.isEnabled()
+        timer.stop()
+
+    run_qt(drive())
+    assert len(opened) == 1 and Path(opened[0].toLocalFile()).suffix == ".html"

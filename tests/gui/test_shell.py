@@ -126,6 +126,7 @@ def test_presentation_mode_over_a_running_session(qtbot: QtBot, run_qt: Run) -> 
         qtbot.keyClick(live.page, Qt.Key.Key_F11)
         assert not window.presenting and not live.page.presenting
         assert window.menuBar().isVisible() and live.page.cards.isVisible()
+        await until(lambda: live.task is not None)  # after "get ready": recording
         window.close()  # during the session: it stops and its recording closes
         await app
 
