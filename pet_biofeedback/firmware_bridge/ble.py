@@ -116,6 +116,23 @@ __all__ = ["BleStrap"]
 logger = logging.getLogger(__name__)
 
 _DEFAULT_QUEUE_SIZE: Final = 2048  # ≈ 4 min of H10 HR + ECG + ACC notifications (~9/s)
+_CANCEL_AGAIN_S: Final = 0.1  # closing: how long a cancelled supervisor has to end before
+# it is cancelled again (see `_cancel_and_wait`)
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait until it has ended, cancelling it again while it runs on.
+
+    One `cancel` is not enough: a library on the task's path may lose the cancellation.
+    Python 3.11's `asyncio.wait_for`, which Bumble's GATT client (the emulated straps) uses
+    for every request, returns the inner result and drops the cancellation when both arrive
+    in the same loop iteration. The supervisor then keeps the link up forever and closing
+    the strap waits for it forever: the session never ends (the soak test's "still running
+    after 120 s", whose window showed the last link state before the end).
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=_CANCEL_AGAIN_S)
 
 
 # --- The source ---------------------------------------------------------------------------------
@@ -279,9 +296,8 @@ class BleStrap:
         self._state = "closed"
         try:
             supervisor = self._supervisor
-            if supervisor is not None and not supervisor.done():
-                supervisor.cancel()
-                await asyncio.wait({supervisor})
+            if supervisor is not None:
+                await _cancel_and_wait(supervisor)
         finally:
             await self._teardown(self._session)
             self._session = None

@@ -498,6 +498,39 @@ async def test_every_exit_path_stops_the_streams_before_disconnecting(
     assert h10.streams == {}
 
 
+async def test_closing_ends_even_when_a_cancellation_of_the_supervisor_is_lost(
+    make_world: Callable[..., Any], vclock: VirtualClock
+) -> None:
+    # Python 3.11's asyncio.wait_for (Bumble's GATT requests) drops a cancellation that
+    # arrives with the request's answer: one lost cancel must not keep the strap open forever.
+    world = make_world()
+    EmulatedH10(world)
+    strap = world.strap(clock=vclock, sleep=vclock.sleep, acc=True)
+    next_signal = strap._next_signal
+    lost: list[BaseException] = []
+    watching = asyncio.Event()
+
+    async def losing_the_first_cancellation(session: Any) -> Any:
+        watching.set()
+        try:
+            return await next_signal(session)
+        except asyncio.CancelledError as exc:
+            if lost:
+                raise
+            lost.append(exc)  # what wait_for does when its inner future is done
+            return await next_signal(session)
+
+    strap._next_signal = losing_the_first_cancellation  # type: ignore[method-assign]
+    async with asyncio.timeout(TEST_S), world:
+        async with strap:
+            async for event in strap:
+                if isinstance(event, Link) and event.state is LinkState.STREAMING:
+                    break
+            await watching.wait()  # the supervisor waits for the link's next signal
+    assert lost  # the first cancellation was lost, and closing still ended
+    assert strap.stats.n_reconnects == 0
+
+
 # --- supervision ------------------------------------------------------------------------------
 
 
