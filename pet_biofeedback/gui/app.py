@@ -126,7 +126,7 @@ class Shell:
         self.session: asyncio.Future[SessionOutcome | None] | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.replay: ReplayView | None = None
-        self._replays: set[asyncio.Future[None]] = set()  # awaited before run() returns
+        # Replays not yet wound down (awaited before run() returns), by page.
         self._replay_tasks: dict[ReplayView, asyncio.Future[None]] = {}
         self.history: HistoryView | None = None
         self.open_url = open_url
@@ -209,7 +209,6 @@ class Shell:
         self.replay = page
         self.window.show_page(page)
         task = page.start()
-        self._replays.add(task)
         self._replay_tasks[page] = task
         return page
 
@@ -223,11 +222,15 @@ class Shell:
         self.window.stack.removeWidget(page)
         # Deleted only once its replay has wound down: deleting the widgets while the replay's
         # last callbacks and pyqtgraph's deferred updates are queued crashed Qt (segfault).
-        task = self._replay_tasks.pop(page, None)
+        task = self._replay_tasks.get(page)
         if task is None or task.done():
-            page.deleteLater()
+            self._drop_replay(page)
         else:
-            task.add_done_callback(lambda _: page.deleteLater())
+            task.add_done_callback(lambda _: self._drop_replay(page))
+
+    def _drop_replay(self, page: ReplayView) -> None:
+        self._replay_tasks.pop(page, None)
+        page.deleteLater()
 
     def show_history(self) -> HistoryView:
         """The profile's sessions and trends (read afresh each time it is opened)."""
@@ -324,8 +327,8 @@ class Shell:
         else:
             await self._closed.wait()
         self._close_replay()
-        if self._replays:  # a stopped replay ends within a beat; let it close its file
-            await asyncio.wait(self._replays, timeout=5.0)
+        if self._replay_tasks:  # a stopped replay ends within a beat; let it close its file
+            await asyncio.wait(set(self._replay_tasks.values()), timeout=5.0)
         if self.session is None:
             return 0
         outcome = await self.session
