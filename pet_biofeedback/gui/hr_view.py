@@ -73,6 +73,9 @@ class HeartRateView(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untype
             axis = item.getAxis(name)
             axis.setStyle(tickFont=font)
             axis.label.setFont(font)
+        # Room above the plot for half a number: the top tick's label is centred on the
+        # plot's upper edge and was cut in half by the window at large text sizes.
+        item.setContentsMargins(0, pixels // 2 + 2, 0, pixels // 4)
 
     def set_arrays(self, arrays: TraceArrays) -> None:
         self._wave.setData(arrays.target_t_s, arrays.target_bpm)

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.message_box: QMessageBox | None = None
+        self._page_actions: tuple[QAction, ...] = ()
 
         self.open_action = QAction("&Open recording…", self)
         self.open_action.setShortcut(QKeySequence.StandardKey.Open)  # Ctrl+O
@@ -105,6 +106,12 @@ class MainWindow(QMainWindow):
         if self.stack.indexOf(widget) < 0:
             self.stack.addWidget(widget)
         self.stack.setCurrentWidget(widget)
+        # A page's own controls (a session's "Stop session") sit in the shell's one toolbar
+        # while that page is shown.
+        for action in self._page_actions:
+            self.toolbar.removeAction(action)
+        self._page_actions = tuple(getattr(widget, "page_actions", ()))
+        self.toolbar.addActions(list(self._page_actions))
         widget.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def current_page(self) -> QWidget | None:

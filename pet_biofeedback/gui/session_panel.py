@@ -46,13 +46,31 @@ class SessionPanel(QWidget):
         top.addWidget(self.heart)
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
+        self.top = top
         layout = QVBoxLayout(self)
         layout.addWidget(top, stretch=3)
         layout.addWidget(self.cards, stretch=1)
+        self._margins = layout.contentsMargins()
+        self._handle_px = top.handleWidth()
+
+    def set_edge_to_edge(self, on: bool) -> None:
+        """Pacer and wave to the window's edges (presentation): no margin, no splitter grip.
+
+        A shared screen showed the window's light background as a frame around the black
+        views, and the splitter's dotted grip beside the axis label.
+        """
+        layout = self.layout()
+        if on:
+            layout.setContentsMargins(0, 0, 0, 0)
+            self.top.setHandleWidth(0)
+        else:
+            layout.setContentsMargins(self._margins)
+            self.top.setHandleWidth(self._handle_px)
 
     def set_presentation(self, on: bool) -> None:
         """Only pacer and wave, large high-contrast type (on), or the normal look (off)."""
         self.cards.setVisible(not on)
+        self.set_edge_to_edge(on)
         self.setStyleSheet("background: #000000;" if on else "")
         if on:
             self.pacer.set_colours(

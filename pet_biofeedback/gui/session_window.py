@@ -139,20 +139,25 @@ class SessionWindow(QMainWindow):
         self.recording_label.setStyleSheet("color: #B00020;")
         self.statusBar().addPermanentWidget(status, 1)
 
-        toolbar = QToolBar("Session")
-        toolbar.setMovable(False)
-        self.addToolBar(toolbar)
-        self.toolbar = toolbar
         self.present_action = QAction("Presentation mode", self)
         self.present_action.setCheckable(True)
         self.present_action.toggled.connect(self.set_presentation)
-        if not embedded:  # in the app the shell's F11 and toggle do it (one shortcut per window)
+        self.stop_action = QAction("Stop session", self)
+        self.stop_action.triggered.connect(self.stop_requested)
+        # Embedded in the app, the page has no toolbar of its own (a second bar under the
+        # shell's looked like two rows of controls): the shell shows `page_actions` in its
+        # toolbar while the page is shown, and its own F11 toggle does presentation mode.
+        self.page_actions: tuple[QAction, ...] = (self.stop_action,)
+        self.toolbar: QToolBar | None = None
+        if not embedded:
+            toolbar = QToolBar("Session")
+            toolbar.setMovable(False)
+            self.addToolBar(toolbar)
+            self.toolbar = toolbar
             self.present_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
             toolbar.addAction(self.present_action)
             self.addAction(self.present_action)  # the toolbar hides in presentation mode
-        self.stop_action = QAction("Stop session", self)
-        self.stop_action.triggered.connect(self.stop_requested)
-        toolbar.addAction(self.stop_action)
+            toolbar.addAction(self.stop_action)
 
         self.frame_timer = QTimer(self)
         self.frame_timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -210,9 +215,11 @@ class SessionWindow(QMainWindow):
             return
         self.presenting = on
         self.cards.setVisible(not on)
+        self.panel.set_edge_to_edge(on)
         self.statusBar().setVisible(not on)
         # (the countdown banner stays: a person being shown the start still sees it)
-        self.toolbar.setVisible(not on)
+        if self.toolbar is not None:
+            self.toolbar.setVisible(not on)
         self.central.setStyleSheet("background: #000000;" if on else "")
         if on:
             self.pacer.set_colours(

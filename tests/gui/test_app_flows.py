@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QToolBar
 from pytestqt.qtbot import QtBot
 
 from pet_biofeedback.events import Rating
@@ -142,8 +142,14 @@ def test_stopping_early_keeps_everything_and_still_asks(
         app = asyncio.ensure_future(shell.run())
         await until(lambda: flow.live is not None and flow.live.engine.elapsed_s > 20.0)
         assert flow.live is not None
-        flow.live.page.stop_action.trigger()
+        # one toolbar: the shell's, holding the page's "Stop session" while it is shown
+        bars = [b for b in shell.window.findChildren(QToolBar) if b.isVisible()]
+        assert bars == [shell.window.toolbar]
+        texts = [a.text() for a in shell.window.toolbar.actions()]
+        assert "Stop session" in texts
+        shell.window.toolbar.widgetForAction(flow.live.page.stop_action).click()
         await until(lambda: shell.window.current_page() is flow.after)
+        assert "Stop session" not in [a.text() for a in shell.window.toolbar.actions()]
         qtbot.mouseClick(flow.after.skip_button, LEFT)  # skipping is allowed
         await until(lambda: shell.window.current_page() is flow.summary)
         assert "stopped early" in flow.summary.heading.text()

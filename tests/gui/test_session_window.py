@@ -124,6 +124,7 @@ class TestSessionWindow:
         with qtbot.waitSignal(window.presentation_changed) as blocker:
             qtbot.keyClick(window, Qt.Key.Key_F11)
         assert blocker.args == [True]
+        assert window.toolbar is not None
         assert not window.cards.isVisible() and not window.toolbar.isVisible()
         assert window.pacer.isVisible() and window.heart.isVisible()
         axis = window.heart.getPlotItem().getAxis("left")
