@@ -48,6 +48,7 @@ class SessionPanel(QWidget):
         top.setStretchFactor(1, 3)
         self.top = top
         layout = QVBoxLayout(self)
+        self._layout = layout
         layout.addWidget(top, stretch=3)
         layout.addWidget(self.cards, stretch=1)
         self._margins = layout.contentsMargins()
@@ -59,7 +60,7 @@ class SessionPanel(QWidget):
         A shared screen showed the window's light background as a frame around the black
         views, and the splitter's dotted grip beside the axis label.
         """
-        layout = self.layout()
+        layout = self._layout
         if on:
             layout.setContentsMargins(0, 0, 0, 0)
             self.top.setHandleWidth(0)
