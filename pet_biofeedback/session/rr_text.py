@@ -438,8 +438,31 @@ def _one_column_decimal_comma(
         else:
             values.append(value)
             indices.append(idx)
+    if values and not _mostly_rr(values):
+        second_fields = [
+            _number(row.split(",")[1], decimal_comma=False)
+            for _, row in rows
+            if row.count(",") == 1
+        ]
+        if _mostly_rr([v for v in second_fields if v is not None]):
+            # "1,800" under "rr": 1.8 is no interval, but 800 would be one. Guessing either
+            # way could analyse the wrong numbers, so the person picks.
+            raise InputFileError(
+                str(p),
+                f"has one column name ({name!r}) over two comma-separated numbers per line; "
+                "read with ',' as the decimal mark they are not RR intervals, but the second "
+                "numbers look like intervals in ms: if ',' separates two columns, pick one "
+                "with --column 2 (or --column 1)",
+            )
     logger.info("%s: read ',' as the decimal mark (one column, %r)", p, name)
     return _Table(values, indices, skipped, _unit_hint(name), name)
+
+
+def _mostly_rr(values: list[float]) -> bool:
+    """At least half of ``values`` are plausible RR intervals in ms or in s (24–240 bpm)."""
+    n_ms = sum(1 for v in values if 250.0 <= v <= 2500.0)
+    n_s = sum(1 for v in values if 0.25 <= v <= 2.5)
+    return 2 * max(n_ms, n_s) >= len(values) > 0
 
 
 def _numeric_columns(

@@ -136,6 +136,18 @@ class TestAmbiguousColumns:
         assert "no numbers" not in info.value.user_message
         assert_allclose(read_rr_text(p, column="2").rr_ms, [800.0, 810.0, 820.0])
 
+    def test_one_name_over_an_index_and_intervals_is_not_read_as_decimals(
+        self, tmp_path: Path
+    ) -> None:
+        # "1,800" under "rr": read with a decimal comma it is 1.8 (no interval at all); the
+        # second numbers are intervals. The error says so and names the option; before, the
+        # person got "are the values RR intervals in milliseconds or seconds?".
+        p = _write(tmp_path, "rr\n" + "".join(f"{k},{v:.0f}\n" for k, v in enumerate(RR_MS)))
+        with pytest.raises(InputFileError, match="--column 2") as info:
+            read_rr_text(p)
+        assert "decimal mark" in info.value.user_message
+        assert_allclose(read_rr_text(p, column="2").rr_ms, RR_MS)
+
     def test_column_names_with_spaces_are_shown_quoted(self, tmp_path: Path) -> None:
         text = "elapsed time,beat gap\n0.8,800\n1.6,810\n2.4,820\n"
         with pytest.raises(InputFileError, match='--column "beat gap"'):
