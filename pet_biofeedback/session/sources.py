@@ -163,6 +163,9 @@ class ImportedFileSource:
         Turns it into events.
     speed, clock, sleep
         As for `ReplaySource`.
+    column : str, optional
+        The table column the importer was told to read (``--column``); a recording of this
+        source keeps it in its header's device.
 
     Raises
     ------
@@ -178,8 +181,10 @@ class ImportedFileSource:
         speed: float = 1.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        column: str | None = None,
     ) -> None:
         self.path = path
+        self.column = column
         self._importer = importer
         self._speed = _check_speed(speed)
         self._clock = clock
@@ -191,7 +196,10 @@ class ImportedFileSource:
     @property
     def device_info(self) -> dict[str, object]:
         """What the header of a recording of this source says about its device."""
-        return {"kind": "file", "path": self.path.name}  # a folder can hold a patient's name
+        info: dict[str, object] = {"kind": "file", "path": self.path.name}  # not its folder:
+        if self.column is not None:  # a folder can hold a patient's name
+            info["column"] = self.column  # which column of the table the intervals came from
+        return info
 
     def _playing(self) -> ReplaySource:
         if self._replay is None:
@@ -423,7 +431,7 @@ def open_source(
         if file_kind == "xdf"
         else functools.partial(rr_text_events, column=column)
     )
-    return ImportedFileSource(path, importer, speed=speed)
+    return ImportedFileSource(path, importer, speed=speed, column=column)
 
 
 def _is_device_address(text: str) -> bool:

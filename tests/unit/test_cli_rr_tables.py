@@ -55,8 +55,10 @@ def test_record_from_a_table_keeps_its_intervals(
     argv = ["record", "--speed", "max", "--source", str(ambiguous), "--column", "value"]
     code, _, err = run([*argv, "--out", str(out_path)], capsys)
     assert code == 0, err
-    events = read_recording(out_path).events
-    assert [v for e in events if isinstance(e, RRIntervals) for v in e.rr_ms] == RR_MS
+    recording = read_recording(out_path)
+    assert [v for e in recording.events if isinstance(e, RRIntervals) for v in e.rr_ms] == RR_MS
+    # the recording says which column its intervals came from
+    assert recording.header.device["column"] == "value"
 
 
 def test_session_from_a_table(
