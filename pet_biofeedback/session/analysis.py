@@ -67,7 +67,12 @@ from pet_biofeedback.events import (
 )
 from pet_biofeedback.session.frame_samples import FrameSamples
 from pet_biofeedback.session.hr_only import heart_rate_only_text
-from pet_biofeedback.session.importers import read_rr_text, read_xdf
+from pet_biofeedback.session.importers import (
+    MIN_ECG_STRETCH_S,
+    ecg_stretch_peaks,
+    read_rr_text,
+    read_xdf,
+)
 from pet_biofeedback.signal import spectral
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.batch import (
@@ -102,7 +107,6 @@ MIN_BEATS: Final = 3  # fewer beats than this cannot give even one successive di
 RR_GAP_S: Final = 3.0
 # ECG samples further apart than this many sample intervals start a new stretch.
 ECG_BREAK_INTERVALS: Final = 1.5
-MIN_ECG_STRETCH_S: Final = 5.0  # find_r_peaks needs at least this much ECG
 _RECORDING_SUFFIXES: Final = (".jsonl", ".jsonl.gz")
 # Where the breathing rate came from (the report's ``breathing_source``; the engine's feedback
 # uses the same words): measured from chest movement, measured from the ECG's R-wave amplitude,
@@ -160,27 +164,31 @@ def _analyze_rr_file(
 
 
 def _analyze_xdf_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
-    from pet_biofeedback.signal.ecg import find_r_peaks
     from pet_biofeedback.signal.respiration import breathing_from_acc
 
     rec = read_xdf(path)
-    try:
-        peaks = find_r_peaks(rec.ecg_uv, rec.ecg_fs_hz)
-    except SignalInputError as exc:
-        raise InputFileError(str(path), f"ECG stream {rec.stream_name!r}: {exc}") from exc
-    rr_ms = peaks.rr_ms
-    if rr_ms.size < MIN_BEATS:
-        raise InputFileError(
-            str(path), f"ECG holds only {peaks.n_beats} beats; too short for analysis"
-        )
+    found = ecg_stretch_peaks(rec)
+    peaks = _EcgPeaks(found.t_s, found.amplitude_uv, found.n_unusable)
+    stretches = [s for s in _stretches_of(peaks) if s.rr_ms.size]
+    n_beats = sum(t.size for t in found.t_s)
+    if not stretches:
+        problem = found.problem or f"holds only {n_beats} beats; too short for analysis"
+        raise InputFileError(str(path), f"ECG stream {rec.stream_name!r}: {problem}")
+    beats = _join(stretches)
+    if beats.rr_ms.size < MIN_BEATS:
+        raise InputFileError(str(path), f"ECG holds only {n_beats} beats; too short for analysis")
     breath_starts = None
     breathing_rate = None
     details: dict[str, Any] = {
         "ecg_stream": rec.stream_name,
         "ecg_fs_hz": rec.ecg_fs_hz,
-        "r_peaks": peaks.n_beats,
+        "r_peaks": n_beats,
         "breathing_source": None,
     }
+    if len(found.t_s) > 1 or found.n_unusable:
+        details["ecg_stretches_unusable"] = found.n_unusable
+        details["gaps"] = beats.n_gaps
+        details["gap_s"] = beats.gap_s
     if rec.acc_mg is not None and rec.acc_t_s is not None:
         try:
             est = breathing_from_acc(rec.acc_mg, rec.acc_fs_hz, t_s=rec.acc_t_s)
@@ -193,21 +201,26 @@ def _analyze_xdf_file(path: Path, settings: AnalysisSettings) -> FileAnalysis:
                 breathing_rate = est.rate_breaths_per_min
                 details["breathing_source"] = BREATHING_FROM_ACC
     if breath_starts is None:
-        breath_starts = _breath_starts_from_ecg(
-            _EcgPeaks([np.asarray(peaks.t_s)], [np.asarray(peaks.amplitude_uv)], 0)
-        )
+        breath_starts = _breath_starts_from_ecg(peaks)
         if breath_starts is not None:
             details["breathing_source"] = BREATHING_FROM_ECG
     try:
         result = analyze_rr(
-            rr_ms,
+            beats.rr_ms,
             settings,
-            t_first_beat_s=float(peaks.t_s[0]),
+            segment_start_idx=beats.segment_start_idx,
+            segment_start_s=beats.starts_s,
             breath_start_s=breath_starts,
             breathing_rate_breaths_per_min=breathing_rate,
         )
     except SignalInputError as exc:
         raise InputFileError(str(path), str(exc)) from exc
+    if beats.n_gaps:
+        note = (
+            f"{beats.n_gaps} gap(s) in the ECG stream ({beats.gap_s:.1f} s): no interval is "
+            "invented across a gap and window times are recording time, gaps included"
+        )
+        result = dataclasses.replace(result, notes=(*result.notes, note))
     return FileAnalysis(source=str(path), kind="xdf_ecg", analysis=result, details=details)
 
 

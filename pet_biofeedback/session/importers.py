@@ -26,7 +26,7 @@ from typing import Any, Final
 import numpy as np
 
 from pet_biofeedback.errors import InputFileError, SignalInputError
-from pet_biofeedback.events import AccFrame, EcgFrame, Event, Marker, RRIntervals
+from pet_biofeedback.events import AccFrame, EcgFrame, Event, Gap, Marker, RRIntervals
 from pet_biofeedback.session.rr_text import (
     RR_SECONDS_BELOW,
     RrFile,
@@ -39,11 +39,14 @@ from pet_biofeedback.signal._typing import FloatArray
 __all__ = [
     "ACC_SAMPLES_PER_FRAME",
     "ECG_SAMPLES_PER_FRAME",
+    "MIN_ECG_STRETCH_S",
     "RR_NOTIFY_INTERVAL_S",
     "RR_SECONDS_BELOW",
     "EcgRecording",
+    "EcgStretchPeaks",
     "RrFile",
     "check_regular_file",
+    "ecg_stretch_peaks",
     "read_rr_text",
     "read_xdf",
     "rr_text_events",
@@ -108,9 +111,78 @@ def _stream_name(stream: dict[str, Any]) -> str:
 
 
 def _effective_fs_hz(t_s: FloatArray, nominal: float) -> float:
-    if t_s.size >= 2 and t_s[-1] > t_s[0]:
+    """Samples per second of the stream's time stamps, not counting its gaps.
+
+    A gap (consecutive stamps more than `_FRAME_BREAK_INTERVALS` typical sample intervals
+    apart) is left out: counted in, one minute missing from ten made a 130-Hz ECG "118 Hz",
+    and every R-peak time and RR interval 10 % too long.
+    """
+    if t_s.size < 2 or not t_s[-1] > t_s[0]:
+        return nominal
+    dt = np.diff(t_s)
+    inside = dt <= _FRAME_BREAK_INTERVALS * float(np.median(dt))
+    if bool(np.all(inside)):
         return float((t_s.size - 1) / (t_s[-1] - t_s[0]))
-    return nominal
+    span_s = float(np.sum(dt[inside]))
+    return float(np.count_nonzero(inside) / span_s) if span_s > 0 else nominal
+
+
+@dataclass(frozen=True, slots=True)
+class EcgStretchPeaks:
+    """R peaks of each contiguous stretch of an XDF's ECG (a new stretch after a gap).
+
+    Attributes
+    ----------
+    t_s : list of ndarray
+        Per usable stretch: R-peak times in s on the recording's ECG time axis.
+    amplitude_uv : list of ndarray
+        Per usable stretch: the peaks' amplitudes in µV.
+    n_unusable : int
+        Stretches shorter than `MIN_ECG_STRETCH_S` or without detectable beats.
+    problem : str
+        Why the last unusable stretch had no beats ("" when none failed that way).
+    """
+
+    t_s: list[FloatArray]
+    amplitude_uv: list[FloatArray]
+    n_unusable: int
+    problem: str = ""
+
+
+MIN_ECG_STRETCH_S: Final = 5.0  # find_r_peaks needs at least this much ECG
+
+
+def ecg_stretch_peaks(rec: EcgRecording) -> EcgStretchPeaks:
+    """R peaks per contiguous stretch of ``rec``'s ECG, each on the stream's time axis.
+
+    The ECG is cut where its time stamps jump by more than `_FRAME_BREAK_INTERVALS` sample
+    intervals: peaks found across such a gap as if the samples were contiguous would make
+    the beats after it early by the gap's length, and one interval spanning it.
+    """
+    from pet_biofeedback.signal.ecg import find_r_peaks  # only ECG input pays for it
+
+    t = rec.ecg_t_s
+    if t.size == 0 or not (math.isfinite(rec.ecg_fs_hz) and rec.ecg_fs_hz > 0):
+        return EcgStretchPeaks([], [], 0)
+    breaks = np.flatnonzero(np.diff(t) > _FRAME_BREAK_INTERVALS / rec.ecg_fs_hz) + 1
+    edges = [0, *breaks.tolist(), t.size]
+    found = EcgStretchPeaks([], [], 0)
+    n_unusable = 0
+    problem = ""
+    for lo, hi in itertools.pairwise(edges):
+        if t[hi - 1] - t[lo] < MIN_ECG_STRETCH_S:
+            n_unusable += 1
+            continue
+        try:
+            peaks = find_r_peaks(rec.ecg_uv[lo:hi], rec.ecg_fs_hz)
+        except SignalInputError as exc:
+            logger.info("%s: ECG stretch at %.1f s skipped: %s", rec.path, t[lo], exc)
+            n_unusable += 1
+            problem = str(exc)
+            continue
+        found.t_s.append(float(t[lo]) + np.asarray(peaks.t_s, dtype=np.float64))
+        found.amplitude_uv.append(np.asarray(peaks.amplitude_uv, dtype=np.float64))
+    return EcgStretchPeaks(found.t_s, found.amplitude_uv, n_unusable, problem)
 
 
 def read_xdf(path: str | Path) -> EcgRecording:
@@ -265,24 +337,30 @@ def _as_notifications(beat_t_s: FloatArray, rr_ms: FloatArray) -> list[Event]:
 def _ecg_beat_events(rec: EcgRecording, t0_s: float) -> list[Event]:
     """The RR intervals between the R peaks of the ECG, as `RRIntervals` a strap would send.
 
-    The peaks are found as ``analyze`` finds them (`signal.ecg.find_r_peaks` over the whole
-    stream), so ``replay`` and ``analyze`` of one XDF file count the same beats. Interval
-    ``k`` ends at peak ``k + 1``, whose time is taken on the stream's time axis.
+    The peaks are found as ``analyze`` finds them (`ecg_stretch_peaks`: per contiguous
+    stretch of the stream), so ``replay`` and ``analyze`` of one XDF file count the same
+    beats. Interval ``k`` of a stretch ends at its peak ``k + 1``. Between two stretches a
+    `Gap` says how long the ECG stream had no samples, as a strap's lost link would.
     """
-    from pet_biofeedback.signal.ecg import find_r_peaks  # only XDF input pays for it
-
     if rec.ecg_uv.size == 0 or not (math.isfinite(rec.ecg_fs_hz) and rec.ecg_fs_hz > 0):
         return []
-    try:
-        peaks = find_r_peaks(rec.ecg_uv, rec.ecg_fs_hz)
-    except SignalInputError as exc:
+    found = ecg_stretch_peaks(rec)
+    if found.problem and not found.t_s:
         # The frames still play (and ACC and markers with them); analyze says why in full.
-        logger.warning("%s: no beats from the ECG stream %r: %s", rec.path, rec.stream_name, exc)
-        return []
-    if peaks.t_s.size < 2:
-        return []
-    beat_t_s = float(rec.ecg_t_s[0]) - t0_s + peaks.t_s[1:]
-    return _as_notifications(beat_t_s, peaks.rr_ms)
+        logger.warning(
+            "%s: no beats from the ECG stream %r: %s", rec.path, rec.stream_name, found.problem
+        )
+    events: list[Event] = []
+    t_end_s: float | None = None
+    for peak_t_s in found.t_s:
+        if peak_t_s.size < 2:
+            continue
+        if t_end_s is not None:
+            seconds = float(peak_t_s[0]) - t_end_s
+            events.append(Gap(float(peak_t_s[0]) - t0_s, seconds, "no ECG samples"))
+        events.extend(_as_notifications(peak_t_s[1:] - t0_s, np.diff(peak_t_s) * 1000.0))
+        t_end_s = float(peak_t_s[-1])
+    return events
 
 
 def _frame_bounds(t_s: FloatArray, fs_hz: float, n_per_frame: int) -> list[tuple[int, int]]:

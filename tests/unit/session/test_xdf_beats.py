@@ -73,3 +73,39 @@ def test_session_from_an_ecg_only_xdf_records_its_beats(
     events = read_recording(out_path).events
     n = sum(len(e.rr_ms) for e in events if isinstance(e, RRIntervals))
     assert n == _analyzed_beats(ecg_only)
+
+
+@pytest.fixture
+def ecg_with_gap(tmp_path: Path) -> Path:
+    """Two minutes of ECG at 130 Hz, RR 0.8 s, with 30 s missing after the first minute."""
+    t, ecg = _spiky_ecg(120.0, 130.0, RR_S)
+    keep = (t < 60.0) | (t >= 90.0)
+    return write_xdf(
+        tmp_path / "gap.xdf",
+        [("ECG", "ECG", 130, (100.0 + t[keep]).tolist(), ecg[keep][:, None].tolist())],
+    )
+
+
+def test_a_gap_in_the_ecg_stream_is_a_gap_not_slower_beats(ecg_with_gap: Path) -> None:
+    # Regression (#9 follow-up): the sampling rate was measured over the whole span, gap
+    # included (90 s for 120 s of stamps: "97.5 Hz"), which stretched every interval by a
+    # third, and the peaks were found as if the samples were contiguous.
+    result = analyze_file(ecg_with_gap, AnalysisSettings())
+    report = report_dict(result)
+    assert report["settings"]["ecg_fs_hz"] == pytest.approx(130.0, rel=1e-6)
+    assert report["summary"]["mean_rr_ms"] == pytest.approx(1000.0 * RR_S, abs=2.0)
+    assert report["settings"]["gaps"] == 1
+    assert 29.0 < report["settings"]["gap_s"] < 31.0
+    assert any("gap" in note for note in report["settings"]["notes"])
+
+
+async def test_a_gap_in_the_ecg_stream_plays_as_a_gap(ecg_with_gap: Path) -> None:
+    from pet_biofeedback.events import Gap
+
+    played = await play_all(open_source(str(ecg_with_gap), speed=math.inf))
+    gaps = [e for e in played if isinstance(e, Gap)]
+    assert len(gaps) == 1 and 29.0 < gaps[0].seconds < 31.0
+    assert 89.0 < gaps[0].t < 92.0
+    rr_ms = np.array([v for e in played if isinstance(e, RRIntervals) for v in e.rr_ms])
+    assert_allclose(rr_ms, 1000.0 * RR_S, atol=1000.0 / 130.0)  # none spans the gap
+    assert rr_ms.size == _analyzed_beats(ecg_with_gap)
