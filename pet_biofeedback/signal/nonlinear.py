@@ -6,6 +6,7 @@ windows ``[start, stop)`` of one series in a single vectorised pass.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,6 +36,9 @@ SAMPEN_R_SD: Final = 0.2  # r = 0.2 · SD(NN, ddof 1) (§3)
 # Templates handled per vectorised chunk of sample-entropy windows: memory is ≈ 100 bytes per
 # template (≈ 100 MB), whatever the number of candidate pairs.
 _SAMPEN_TEMPLATES_PER_CHUNK: Final = 1_000_000
+# (template, rank offset) pairs up to which sample entropy checks all candidates in one 2-D
+# band (a 300-beat window: ≈ 20 000) rather than looping over the offsets.
+_SAMPEN_BAND_ELEMS: Final = 200_000
 # Profile samples up to which DFA gathers every box of every scale in one pass (a few windows);
 # above it, one block per scale. Measured crossover on the 2-core VM: ≈ 10 windows of 300 beats.
 _DFA_ELEMS_ONE_PASS: Final = 50_000
@@ -105,6 +109,50 @@ def _ragged_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArr
     return owner, np.repeat(starts, counts) + offsets
 
 
+@dataclass(frozen=True, slots=True)
+class _BoxLayout:
+    """Where the boxes of `_dfa_box_variance_sums` lie: depends on the window layout only."""
+
+    idx: IntArray  # profile sample of every box element, boxes one after another
+    box_id: IntArray  # box of every element
+    first: IntArray  # first element of every box
+    n_f: FloatArray  # box sizes
+    xc: FloatArray  # centred position of every element in its box
+    sxx: FloatArray  # Σ xc² of every box
+    key: IntArray  # (scale, window) cell of every box
+    n_cells: int
+
+
+@functools.lru_cache(maxsize=16)
+def _box_layout(
+    piece_start: bytes, piece_owner: bytes, counts: bytes, scales: bytes, steps: bytes, n_win: int
+) -> _BoxLayout:
+    """Box layout from the raw bytes of the intp arrays (hashable, so cached).
+
+    The live refresh analyses a window of the same layout every time (300 beats, no gap):
+    index arithmetic is then paid once, not per refresh.
+    """
+    p_start = np.frombuffer(piece_start, dtype=np.intp)
+    p_owner = np.frombuffer(piece_owner, dtype=np.intp)
+    flat_counts = np.frombuffer(counts, dtype=np.intp)
+    sc = np.frombuffer(scales, dtype=np.intp)
+    stp = np.frombuffer(steps, dtype=np.intp)
+    cell, box_no = _ragged_ranges(np.zeros(flat_counts.size, dtype=np.intp), flat_counts)
+    box_scale = cell // p_start.size
+    box_piece = cell % p_start.size
+    box_n = sc[box_scale]
+    box_start = p_start[box_piece] + box_no * stp[box_scale]
+    box_id, idx = _ragged_ranges(box_start, box_n)
+    first = np.cumsum(box_n) - box_n
+    n_f = box_n.astype(np.float64)
+    xc = (idx - box_start[box_id]) - ((box_n - 1) / 2.0)[box_id]
+    sxx = n_f * (n_f * n_f - 1.0) / 12.0  # Σ xc² over a box of n
+    key = box_scale * n_win + p_owner[box_piece]
+    for a in (idx, box_id, first, n_f, xc, sxx, key):
+        a.flags.writeable = False
+    return _BoxLayout(idx, box_id, first, n_f, xc, sxx, key, sc.size * n_win)
+
+
 def _dfa_box_variance_sums(
     profile: FloatArray,
     piece_start: IntArray,
@@ -120,25 +168,21 @@ def _dfa_box_variance_sums(
     Residual sum of squares of the least-squares line without forming the residuals:
     Σ(b − b̄)² − (Σ xc·(b − b̄))² / Σ xc² (the box is centred, so cancellation is small).
     """
-    n_sc = scales.size
-    flat_counts = counts.ravel()
-    cell, box_no = _ragged_ranges(np.zeros(flat_counts.size, dtype=np.intp), flat_counts)
-    box_scale = cell // piece_start.size
-    box_piece = cell % piece_start.size
-    box_n = scales[box_scale]
-    box_start = piece_start[box_piece] + box_no * steps[box_scale]
-    box_id, idx = _ragged_ranges(box_start, box_n)
-    first = np.cumsum(box_n) - box_n
-    y = profile[idx]
-    n_f = box_n.astype(np.float64)
-    y -= (np.add.reduceat(y, first) / n_f)[box_id]
-    xc = (idx - box_start[box_id]) - ((box_n - 1) / 2.0)[box_id]
-    ss = np.add.reduceat(y * y, first)
-    sxy = np.add.reduceat(y * xc, first)
-    sxx = n_f * (n_f * n_f - 1.0) / 12.0  # Σ xc² over a box of n
-    box_var = np.maximum(ss - sxy * sxy / sxx, 0.0) / n_f
-    key = box_scale * n_win + piece_owner[box_piece]
-    return np.asarray(np.bincount(key, weights=box_var, minlength=n_sc * n_win), dtype=np.float64)
+    lay = _box_layout(
+        *(
+            np.ascontiguousarray(a, dtype=np.intp).tobytes()
+            for a in (piece_start, piece_owner, counts, scales, steps)
+        ),
+        n_win,
+    )
+    y = profile[lay.idx]
+    y -= (np.add.reduceat(y, lay.first) / lay.n_f)[lay.box_id]
+    ss = np.add.reduceat(y * y, lay.first)
+    sxy = np.add.reduceat(y * lay.xc, lay.first)
+    box_var = np.maximum(ss - sxy * sxy / lay.sxx, 0.0) / lay.n_f
+    return np.asarray(
+        np.bincount(lay.key, weights=box_var, minlength=lay.n_cells), dtype=np.float64
+    )
 
 
 def _dfa_box_variances_one_scale(
@@ -399,6 +443,22 @@ def _sampen_counts(
     hi = np.searchsorted(key_sorted, key_sorted + r_s + margin, side="right")
     hi = np.minimum(hi, win_stop[own_s])  # never into the next window, whatever the rounding
     n_cand = hi - np.arange(order.size) - 1
+    max_cand = int(np.max(n_cand)) if n_cand.size else 0
+    if order.size * max_cand <= _SAMPEN_BAND_ELEMS:
+        # Few templates (the live refresh): every (position, offset) pair in one 2-D band
+        # instead of one pass per offset, each of a dozen small-array calls.
+        offset = np.arange(1, max_cand + 1)
+        j = np.minimum(np.arange(order.size)[:, None] + offset, order.size - 1)
+        rk = r_s[:, None]
+        match2 = (
+            (offset <= n_cand[:, None])
+            & (v0[j] - v0[:, None] <= rk)
+            & (np.abs(v1[:, None] - v1[j]) <= rk)
+        )
+        match3 = match2 & (np.abs(v2[:, None] - v2[j]) <= rk)
+        b_band = np.bincount(own_s, weights=np.count_nonzero(match2, axis=1), minlength=n_win)
+        a_band = np.bincount(own_s, weights=np.count_nonzero(match3, axis=1), minlength=n_win)
+        return b_band.astype(np.float64), a_band.astype(np.float64)
     # Positions by decreasing candidate count: those with at least d candidates are a prefix,
     # so offset d touches only them and their own values are contiguous slices.
     by_count = np.argsort(-n_cand, kind="stable")
