@@ -11,8 +11,11 @@ LF/HF, LF peak          `IncrementalLomb` on a fixed grid     every beat, O(n_fr
 coherence ratio         `coherence_ratio` on the last 64 s    every 5 s of beat time
 DFA α1, sample entropy  on the beat window                    every ``nonlinear_every_beats``
 RSA peak-to-trough      `rsa_peak_to_trough_bpm`              when a breath completes
-phase synchrony         `phase_synchrony` vs breath phase     every 5 s, last 60 s
+phase synchrony         `phase_synchrony` vs breath phase     every 5 s, last 60 s (†)
 ======================  ==================================  ============================
+
+(†) Half-way between two coherence refreshes, and one beat later when that beat refreshes
+the nonlinear measures: no beat pays for the two 5-s refreshes together (issue 9).
 
 Each value equals the batch function applied to the same NN values (tests check it), so
 live and post-session numbers never disagree except through the window they describe.
@@ -223,6 +226,10 @@ class LiveAnalyzer:
         unit = np.eye(self._freqs_hz.size)
         self._lf_weights = spectral.band_power_ms2(self._freqs_hz, unit, spectral.LF_BAND_HZ)
         self._hf_weights = spectral.band_power_ms2(self._freqs_hz, unit, spectral.HF_BAND_HZ)
+        self._lf_freqs_hz = self._freqs_hz[self._lf_mask]
+        # Built once: constructing the settings validates them, which cost as much per beat
+        # as the check itself.
+        self._spectral = spectral.SpectralSettings()
         self._lomb = spectral.IncrementalLomb(self._freqs_hz, window_beats=w)
         self._t_s = t_first_s
         self._n_total = 0
@@ -232,6 +239,7 @@ class LiveAnalyzer:
         self._hist_t = _Ring(hist)
         self._hist_nn = _Ring(hist)
         self._corrected = _Ring(w)
+        self._n_corrected = 0  # corrected values in `_corrected` (exact: they are 0 or 1)
         self._breaths = _Ring(_MAX_BREATHS)
         self._inhale = _Ring(_MAX_BREATHS)
         self._rsa = _Ring(_MAX_BREATHS)
@@ -243,6 +251,9 @@ class LiveAnalyzer:
         self._next_phase_t = -math.inf
         self._phase = (nan, nan)
         self._nonlinear = (nan, nan)
+        # (mean, end of its oldest breath, RSA values seen when computed)
+        self._rsa_mean_cache = (nan, math.inf, 0)
+        self._n_rsa = 0
 
     # ------------------------------------------------------------------ inputs
     def push(self, rr_ms: float) -> tuple[LiveUpdate, ...]:
@@ -311,6 +322,7 @@ class LiveAnalyzer:
             )
             self._rsa.push(float(pt[0]) if pt.size else math.nan)
             self._rsa_end_t.push(end)
+            self._n_rsa += 1
 
     # ------------------------------------------------------------------ internals
     def _accept(self, final: artifacts.FinalNN) -> LiveUpdate:
@@ -330,32 +342,29 @@ class LiveAnalyzer:
         self._lomb.push(t, nn)
         self._hist_t.push(t)
         self._hist_nn.push(nn)
-        self._corrected.push(1.0 if final.corrected else 0.0)
+        corr = self._corrected
+        if len(corr) == corr.capacity:
+            self._n_corrected -= int(corr.view()[0])
+        corr.push(1.0 if final.corrected else 0.0)
+        self._n_corrected += bool(final.corrected)
         if self._pending_breaths:
             self._settle_breaths()
+        # At most one of the two 5-s refreshes per beat (issue 9): phase synchrony runs half
+        # a period after each coherence refresh, and waits for the next beat when its beat
+        # also refreshes coherence or the nonlinear measures. Everything is counted in beats
+        # and beat time, never wall time, so a replay at any speed gives the same values.
+        nonlinear_due = self._n_total % self.settings.nonlinear_every_beats == 0
+        every_s = self.settings.coherence_every_s
         if t >= self._next_coh_t:
             self._refresh_coherence()
-            self._next_coh_t = t + self.settings.coherence_every_s
-        if t >= self._next_phase_t:
+            self._next_coh_t = t + every_s
+            if self._next_phase_t == math.inf:  # not still waiting from the last period
+                self._next_phase_t = t + 0.5 * every_s
+        elif t >= self._next_phase_t and not nonlinear_due:
             self._refresh_phase()
-            self._next_phase_t = t + self.settings.coherence_every_s
-        if self._n_total % self.settings.nonlinear_every_beats == 0:
-            window = self._td.values_ms()
-            breaks = self._td.segment_start_idx()
-            if breaks.size:
-                whole = ([0], [window.size])
-                self._nonlinear = (
-                    float(
-                        nonlinear.dfa_alpha1_windows(window, *whole, segment_start_idx=breaks)[0]
-                    ),
-                    float(
-                        nonlinear.sample_entropy_windows(window, *whole, segment_start_idx=breaks)[
-                            0
-                        ]
-                    ),
-                )
-            else:
-                self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
+            self._next_phase_t = math.inf  # until the next coherence refresh schedules it
+        if nonlinear_due:
+            self._refresh_nonlinear()
         lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands(td)
         var_d = td.sdsd_ms**2
         sd1 = math.sqrt(0.5 * var_d) if math.isfinite(var_d) else math.nan
@@ -389,8 +398,30 @@ class LiveAnalyzer:
             n_missed=c.n_missed if c else 0,
             n_extra=c.n_extra if c else 0,
             n_gated=c.n_gated if c else 0,
-            corrected_pct=100.0 * float(np.mean(self._corrected.view())),
+            corrected_pct=100.0 * (self._n_corrected / len(corr)),
         )
+
+    def _refresh_nonlinear(self) -> None:
+        window = self._td.values_ms()
+        breaks = self._td.segment_start_idx()
+        if breaks.size:
+            whole = ([0], [window.size])
+            self._nonlinear = (
+                float(nonlinear.dfa_alpha1_windows(window, *whole, segment_start_idx=breaks)[0]),
+                float(
+                    nonlinear.sample_entropy_windows(window, *whole, segment_start_idx=breaks)[0]
+                ),
+            )
+        else:
+            self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
+
+    def _long_enough(self, n: int, duration_s: float) -> bool:
+        """`SpectralSettings.long_enough` of one record, in scalar float64 arithmetic."""
+        st = self._spectral
+        if n < max(st.min_beats, 3):
+            return False
+        covered = duration_s + st.min_duration_tolerance_rr * duration_s / (n - 1)
+        return covered >= st.min_duration_s
 
     def _lomb_bands(self, td: TimeDomainMetrics) -> tuple[float, float, float, float, float]:
         nan = math.nan
@@ -402,15 +433,14 @@ class LiveAnalyzer:
             duration_s = (td.mean_rr_ms * n - first_ms) / 1000.0
         else:  # the Lomb window restarted at a gap: it holds the current stretch only
             duration_s = float(np.sum(self._lomb.values_ms()[1:])) / 1000.0
-        if not spectral.SpectralSettings().long_enough(n, duration_s):
+        if not self._long_enough(n, duration_s):
             return nan, nan, nan, nan, nan
         psd = self._lomb.psd_ms2_per_hz()
-        f = self._freqs_hz
         lf = float(self._lf_weights @ psd)
         hf = float(self._hf_weights @ psd)
         lf_psd = psd[self._lf_mask]
         k = int(np.argmax(lf_psd))
-        return lf, hf, (lf / hf if hf > 0 else nan), float(f[self._lf_mask][k]), float(lf_psd[k])
+        return lf, hf, (lf / hf if hf > 0 else nan), float(self._lf_freqs_hz[k]), float(lf_psd[k])
 
     def _refresh_coherence(self) -> None:
         # Only the current stretch: a window across a gap is no heart rhythm (issue 6).
@@ -466,9 +496,17 @@ class LiveAnalyzer:
         self._phase = (res.lag_deg, res.plv)
 
     def _rsa_mean(self, t: float) -> float:
-        if not len(self._rsa):
-            return math.nan
-        recent = self._rsa_end_t.view() >= t - self.settings.phase_window_s
+        # The mean changes only when a breath's value arrives or the oldest one in the window
+        # leaves it (t only grows): kept until then instead of recomputed every beat.
+        value, oldest_end_t, n_seen = self._rsa_mean_cache
+        window_s = self.settings.phase_window_s
+        if n_seen == self._n_rsa and oldest_end_t >= t - window_s:
+            return value
+        end_t = self._rsa_end_t.view()
+        recent = end_t >= t - window_s
         values = self._rsa.view()[recent]
         values = values[np.isfinite(values)]
-        return float(np.mean(values)) if values.size else math.nan
+        value = float(np.mean(values)) if values.size else math.nan
+        kept = end_t[recent]
+        self._rsa_mean_cache = (value, float(kept[0]) if kept.size else math.inf, self._n_rsa)
+        return value
