@@ -192,6 +192,17 @@ class _Ring:
         return min(self._n, self.capacity)
 
 
+@dataclass(frozen=True, slots=True)
+class _PhaseReference:
+    """Breathing reference of a phase-synchrony refresh (the pacer's phase, unwrapped)."""
+
+    t_start_s: float
+    t_end_s: float
+    t_s: FloatArray
+    phase_rad: FloatArray
+    pacer_hz: float
+
+
 class LiveAnalyzer:
     """Per-beat analysis of a stream of RR intervals.
 
@@ -254,6 +265,9 @@ class LiveAnalyzer:
         # (mean, end of its oldest breath, RSA values seen when computed)
         self._rsa_mean_cache = (nan, math.inf, 0)
         self._n_rsa = 0
+        self._n_breaths = 0  # onsets accepted so far: identifies the breath ring's contents
+        self._phase_ref_key = -1
+        self._phase_ref: _PhaseReference | None = None
 
     # ------------------------------------------------------------------ inputs
     def push(self, rr_ms: float) -> tuple[LiveUpdate, ...]:
@@ -307,6 +321,7 @@ class LiveAnalyzer:
             return
         inhale = math.nan if inhale_s is None else float(inhale_s)
         self._breaths.push(t_s)
+        self._n_breaths += 1
         self._inhale.push(inhale if math.isfinite(inhale) and inhale > 0 else math.nan)
         starts = self._breaths.view()
         if starts.size >= 2:
@@ -470,25 +485,47 @@ class LiveAnalyzer:
         pacer_hz = 1.0 / float(np.median(period)) if period.size else math.nan
         return np.where(ok, phase, np.nan), pacer_hz
 
-    def _refresh_phase(self) -> None:
+    def _phase_reference(self) -> _PhaseReference | None:
+        """Breathing phase of the last ``phase_window_s`` of breaths; None if too short.
+
+        It depends on the breath onsets only, so it is kept until the next onset (the 5-s
+        refresh runs about twice per breath).
+        """
+        if self._phase_ref_key == self._n_breaths:
+            return self._phase_ref
+        self._phase_ref_key = self._n_breaths
+        self._phase_ref = None
         starts = self._breaths.view()
         if starts.size < 3:
-            return
+            return None
         t_end = float(starts[-1])
         t_start = max(t_end - self.settings.phase_window_s, float(starts[0]))
         ref_t = np.arange(t_start, t_end, 0.1)
         ref_phase, pacer_hz = self._breath_phase(ref_t)
         ok = np.isfinite(ref_phase)
+        if np.count_nonzero(ok) < 4 or not (math.isfinite(pacer_hz) and pacer_hz > 0):
+            return None
+        # Unwrapped once here; `phase_synchrony` would unwrap it again, a no-op.
+        self._phase_ref = _PhaseReference(
+            t_start, t_end, ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
+        )
+        return self._phase_ref
+
+    def _refresh_phase(self) -> None:
+        ref = self._phase_reference()
+        if ref is None:
+            return
         beat_t = self._hist_t.view()
         nn = self._hist_nn.view()
-        sel = (beat_t >= t_start - 5.0) & (beat_t <= t_end + 5.0)
-        if np.count_nonzero(ok) < 4 or np.count_nonzero(sel) < 4:
-            return
-        if not (math.isfinite(pacer_hz) and pacer_hz > 0):
+        # Beat times increase: the beats within 5 s of the reference are one slice.
+        lo = int(np.searchsorted(beat_t, ref.t_start_s - 5.0, side="left"))
+        hi = int(np.searchsorted(beat_t, ref.t_end_s + 5.0, side="right"))
+        if hi - lo < 4:
             return
         try:
-            res = rsa.phase_synchrony(
-                beat_t[sel], nn[sel], ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
+            # The ring holds validated beats (finite, positive, strictly increasing times).
+            res = rsa.phase_synchrony_unchecked(
+                beat_t[lo:hi], nn[lo:hi], ref.t_s, ref.phase_rad, ref.pacer_hz
             )
         except SignalInputError:  # e.g. a breathing rate the HR band-pass cannot resolve
             logger.debug("phase synchrony skipped", exc_info=True)
