@@ -7,6 +7,7 @@ windows ``[start, stop)`` of one series in a single vectorised pass.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -206,6 +207,45 @@ def _dfa_box_variances_one_scale(
     return np.asarray(box_var, dtype=np.float64), piece_owner[cell]
 
 
+@dataclass(frozen=True, slots=True)
+class _DfaPlan:
+    """What `dfa_alpha1` needs for one window of a given length, apart from its values."""
+
+    layout_args: tuple[IntArray, IntArray, IntArray, IntArray, IntArray, int]
+    box_counts: FloatArray
+    lxc: FloatArray
+    lxc_sq: float
+
+
+@functools.lru_cache(maxsize=8)
+def _dfa_one_plan(n: int, scales_beats: tuple[int, ...], overlap: bool) -> _DfaPlan | None:
+    """`dfa_alpha1_windows`' layout of one window [0, n) (the live refresh: always 300).
+
+    None when the general path must run: invalid scales (it raises), a window too short (it
+    returns NaN) or too long for the one-pass box gather.
+    """
+    scales = np.asarray(scales_beats, dtype=np.intp)
+    if scales.size < 2 or np.min(scales) < 3 or n < 2 * int(np.max(scales)):
+        return None
+    steps = np.maximum(scales // 2, 1) if overlap else scales
+    length = np.array([n], dtype=np.intp)
+    if overlap:
+        counts = np.maximum((length[None, :] - scales[:, None] + steps[:, None] - 1), 0)
+        counts //= steps[:, None]
+    else:
+        counts = length[None, :] // scales[:, None]
+    if int((counts * scales[:, None]).sum()) > _DFA_ELEMS_ONE_PASS:
+        return None
+    zero = np.zeros(1, dtype=np.intp)
+    cell = (np.arange(scales.size)[:, None] * 1 + zero[None, :]).ravel()
+    box_counts = np.bincount(cell, weights=counts.ravel(), minlength=scales.size).astype(np.float64)
+    lx = np.log2(scales.astype(np.float64))
+    lxc = lx - lx.mean()
+    return _DfaPlan(
+        (zero, zero, counts, scales, steps, 1), box_counts, lxc, float(np.dot(lxc, lxc))
+    )
+
+
 def dfa_alpha1_windows(
     nn_ms: npt.ArrayLike,
     start_idx: npt.ArrayLike,
@@ -319,9 +359,20 @@ def dfa_alpha1(
     True
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
-    return float(
-        dfa_alpha1_windows(nn, [0], [nn.size], scales_beats=scales_beats, overlap=overlap)[0]
-    )
+    plan = _dfa_one_plan(nn.size, tuple(int(s) for s in scales_beats), overlap)
+    if plan is None:
+        return float(
+            dfa_alpha1_windows(nn, [0], [nn.size], scales_beats=scales_beats, overlap=overlap)[0]
+        )
+    # `dfa_alpha1_windows` for the window [0, n) with the same operations, the layout-only
+    # parts taken from the plan.
+    profile = np.cumsum(nn - np.mean(nn))
+    sum_var = _dfa_box_variance_sums(profile, *plan.layout_args)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_f = 0.5 * np.log2((sum_var / plan.box_counts).reshape(plan.lxc.size, 1))
+    with np.errstate(invalid="ignore"):
+        alpha = (plan.lxc @ (log_f - log_f.mean(axis=0))) / plan.lxc_sq
+    return float(alpha[0])
 
 
 def sample_entropy_windows(
@@ -409,6 +460,34 @@ def sample_entropy_windows(
     return out
 
 
+def _band_match_counts(
+    v0: FloatArray,
+    v1: FloatArray,
+    v2: FloatArray,
+    r_s: FloatArray | float,
+    n_cand: IntArray,
+    max_cand: int,
+) -> tuple[IntArray, IntArray]:
+    """Matches of every sorted template with its candidates, all in one 2-D band.
+
+    Row i, column d − 1 is the pair (i, i + d), d = 1 … ``max_cand``; only d ≤ n_cand[i]
+    counts. Few templates (the live refresh): one pass instead of one per offset, and the
+    band is a strided view (values padded past the end), not a gather.
+    """
+    n = v0.size
+    view = np.lib.stride_tricks.sliding_window_view
+    pad = np.full(max_cand, np.inf)
+    w0, w1, w2 = (view(np.concatenate((v[1:], pad)), max_cand)[:n] for v in (v0, v1, v2))
+    rk = r_s[:, None] if isinstance(r_s, np.ndarray) else r_s
+    match2 = (
+        (np.arange(1, max_cand + 1) <= n_cand[:, None])
+        & (w0 - v0[:, None] <= rk)
+        & (np.abs(v1[:, None] - w1) <= rk)
+    )
+    match3 = match2 & (np.abs(v2[:, None] - w2) <= rk)
+    return np.count_nonzero(match2, axis=1), np.count_nonzero(match3, axis=1)
+
+
 def _sampen_counts(
     x: FloatArray, start: IntArray, n_templates: IntArray, r: FloatArray, breaks: IntArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -445,19 +524,9 @@ def _sampen_counts(
     n_cand = hi - np.arange(order.size) - 1
     max_cand = int(np.max(n_cand)) if n_cand.size else 0
     if order.size * max_cand <= _SAMPEN_BAND_ELEMS:
-        # Few templates (the live refresh): every (position, offset) pair in one 2-D band
-        # instead of one pass per offset, each of a dozen small-array calls.
-        offset = np.arange(1, max_cand + 1)
-        j = np.minimum(np.arange(order.size)[:, None] + offset, order.size - 1)
-        rk = r_s[:, None]
-        match2 = (
-            (offset <= n_cand[:, None])
-            & (v0[j] - v0[:, None] <= rk)
-            & (np.abs(v1[:, None] - v1[j]) <= rk)
-        )
-        match3 = match2 & (np.abs(v2[:, None] - v2[j]) <= rk)
-        b_band = np.bincount(own_s, weights=np.count_nonzero(match2, axis=1), minlength=n_win)
-        a_band = np.bincount(own_s, weights=np.count_nonzero(match3, axis=1), minlength=n_win)
+        b_rows, a_rows = _band_match_counts(v0, v1, v2, r_s, n_cand, max_cand)
+        b_band = np.bincount(own_s, weights=b_rows, minlength=n_win)
+        a_band = np.bincount(own_s, weights=a_rows, minlength=n_win)
         return b_band.astype(np.float64), a_band.astype(np.float64)
     # Positions by decreasing candidate count: those with at least d candidates are a prefix,
     # so offset d touches only them and their own values are contiguous slices.
@@ -491,4 +560,35 @@ def sample_entropy(nn_ms: npt.ArrayLike, *, r_sd: float = SAMPEN_R_SD) -> float:
     True
     """
     x = as_1d_float(nn_ms, "nn_ms", positive=True)
-    return float(sample_entropy_windows(x, [0], [x.size], r_sd=r_sd)[0])
+    if r_sd <= 0:
+        raise SignalInputError("r_sd must be positive")
+    n_t = x.size - SAMPEN_M
+    if n_t < 2:
+        return math.nan
+    # One window, no gap (the live refresh): the steps of `sample_entropy_windows` and
+    # `_sampen_counts` for window [0, n) with the same operations, so the same value,
+    # without their bookkeeping for many windows.
+    c = x - np.mean(x)
+    w1 = float(np.cumsum(c)[-1])
+    ln = float(x.size)
+    var = max(float(np.cumsum(c * c)[-1]) - w1 * w1 / ln, 0.0) / (ln - 1)
+    r = r_sd * math.sqrt(var)
+    if not r > 0:
+        return math.nan
+    x_min = float(np.min(x))
+    span = float(np.max(x)) - x_min + 2.0 * r + 1.0
+    # Stable sort by value: the order of the many-window key (value rank, then position).
+    order = np.argsort(x[:n_t], kind="stable")
+    v0 = x[order]
+    key_sorted = v0 - x_min
+    hi = np.searchsorted(key_sorted, key_sorted + r + 1e-9 * span, side="right")
+    n_cand = np.minimum(hi, n_t) - np.arange(n_t) - 1
+    max_cand = int(np.max(n_cand))
+    if n_t * max_cand > _SAMPEN_BAND_ELEMS:
+        return float(sample_entropy_windows(x, [0], [x.size], r_sd=r_sd)[0])
+    b_rows, a_rows = _band_match_counts(v0, x[order + 1], x[order + 2], r, n_cand, max_cand)
+    b = float(np.sum(b_rows))
+    a = float(np.sum(a_rows))
+    if not (a > 0 and b > 0):
+        return math.nan
+    return float(-np.log(np.array([a / b]))[0])
