@@ -42,7 +42,7 @@ from typing import Final
 import numpy as np
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
-from pet_biofeedback.signal import artifacts, nonlinear, rsa, spectral
+from pet_biofeedback.signal import artifacts, coherence, nonlinear, rsa, spectral
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.timedomain import RunningTimeDomain, TimeDomainMetrics
 
@@ -464,7 +464,8 @@ class LiveAnalyzer:
         span_s = float(np.sum(nn)) / 1000.0
         if span_s < self.settings.coherence_window_s:
             return
-        res = spectral.coherence_ratio(nn, window_s=self.settings.coherence_window_s)
+        # The ring holds validated NN values (finite, positive).
+        res = coherence.coherence_ratio_unchecked(nn, window_s=self.settings.coherence_window_s)
         self._coh = (res.ratio, res.peak_hz, self._t_s)
 
     def _breath_phase(self, t: FloatArray) -> tuple[FloatArray, float]:

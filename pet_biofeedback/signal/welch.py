@@ -26,7 +26,7 @@ from pet_biofeedback.signal._spectral_kernels import (
     _n_grid,
     _nfft_for,
     _solveh_banded,
-    _spline_blocks,
+    _spline_one,
     _trapezoid_rows,
     _welch_blocks,
 )
@@ -132,7 +132,7 @@ def resample_rr_unchecked(
         return t.copy(), y.copy()
     n_q = int(_n_grid(float(t[-1] - t[0]), fs_hz))
     q = np.arange(n_q) / fs_hz
-    vals = _spline_blocks(t - t[0], y, np.array([t.size]), q, np.array([n_q]))
+    vals = _spline_one(t - t[0], y, q)
     return t[0] + q, vals
 
 
