@@ -470,22 +470,31 @@ def _band_match_counts(
 ) -> tuple[IntArray, IntArray]:
     """Matches of every sorted template with its candidates, all in one 2-D band.
 
-    Row i, column d − 1 is the pair (i, i + d), d = 1 … ``max_cand``; only d ≤ n_cand[i]
-    counts. Few templates (the live refresh): one pass instead of one per offset, and the
-    band is a strided view (values padded past the end), not a gather.
+    Row d − 1, column i is the pair (i, i + d), d = 1 … ``max_cand``; only d ≤ n_cand[i]
+    counts. Few templates (the live refresh): one pass instead of one per offset. The band
+    is a strided view of the values (padded past the end), not a gather; rows run over the
+    templates, so every numpy loop is long; comparisons run in place on one scratch array.
     """
     n = v0.size
-    view = np.lib.stride_tricks.sliding_window_view
-    pad = np.full(max_cand, np.inf)
-    w0, w1, w2 = (view(np.concatenate((v[1:], pad)), max_cand)[:n] for v in (v0, v1, v2))
-    rk = r_s[:, None] if isinstance(r_s, np.ndarray) else r_s
-    match2 = (
-        (np.arange(1, max_cand + 1) <= n_cand[:, None])
-        & (w0 - v0[:, None] <= rk)
-        & (np.abs(v1[:, None] - w1) <= rk)
+    padded = np.full((3, n - 1 + max_cand), np.inf)
+    padded[0, : n - 1] = v0[1:]
+    padded[1, : n - 1] = v1[1:]
+    padded[2, : n - 1] = v2[1:]
+    step = padded.strides[1]
+    band = np.lib.stride_tricks.as_strided(
+        padded, shape=(3, max_cand, n), strides=(padded.strides[0], step, step), writeable=False
     )
-    match3 = match2 & (np.abs(v2[:, None] - w2) <= rk)
-    return np.count_nonzero(match2, axis=1), np.count_nonzero(match3, axis=1)
+    diff = band[0] - v0
+    match = diff <= r_s
+    match &= np.arange(1, max_cand + 1)[:, None] <= n_cand
+    np.subtract(v1, band[1], out=diff)
+    np.abs(diff, out=diff)
+    match &= diff <= r_s
+    count_2 = np.add.reduce(match, axis=0, dtype=np.intp)
+    np.subtract(v2, band[2], out=diff)
+    np.abs(diff, out=diff)
+    match &= diff <= r_s
+    return count_2, np.add.reduce(match, axis=0, dtype=np.intp)
 
 
 def _sampen_counts(
