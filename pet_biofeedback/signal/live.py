@@ -332,8 +332,12 @@ class LiveAnalyzer:
         """Evaluate the queued breaths whose every beat is final."""
         while self._pending_breaths and self._t_s >= self._pending_breaths[0][1]:
             start, end = self._pending_breaths.pop(0)
+            # Only the breath's own beats matter: a slice around them, not the whole history.
+            beat_t = self._hist_t.view()
+            lo = int(np.searchsorted(beat_t, start, side="left"))
+            hi = int(np.searchsorted(beat_t, end, side="left"))
             pt = rsa.rsa_peak_to_trough_bpm(
-                self._hist_t.view(), self._hist_nn.view(), np.array([start, end])
+                beat_t[lo:hi], self._hist_nn.view()[lo:hi], np.array([start, end])
             )
             self._rsa.push(float(pt[0]) if pt.size else math.nan)
             self._rsa_end_t.push(end)
