@@ -414,6 +414,7 @@ def sample_entropy_windows(
     checked on the remaining template elements. They are visited one rank offset at a time
     (the pairs of sorted positions ``i`` and ``i + d``, for every ``i`` at once): a few dozen
     passes over arrays of one entry per template, instead of one array per candidate pair.
+    With few templates (one live window) all offsets form one 2-D band checked in one pass.
     """
     x = as_1d_float(nn_ms, "nn_ms", positive=True)
     if r_sd <= 0:
