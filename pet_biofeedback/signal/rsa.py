@@ -310,17 +310,21 @@ def phase_synchrony_unchecked(
         hr - np.mean(hr), fs_hz, pacer_hz - band_half_width_hz, pacer_hz + band_half_width_hz
     )
     trim_s = PHASE_EDGE_TRIM_CYCLES / pacer_hz
-    use = (
-        (grid_t >= max(grid_t[0] + trim_s, ref_t[0]))
-        & (grid_t <= min(grid_t[-1] - trim_s, ref_t[-1]))
-        & (np.abs(analytic) > 0)
-    )
-    n_use = int(np.count_nonzero(use))
+    # The grid increases: the samples inside both the trimmed record and the reference are
+    # one slice; of those, the ones with a defined phase (|analytic| > 0) are used.
+    lo = int(np.searchsorted(grid_t, max(grid_t[0] + trim_s, ref_t[0]), side="left"))
+    hi = int(np.searchsorted(grid_t, min(grid_t[-1] - trim_s, ref_t[-1]), side="right"))
+    seg, seg_t = analytic[lo:hi], grid_t[lo:hi]
+    mag = np.abs(seg)
+    if not np.all(mag > 0):
+        keep = mag > 0
+        seg, seg_t, mag = seg[keep], seg_t[keep], mag[keep]
+    n_use = seg.size
     if n_use < PHASE_MIN_CYCLES * fs_hz / pacer_hz:
         return nan
-    phi_ref = np.interp(grid_t[use], ref_t, ref_phase_unwrapped_rad)
+    phi_ref = np.interp(seg_t, ref_t, ref_phase_unwrapped_rad)
     # exp(iΔφ) = (analytic/|analytic|) · exp(−i(φ_ref − π))
-    z = analytic[use] / np.abs(analytic[use]) * np.exp(-1j * (phi_ref - np.pi))
+    z = seg / mag * np.exp(-1j * (phi_ref - np.pi))
     m = complex(np.mean(z))
     return PhaseSynchrony(
         lag_deg=math.degrees(math.atan2(m.imag, m.real)),
