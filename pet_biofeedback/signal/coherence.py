@@ -31,6 +31,7 @@ from pet_biofeedback.signal._spectral_kernels import (
     _nfft_for,
     _ranges,
     _spline_blocks,
+    _spline_one,
     _window_knots,
 )
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
@@ -40,6 +41,7 @@ __all__ = [
     "CoherenceResult",
     "CoherenceWindows",
     "coherence_ratio",
+    "coherence_ratio_unchecked",
     "coherence_series",
     "coherence_windows",
 ]
@@ -455,6 +457,63 @@ def coherence_ratio(
     (True, 0.1)
     """
     rr = as_1d_float(rr_ms, "rr_ms", positive=True)
-    # The same cumulative sum as coherence_windows uses, so the last beat is found exactly.
-    end = np.cumsum(rr)[-1:] / _MS_PER_S if rr.size else np.array([-1.0])
-    return coherence_windows(rr, end, window_s=window_s).window(0)
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise SignalInputError(f"window_s must be positive, got {window_s!r}")
+    return coherence_ratio_unchecked(rr, window_s=window_s)
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_lead_s(n_samp: int) -> FloatArray:
+    """How far each 2-Hz sample of a window lies before its end (s), oldest first."""
+    j = np.arange(n_samp)
+    lead = (n_samp - 1 - j) / COHERENCE_FS_HZ
+    lead.flags.writeable = False
+    return lead
+
+
+def coherence_ratio_unchecked(
+    rr_ms: FloatArray, *, window_s: float = COHERENCE_WINDOW_S
+) -> CoherenceResult:
+    """`coherence_ratio` of RR the caller has validated (float64, 1-D, finite, > 0).
+
+    ``window_s`` must be positive and finite. The steps of `coherence_windows` for its one
+    window with the same operations, so the same result, without the many-window
+    bookkeeping (validation twice, index gathers, the block spline's masks): the live
+    analyzer refreshes coherence every 5 s.
+    """
+    rr = rr_ms
+    fs = COHERENCE_FS_HZ
+    n_samp = max(round(window_s * fs), 2)
+    nan = math.nan
+    if rr.size == 0:
+        return CoherenceResult(
+            ratio=nan, peak_hz=nan, peak_power_ms2=nan, total_power_ms2=nan, n_beats=0, t_end_s=nan
+        )
+    cum_ms = np.cumsum(rr)
+    t = cum_ms / _MS_PER_S
+    last = int(np.searchsorted(t, cum_ms[-1] / _MS_PER_S, side="right")) - 1
+    t_end = float(t[last])
+    i0 = int(np.searchsorted(t, t_end - (n_samp - 1) / fs, side="right")) - 1
+    klen = last - i0 + 1
+    if i0 < 0 or klen < 4:
+        return CoherenceResult(
+            ratio=nan,
+            peak_hz=nan,
+            peak_power_ms2=nan,
+            total_power_ms2=nan,
+            n_beats=0,
+            t_end_s=t_end,
+        )
+    # Knot times relative to the window's first beat, as `_window_knots` forms them.
+    tk = (cum_ms[i0 : last + 1] - cum_ms[i0]) / _MS_PER_S
+    q = (cum_ms[last] - cum_ms[i0]) / _MS_PER_S - _sample_lead_s(n_samp)
+    y = _spline_one(tk, rr[i0 : last + 1], q).reshape(1, n_samp)
+    ratio, peak_hz, peak_p, total_p = _coherence_spectra(y)
+    return CoherenceResult(
+        ratio=float(ratio[0]),
+        peak_hz=float(peak_hz[0]),
+        peak_power_ms2=float(peak_p[0]),
+        total_power_ms2=float(total_p[0]),
+        n_beats=klen,
+        t_end_s=t_end,
+    )

@@ -11,8 +11,11 @@ LF/HF, LF peak          `IncrementalLomb` on a fixed grid     every beat, O(n_fr
 coherence ratio         `coherence_ratio` on the last 64 s    every 5 s of beat time
 DFA α1, sample entropy  on the beat window                    every ``nonlinear_every_beats``
 RSA peak-to-trough      `rsa_peak_to_trough_bpm`              when a breath completes
-phase synchrony         `phase_synchrony` vs breath phase     every 5 s, last 60 s
+phase synchrony         `phase_synchrony` vs breath phase     every 5 s, last 60 s (†)
 ======================  ==================================  ============================
+
+(†) Half-way between two coherence refreshes, and one beat later when that beat refreshes
+the nonlinear measures: no beat pays for the two 5-s refreshes together (issue 9).
 
 Each value equals the batch function applied to the same NN values (tests check it), so
 live and post-session numbers never disagree except through the window they describe.
@@ -39,7 +42,7 @@ from typing import Final
 import numpy as np
 
 from pet_biofeedback.errors import ConfigError, SignalInputError
-from pet_biofeedback.signal import artifacts, nonlinear, rsa, spectral
+from pet_biofeedback.signal import artifacts, coherence, nonlinear, rsa, spectral
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal.timedomain import RunningTimeDomain, TimeDomainMetrics
 
@@ -189,6 +192,17 @@ class _Ring:
         return min(self._n, self.capacity)
 
 
+@dataclass(frozen=True, slots=True)
+class _PhaseReference:
+    """Breathing reference of a phase-synchrony refresh (the pacer's phase, unwrapped)."""
+
+    t_start_s: float
+    t_end_s: float
+    t_s: FloatArray
+    phase_rad: FloatArray
+    pacer_hz: float
+
+
 class LiveAnalyzer:
     """Per-beat analysis of a stream of RR intervals.
 
@@ -223,6 +237,10 @@ class LiveAnalyzer:
         unit = np.eye(self._freqs_hz.size)
         self._lf_weights = spectral.band_power_ms2(self._freqs_hz, unit, spectral.LF_BAND_HZ)
         self._hf_weights = spectral.band_power_ms2(self._freqs_hz, unit, spectral.HF_BAND_HZ)
+        self._lf_freqs_hz = self._freqs_hz[self._lf_mask]
+        # Built once: constructing the settings validates them, which cost as much per beat
+        # as the check itself.
+        self._spectral = spectral.SpectralSettings()
         self._lomb = spectral.IncrementalLomb(self._freqs_hz, window_beats=w)
         self._t_s = t_first_s
         self._n_total = 0
@@ -232,6 +250,7 @@ class LiveAnalyzer:
         self._hist_t = _Ring(hist)
         self._hist_nn = _Ring(hist)
         self._corrected = _Ring(w)
+        self._n_corrected = 0  # corrected values in `_corrected` (exact: they are 0 or 1)
         self._breaths = _Ring(_MAX_BREATHS)
         self._inhale = _Ring(_MAX_BREATHS)
         self._rsa = _Ring(_MAX_BREATHS)
@@ -243,6 +262,12 @@ class LiveAnalyzer:
         self._next_phase_t = -math.inf
         self._phase = (nan, nan)
         self._nonlinear = (nan, nan)
+        # (mean, end of its oldest breath, RSA values seen when computed)
+        self._rsa_mean_cache = (nan, math.inf, 0)
+        self._n_rsa = 0
+        self._n_breaths = 0  # onsets accepted so far: identifies the breath ring's contents
+        self._phase_ref_key = -1
+        self._phase_ref: _PhaseReference | None = None
 
     # ------------------------------------------------------------------ inputs
     def push(self, rr_ms: float) -> tuple[LiveUpdate, ...]:
@@ -296,6 +321,7 @@ class LiveAnalyzer:
             return
         inhale = math.nan if inhale_s is None else float(inhale_s)
         self._breaths.push(t_s)
+        self._n_breaths += 1
         self._inhale.push(inhale if math.isfinite(inhale) and inhale > 0 else math.nan)
         starts = self._breaths.view()
         if starts.size >= 2:
@@ -306,11 +332,16 @@ class LiveAnalyzer:
         """Evaluate the queued breaths whose every beat is final."""
         while self._pending_breaths and self._t_s >= self._pending_breaths[0][1]:
             start, end = self._pending_breaths.pop(0)
+            # Only the breath's own beats matter: a slice around them, not the whole history.
+            beat_t = self._hist_t.view()
+            lo = int(np.searchsorted(beat_t, start, side="left"))
+            hi = int(np.searchsorted(beat_t, end, side="left"))
             pt = rsa.rsa_peak_to_trough_bpm(
-                self._hist_t.view(), self._hist_nn.view(), np.array([start, end])
+                beat_t[lo:hi], self._hist_nn.view()[lo:hi], np.array([start, end])
             )
             self._rsa.push(float(pt[0]) if pt.size else math.nan)
             self._rsa_end_t.push(end)
+            self._n_rsa += 1
 
     # ------------------------------------------------------------------ internals
     def _accept(self, final: artifacts.FinalNN) -> LiveUpdate:
@@ -330,32 +361,29 @@ class LiveAnalyzer:
         self._lomb.push(t, nn)
         self._hist_t.push(t)
         self._hist_nn.push(nn)
-        self._corrected.push(1.0 if final.corrected else 0.0)
+        corr = self._corrected
+        if len(corr) == corr.capacity:
+            self._n_corrected -= int(corr.view()[0])
+        corr.push(1.0 if final.corrected else 0.0)
+        self._n_corrected += bool(final.corrected)
         if self._pending_breaths:
             self._settle_breaths()
+        # At most one of the two 5-s refreshes per beat (issue 9): phase synchrony runs half
+        # a period after each coherence refresh, and waits for the next beat when its beat
+        # also refreshes coherence or the nonlinear measures. Everything is counted in beats
+        # and beat time, never wall time, so a replay at any speed gives the same values.
+        nonlinear_due = self._n_total % self.settings.nonlinear_every_beats == 0
+        every_s = self.settings.coherence_every_s
         if t >= self._next_coh_t:
             self._refresh_coherence()
-            self._next_coh_t = t + self.settings.coherence_every_s
-        if t >= self._next_phase_t:
+            self._next_coh_t = t + every_s
+            if self._next_phase_t == math.inf:  # not still waiting from the last period
+                self._next_phase_t = t + 0.5 * every_s
+        elif t >= self._next_phase_t and not nonlinear_due:
             self._refresh_phase()
-            self._next_phase_t = t + self.settings.coherence_every_s
-        if self._n_total % self.settings.nonlinear_every_beats == 0:
-            window = self._td.values_ms()
-            breaks = self._td.segment_start_idx()
-            if breaks.size:
-                whole = ([0], [window.size])
-                self._nonlinear = (
-                    float(
-                        nonlinear.dfa_alpha1_windows(window, *whole, segment_start_idx=breaks)[0]
-                    ),
-                    float(
-                        nonlinear.sample_entropy_windows(window, *whole, segment_start_idx=breaks)[
-                            0
-                        ]
-                    ),
-                )
-            else:
-                self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
+            self._next_phase_t = math.inf  # until the next coherence refresh schedules it
+        if nonlinear_due:
+            self._refresh_nonlinear()
         lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands(td)
         var_d = td.sdsd_ms**2
         sd1 = math.sqrt(0.5 * var_d) if math.isfinite(var_d) else math.nan
@@ -389,8 +417,30 @@ class LiveAnalyzer:
             n_missed=c.n_missed if c else 0,
             n_extra=c.n_extra if c else 0,
             n_gated=c.n_gated if c else 0,
-            corrected_pct=100.0 * float(np.mean(self._corrected.view())),
+            corrected_pct=100.0 * (self._n_corrected / len(corr)),
         )
+
+    def _refresh_nonlinear(self) -> None:
+        window = self._td.values_ms()
+        breaks = self._td.segment_start_idx()
+        if breaks.size:
+            whole = ([0], [window.size])
+            self._nonlinear = (
+                float(nonlinear.dfa_alpha1_windows(window, *whole, segment_start_idx=breaks)[0]),
+                float(
+                    nonlinear.sample_entropy_windows(window, *whole, segment_start_idx=breaks)[0]
+                ),
+            )
+        else:
+            self._nonlinear = (nonlinear.dfa_alpha1(window), nonlinear.sample_entropy(window))
+
+    def _long_enough(self, n: int, duration_s: float) -> bool:
+        """`SpectralSettings.long_enough` of one record, in scalar float64 arithmetic."""
+        st = self._spectral
+        if n < max(st.min_beats, 3):
+            return False
+        covered = duration_s + st.min_duration_tolerance_rr * duration_s / (n - 1)
+        return covered >= st.min_duration_s
 
     def _lomb_bands(self, td: TimeDomainMetrics) -> tuple[float, float, float, float, float]:
         nan = math.nan
@@ -402,15 +452,14 @@ class LiveAnalyzer:
             duration_s = (td.mean_rr_ms * n - first_ms) / 1000.0
         else:  # the Lomb window restarted at a gap: it holds the current stretch only
             duration_s = float(np.sum(self._lomb.values_ms()[1:])) / 1000.0
-        if not spectral.SpectralSettings().long_enough(n, duration_s):
+        if not self._long_enough(n, duration_s):
             return nan, nan, nan, nan, nan
         psd = self._lomb.psd_ms2_per_hz()
-        f = self._freqs_hz
         lf = float(self._lf_weights @ psd)
         hf = float(self._hf_weights @ psd)
         lf_psd = psd[self._lf_mask]
         k = int(np.argmax(lf_psd))
-        return lf, hf, (lf / hf if hf > 0 else nan), float(f[self._lf_mask][k]), float(lf_psd[k])
+        return lf, hf, (lf / hf if hf > 0 else nan), float(self._lf_freqs_hz[k]), float(lf_psd[k])
 
     def _refresh_coherence(self) -> None:
         # Only the current stretch: a window across a gap is no heart rhythm (issue 6).
@@ -419,7 +468,8 @@ class LiveAnalyzer:
         span_s = float(np.sum(nn)) / 1000.0
         if span_s < self.settings.coherence_window_s:
             return
-        res = spectral.coherence_ratio(nn, window_s=self.settings.coherence_window_s)
+        # The ring holds validated NN values (finite, positive).
+        res = coherence.coherence_ratio_unchecked(nn, window_s=self.settings.coherence_window_s)
         self._coh = (res.ratio, res.peak_hz, self._t_s)
 
     def _breath_phase(self, t: FloatArray) -> tuple[FloatArray, float]:
@@ -440,25 +490,47 @@ class LiveAnalyzer:
         pacer_hz = 1.0 / float(np.median(period)) if period.size else math.nan
         return np.where(ok, phase, np.nan), pacer_hz
 
-    def _refresh_phase(self) -> None:
+    def _phase_reference(self) -> _PhaseReference | None:
+        """Breathing phase of the last ``phase_window_s`` of breaths; None if too short.
+
+        It depends on the breath onsets only, so it is kept until the next onset (the 5-s
+        refresh runs about twice per breath).
+        """
+        if self._phase_ref_key == self._n_breaths:
+            return self._phase_ref
+        self._phase_ref_key = self._n_breaths
+        self._phase_ref = None
         starts = self._breaths.view()
         if starts.size < 3:
-            return
+            return None
         t_end = float(starts[-1])
         t_start = max(t_end - self.settings.phase_window_s, float(starts[0]))
         ref_t = np.arange(t_start, t_end, 0.1)
         ref_phase, pacer_hz = self._breath_phase(ref_t)
         ok = np.isfinite(ref_phase)
+        if np.count_nonzero(ok) < 4 or not (math.isfinite(pacer_hz) and pacer_hz > 0):
+            return None
+        # Unwrapped once here; `phase_synchrony` would unwrap it again, a no-op.
+        self._phase_ref = _PhaseReference(
+            t_start, t_end, ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
+        )
+        return self._phase_ref
+
+    def _refresh_phase(self) -> None:
+        ref = self._phase_reference()
+        if ref is None:
+            return
         beat_t = self._hist_t.view()
         nn = self._hist_nn.view()
-        sel = (beat_t >= t_start - 5.0) & (beat_t <= t_end + 5.0)
-        if np.count_nonzero(ok) < 4 or np.count_nonzero(sel) < 4:
-            return
-        if not (math.isfinite(pacer_hz) and pacer_hz > 0):
+        # Beat times increase: the beats within 5 s of the reference are one slice.
+        lo = int(np.searchsorted(beat_t, ref.t_start_s - 5.0, side="left"))
+        hi = int(np.searchsorted(beat_t, ref.t_end_s + 5.0, side="right"))
+        if hi - lo < 4:
             return
         try:
-            res = rsa.phase_synchrony(
-                beat_t[sel], nn[sel], ref_t[ok], np.unwrap(ref_phase[ok]), pacer_hz
+            # The ring holds validated beats (finite, positive, strictly increasing times).
+            res = rsa.phase_synchrony_unchecked(
+                beat_t[lo:hi], nn[lo:hi], ref.t_s, ref.phase_rad, ref.pacer_hz
             )
         except SignalInputError:  # e.g. a breathing rate the HR band-pass cannot resolve
             logger.debug("phase synchrony skipped", exc_info=True)
@@ -466,9 +538,17 @@ class LiveAnalyzer:
         self._phase = (res.lag_deg, res.plv)
 
     def _rsa_mean(self, t: float) -> float:
-        if not len(self._rsa):
-            return math.nan
-        recent = self._rsa_end_t.view() >= t - self.settings.phase_window_s
+        # The mean changes only when a breath's value arrives or the oldest one in the window
+        # leaves it (t only grows): kept until then instead of recomputed every beat.
+        value, oldest_end_t, n_seen = self._rsa_mean_cache
+        window_s = self.settings.phase_window_s
+        if n_seen == self._n_rsa and oldest_end_t >= t - window_s:
+            return value
+        end_t = self._rsa_end_t.view()
+        recent = end_t >= t - window_s
         values = self._rsa.view()[recent]
         values = values[np.isfinite(values)]
-        return float(np.mean(values)) if values.size else math.nan
+        value = float(np.mean(values)) if values.size else math.nan
+        kept = end_t[recent]
+        self._rsa_mean_cache = (value, float(kept[0]) if kept.size else math.inf, self._n_rsa)
+        return value

@@ -6,6 +6,8 @@ windows ``[start, stop)`` of one series in a single vectorised pass.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,6 +37,9 @@ SAMPEN_R_SD: Final = 0.2  # r = 0.2 · SD(NN, ddof 1) (§3)
 # Templates handled per vectorised chunk of sample-entropy windows: memory is ≈ 100 bytes per
 # template (≈ 100 MB), whatever the number of candidate pairs.
 _SAMPEN_TEMPLATES_PER_CHUNK: Final = 1_000_000
+# (template, rank offset) pairs up to which sample entropy checks all candidates in one 2-D
+# band (a 300-beat window: ≈ 20 000) rather than looping over the offsets.
+_SAMPEN_BAND_ELEMS: Final = 200_000
 # Profile samples up to which DFA gathers every box of every scale in one pass (a few windows);
 # above it, one block per scale. Measured crossover on the 2-core VM: ≈ 10 windows of 300 beats.
 _DFA_ELEMS_ONE_PASS: Final = 50_000
@@ -105,6 +110,50 @@ def _ragged_ranges(starts: IntArray, counts: IntArray) -> tuple[IntArray, IntArr
     return owner, np.repeat(starts, counts) + offsets
 
 
+@dataclass(frozen=True, slots=True)
+class _BoxLayout:
+    """Where the boxes of `_dfa_box_variance_sums` lie: depends on the window layout only."""
+
+    idx: IntArray  # profile sample of every box element, boxes one after another
+    box_id: IntArray  # box of every element
+    first: IntArray  # first element of every box
+    n_f: FloatArray  # box sizes
+    xc: FloatArray  # centred position of every element in its box
+    sxx: FloatArray  # Σ xc² of every box
+    key: IntArray  # (scale, window) cell of every box
+    n_cells: int
+
+
+@functools.lru_cache(maxsize=16)
+def _box_layout(
+    piece_start: bytes, piece_owner: bytes, counts: bytes, scales: bytes, steps: bytes, n_win: int
+) -> _BoxLayout:
+    """Box layout from the raw bytes of the intp arrays (hashable, so cached).
+
+    The live refresh analyses a window of the same layout every time (300 beats, no gap):
+    index arithmetic is then paid once, not per refresh.
+    """
+    p_start = np.frombuffer(piece_start, dtype=np.intp)
+    p_owner = np.frombuffer(piece_owner, dtype=np.intp)
+    flat_counts = np.frombuffer(counts, dtype=np.intp)
+    sc = np.frombuffer(scales, dtype=np.intp)
+    stp = np.frombuffer(steps, dtype=np.intp)
+    cell, box_no = _ragged_ranges(np.zeros(flat_counts.size, dtype=np.intp), flat_counts)
+    box_scale = cell // p_start.size
+    box_piece = cell % p_start.size
+    box_n = sc[box_scale]
+    box_start = p_start[box_piece] + box_no * stp[box_scale]
+    box_id, idx = _ragged_ranges(box_start, box_n)
+    first = np.cumsum(box_n) - box_n
+    n_f = box_n.astype(np.float64)
+    xc = (idx - box_start[box_id]) - ((box_n - 1) / 2.0)[box_id]
+    sxx = n_f * (n_f * n_f - 1.0) / 12.0  # Σ xc² over a box of n
+    key = box_scale * n_win + p_owner[box_piece]
+    for a in (idx, box_id, first, n_f, xc, sxx, key):
+        a.flags.writeable = False
+    return _BoxLayout(idx, box_id, first, n_f, xc, sxx, key, sc.size * n_win)
+
+
 def _dfa_box_variance_sums(
     profile: FloatArray,
     piece_start: IntArray,
@@ -120,25 +169,21 @@ def _dfa_box_variance_sums(
     Residual sum of squares of the least-squares line without forming the residuals:
     Σ(b − b̄)² − (Σ xc·(b − b̄))² / Σ xc² (the box is centred, so cancellation is small).
     """
-    n_sc = scales.size
-    flat_counts = counts.ravel()
-    cell, box_no = _ragged_ranges(np.zeros(flat_counts.size, dtype=np.intp), flat_counts)
-    box_scale = cell // piece_start.size
-    box_piece = cell % piece_start.size
-    box_n = scales[box_scale]
-    box_start = piece_start[box_piece] + box_no * steps[box_scale]
-    box_id, idx = _ragged_ranges(box_start, box_n)
-    first = np.cumsum(box_n) - box_n
-    y = profile[idx]
-    n_f = box_n.astype(np.float64)
-    y -= (np.add.reduceat(y, first) / n_f)[box_id]
-    xc = (idx - box_start[box_id]) - ((box_n - 1) / 2.0)[box_id]
-    ss = np.add.reduceat(y * y, first)
-    sxy = np.add.reduceat(y * xc, first)
-    sxx = n_f * (n_f * n_f - 1.0) / 12.0  # Σ xc² over a box of n
-    box_var = np.maximum(ss - sxy * sxy / sxx, 0.0) / n_f
-    key = box_scale * n_win + piece_owner[box_piece]
-    return np.asarray(np.bincount(key, weights=box_var, minlength=n_sc * n_win), dtype=np.float64)
+    lay = _box_layout(
+        *(
+            np.ascontiguousarray(a, dtype=np.intp).tobytes()
+            for a in (piece_start, piece_owner, counts, scales, steps)
+        ),
+        n_win,
+    )
+    y = profile[lay.idx]
+    y -= (np.add.reduceat(y, lay.first) / lay.n_f)[lay.box_id]
+    ss = np.add.reduceat(y * y, lay.first)
+    sxy = np.add.reduceat(y * lay.xc, lay.first)
+    box_var = np.maximum(ss - sxy * sxy / lay.sxx, 0.0) / lay.n_f
+    return np.asarray(
+        np.bincount(lay.key, weights=box_var, minlength=lay.n_cells), dtype=np.float64
+    )
 
 
 def _dfa_box_variances_one_scale(
@@ -160,6 +205,45 @@ def _dfa_box_variances_one_scale(
     ss = np.einsum("ij,ij->i", block, block)
     box_var = np.maximum(ss - sxy * sxy / np.dot(xc, xc), 0.0) / n
     return np.asarray(box_var, dtype=np.float64), piece_owner[cell]
+
+
+@dataclass(frozen=True, slots=True)
+class _DfaPlan:
+    """What `dfa_alpha1` needs for one window of a given length, apart from its values."""
+
+    layout_args: tuple[IntArray, IntArray, IntArray, IntArray, IntArray, int]
+    box_counts: FloatArray
+    lxc: FloatArray
+    lxc_sq: float
+
+
+@functools.lru_cache(maxsize=8)
+def _dfa_one_plan(n: int, scales_beats: tuple[int, ...], overlap: bool) -> _DfaPlan | None:
+    """`dfa_alpha1_windows`' layout of one window [0, n) (the live refresh: always 300).
+
+    None when the general path must run: invalid scales (it raises), a window too short (it
+    returns NaN) or too long for the one-pass box gather.
+    """
+    scales = np.asarray(scales_beats, dtype=np.intp)
+    if scales.size < 2 or np.min(scales) < 3 or n < 2 * int(np.max(scales)):
+        return None
+    steps = np.maximum(scales // 2, 1) if overlap else scales
+    length = np.array([n], dtype=np.intp)
+    if overlap:
+        counts = np.maximum((length[None, :] - scales[:, None] + steps[:, None] - 1), 0)
+        counts //= steps[:, None]
+    else:
+        counts = length[None, :] // scales[:, None]
+    if int((counts * scales[:, None]).sum()) > _DFA_ELEMS_ONE_PASS:
+        return None
+    zero = np.zeros(1, dtype=np.intp)
+    cell = (np.arange(scales.size)[:, None] * 1 + zero[None, :]).ravel()
+    box_counts = np.bincount(cell, weights=counts.ravel(), minlength=scales.size).astype(np.float64)
+    lx = np.log2(scales.astype(np.float64))
+    lxc = lx - lx.mean()
+    return _DfaPlan(
+        (zero, zero, counts, scales, steps, 1), box_counts, lxc, float(np.dot(lxc, lxc))
+    )
 
 
 def dfa_alpha1_windows(
@@ -275,9 +359,20 @@ def dfa_alpha1(
     True
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
-    return float(
-        dfa_alpha1_windows(nn, [0], [nn.size], scales_beats=scales_beats, overlap=overlap)[0]
-    )
+    plan = _dfa_one_plan(nn.size, tuple(int(s) for s in scales_beats), overlap)
+    if plan is None:
+        return float(
+            dfa_alpha1_windows(nn, [0], [nn.size], scales_beats=scales_beats, overlap=overlap)[0]
+        )
+    # `dfa_alpha1_windows` for the window [0, n) with the same operations, the layout-only
+    # parts taken from the plan.
+    profile = np.cumsum(nn - np.mean(nn))
+    sum_var = _dfa_box_variance_sums(profile, *plan.layout_args)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_f = 0.5 * np.log2((sum_var / plan.box_counts).reshape(plan.lxc.size, 1))
+    with np.errstate(invalid="ignore"):
+        alpha = (plan.lxc @ (log_f - log_f.mean(axis=0))) / plan.lxc_sq
+    return float(alpha[0])
 
 
 def sample_entropy_windows(
@@ -319,6 +414,7 @@ def sample_entropy_windows(
     checked on the remaining template elements. They are visited one rank offset at a time
     (the pairs of sorted positions ``i`` and ``i + d``, for every ``i`` at once): a few dozen
     passes over arrays of one entry per template, instead of one array per candidate pair.
+    With few templates (one live window) all offsets form one 2-D band checked in one pass.
     """
     x = as_1d_float(nn_ms, "nn_ms", positive=True)
     if r_sd <= 0:
@@ -365,6 +461,43 @@ def sample_entropy_windows(
     return out
 
 
+def _band_match_counts(
+    v0: FloatArray,
+    v1: FloatArray,
+    v2: FloatArray,
+    r_s: FloatArray | float,
+    n_cand: IntArray,
+    max_cand: int,
+) -> tuple[IntArray, IntArray]:
+    """Matches of every sorted template with its candidates, all in one 2-D band.
+
+    Row d − 1, column i is the pair (i, i + d), d = 1 … ``max_cand``; only d ≤ n_cand[i]
+    counts. Few templates (the live refresh): one pass instead of one per offset. The band
+    is a strided view of the values (padded past the end), not a gather; rows run over the
+    templates, so every numpy loop is long; comparisons run in place on one scratch array.
+    """
+    n = v0.size
+    padded = np.full((3, n - 1 + max_cand), np.inf)
+    padded[0, : n - 1] = v0[1:]
+    padded[1, : n - 1] = v1[1:]
+    padded[2, : n - 1] = v2[1:]
+    step = padded.strides[1]
+    band = np.lib.stride_tricks.as_strided(
+        padded, shape=(3, max_cand, n), strides=(padded.strides[0], step, step), writeable=False
+    )
+    diff = band[0] - v0
+    match = diff <= r_s
+    match &= np.arange(1, max_cand + 1)[:, None] <= n_cand
+    np.subtract(v1, band[1], out=diff)
+    np.abs(diff, out=diff)
+    match &= diff <= r_s
+    count_2 = np.add.reduce(match, axis=0, dtype=np.intp)
+    np.subtract(v2, band[2], out=diff)
+    np.abs(diff, out=diff)
+    match &= diff <= r_s
+    return count_2, np.add.reduce(match, axis=0, dtype=np.intp)
+
+
 def _sampen_counts(
     x: FloatArray, start: IntArray, n_templates: IntArray, r: FloatArray, breaks: IntArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -399,6 +532,12 @@ def _sampen_counts(
     hi = np.searchsorted(key_sorted, key_sorted + r_s + margin, side="right")
     hi = np.minimum(hi, win_stop[own_s])  # never into the next window, whatever the rounding
     n_cand = hi - np.arange(order.size) - 1
+    max_cand = int(np.max(n_cand)) if n_cand.size else 0
+    if order.size * max_cand <= _SAMPEN_BAND_ELEMS:
+        b_rows, a_rows = _band_match_counts(v0, v1, v2, r_s, n_cand, max_cand)
+        b_band = np.bincount(own_s, weights=b_rows, minlength=n_win)
+        a_band = np.bincount(own_s, weights=a_rows, minlength=n_win)
+        return b_band.astype(np.float64), a_band.astype(np.float64)
     # Positions by decreasing candidate count: those with at least d candidates are a prefix,
     # so offset d touches only them and their own values are contiguous slices.
     by_count = np.argsort(-n_cand, kind="stable")
@@ -431,4 +570,35 @@ def sample_entropy(nn_ms: npt.ArrayLike, *, r_sd: float = SAMPEN_R_SD) -> float:
     True
     """
     x = as_1d_float(nn_ms, "nn_ms", positive=True)
-    return float(sample_entropy_windows(x, [0], [x.size], r_sd=r_sd)[0])
+    if r_sd <= 0:
+        raise SignalInputError("r_sd must be positive")
+    n_t = x.size - SAMPEN_M
+    if n_t < 2:
+        return math.nan
+    # One window, no gap (the live refresh): the steps of `sample_entropy_windows` and
+    # `_sampen_counts` for window [0, n) with the same operations, so the same value,
+    # without their bookkeeping for many windows.
+    c = x - np.mean(x)
+    w1 = float(np.cumsum(c)[-1])
+    ln = float(x.size)
+    var = max(float(np.cumsum(c * c)[-1]) - w1 * w1 / ln, 0.0) / (ln - 1)
+    r = r_sd * math.sqrt(var)
+    if not r > 0:
+        return math.nan
+    x_min = float(np.min(x))
+    span = float(np.max(x)) - x_min + 2.0 * r + 1.0
+    # Stable sort by value: the order of the many-window key (value rank, then position).
+    order = np.argsort(x[:n_t], kind="stable")
+    v0 = x[order]
+    key_sorted = v0 - x_min
+    hi = np.searchsorted(key_sorted, key_sorted + r + 1e-9 * span, side="right")
+    n_cand = np.minimum(hi, n_t) - np.arange(n_t) - 1
+    max_cand = int(np.max(n_cand))
+    if n_t * max_cand > _SAMPEN_BAND_ELEMS:
+        return float(sample_entropy_windows(x, [0], [x.size], r_sd=r_sd)[0])
+    b_rows, a_rows = _band_match_counts(v0, x[order + 1], x[order + 2], r, n_cand, max_cand)
+    b = float(np.sum(b_rows))
+    a = float(np.sum(a_rows))
+    if not (a > 0 and b > 0):
+        return math.nan
+    return float(-np.log(np.array([a / b]))[0])

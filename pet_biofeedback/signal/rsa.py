@@ -12,6 +12,7 @@ The LF peak (§6.3) is not repeated here: it is ``FrequencyMetrics.lf_peak_hz`` 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -22,7 +23,7 @@ import numpy.typing as npt
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.signal._typing import FloatArray
 from pet_biofeedback.signal._validate import as_1d_float
-from pet_biofeedback.signal.spectral import resample_rr
+from pet_biofeedback.signal.welch import resample_rr_unchecked
 
 __all__ = [
     "HR_FS_HZ",
@@ -30,6 +31,7 @@ __all__ = [
     "PhaseSynchrony",
     "instantaneous_hr_bpm",
     "phase_synchrony",
+    "phase_synchrony_unchecked",
     "rsa_peak_to_trough_bpm",
 ]
 
@@ -163,6 +165,18 @@ def rsa_peak_to_trough_bpm(
     return np.asarray(np.where(count >= 2, hi - lo, np.nan), dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=32)
+def _band_gain(n_fft: int, fs_hz: float, lo_hz: float, hi_hz: float) -> FloatArray:
+    """FFT mask of `_analytic_band` (read-only): 2 on positive bins in [lo, hi] Hz, else 0.
+
+    Cached: the live refresh asks for records of nearly the same length every 5 s.
+    """
+    f = np.fft.fftfreq(n_fft, 1.0 / fs_hz)
+    gain = np.where((f > 0) & (f >= lo_hz) & (f <= hi_hz), 2.0, 0.0)
+    gain.flags.writeable = False
+    return gain
+
+
 def _analytic_band(
     x: FloatArray, fs_hz: float, lo_hz: float, hi_hz: float
 ) -> npt.NDArray[np.complex128]:
@@ -174,9 +188,8 @@ def _analytic_band(
     n = x.size
     ext = np.concatenate((x, x[::-1]))
     spec = np.fft.fft(ext)
-    f = np.fft.fftfreq(ext.size, 1.0 / fs_hz)
-    gain = np.where((f > 0) & (f >= lo_hz) & (f <= hi_hz), 2.0, 0.0)
-    return np.asarray(np.fft.ifft(spec * gain)[:n], dtype=np.complex128)
+    spec *= _band_gain(ext.size, fs_hz, lo_hz, hi_hz)
+    return np.asarray(np.fft.ifft(spec)[:n], dtype=np.complex128)
 
 
 def phase_synchrony(
@@ -250,6 +263,36 @@ def phase_synchrony(
         raise SignalInputError("ref_t_s and ref_phase_rad must have equal length")
     if ref_t.size >= 2 and np.any(np.diff(ref_t) <= 0):
         raise SignalInputError("ref_t_s must be strictly increasing")
+    return phase_synchrony_unchecked(
+        t,
+        rr,
+        ref_t,
+        np.unwrap(ref_phase),
+        pacer_hz,
+        band_half_width_hz=band_half_width_hz,
+        fs_hz=fs_hz,
+    )
+
+
+def phase_synchrony_unchecked(
+    beat_t_s: FloatArray,
+    rr_ms: FloatArray,
+    ref_t_s: FloatArray,
+    ref_phase_unwrapped_rad: FloatArray,
+    pacer_hz: float,
+    *,
+    band_half_width_hz: float = PHASE_BAND_HALF_WIDTH_HZ,
+    fs_hz: float = HR_FS_HZ,
+) -> PhaseSynchrony:
+    """`phase_synchrony` for arrays the caller has already validated (the live refresh).
+
+    The arrays must be what `phase_synchrony` accepts: float64, 1-D, finite, beat and
+    reference times strictly increasing, RR positive, equal lengths, and the reference phase
+    already unwrapped (`np.unwrap` leaves such a phase unchanged, so the result is
+    bit-identical). Skipping the array checks saves a dozen passes per refresh; the scalar
+    parameters are still checked and raise `SignalInputError`.
+    """
+    t, rr, ref_t = beat_t_s, rr_ms, ref_t_s
     for name, value in (
         ("pacer_hz", pacer_hz),
         ("fs_hz", fs_hz),
@@ -262,22 +305,26 @@ def phase_synchrony(
     nan = PhaseSynchrony(lag_deg=math.nan, plv=math.nan, n_beats=t.size, n_samples=0)
     if t.size < 4 or ref_t.size < 2:
         return nan
-    grid_t, hr = resample_rr(t, MS_PER_MIN / rr, fs_hz=fs_hz)  # HR in bpm on the 4-Hz grid
+    grid_t, hr = resample_rr_unchecked(t, MS_PER_MIN / rr, fs_hz)  # HR (bpm) on the 4-Hz grid
     analytic = _analytic_band(
         hr - np.mean(hr), fs_hz, pacer_hz - band_half_width_hz, pacer_hz + band_half_width_hz
     )
     trim_s = PHASE_EDGE_TRIM_CYCLES / pacer_hz
-    use = (
-        (grid_t >= max(grid_t[0] + trim_s, ref_t[0]))
-        & (grid_t <= min(grid_t[-1] - trim_s, ref_t[-1]))
-        & (np.abs(analytic) > 0)
-    )
-    n_use = int(np.count_nonzero(use))
+    # The grid increases: the samples inside both the trimmed record and the reference are
+    # one slice; of those, the ones with a defined phase (|analytic| > 0) are used.
+    lo = int(np.searchsorted(grid_t, max(grid_t[0] + trim_s, ref_t[0]), side="left"))
+    hi = int(np.searchsorted(grid_t, min(grid_t[-1] - trim_s, ref_t[-1]), side="right"))
+    seg, seg_t = analytic[lo:hi], grid_t[lo:hi]
+    mag = np.abs(seg)
+    if not np.all(mag > 0):
+        keep = mag > 0
+        seg, seg_t, mag = seg[keep], seg_t[keep], mag[keep]
+    n_use = seg.size
     if n_use < PHASE_MIN_CYCLES * fs_hz / pacer_hz:
         return nan
-    phi_ref = np.interp(grid_t[use], ref_t, np.unwrap(ref_phase))
+    phi_ref = np.interp(seg_t, ref_t, ref_phase_unwrapped_rad)
     # exp(iΔφ) = (analytic/|analytic|) · exp(−i(φ_ref − π))
-    z = analytic[use] / np.abs(analytic[use]) * np.exp(-1j * (phi_ref - np.pi))
+    z = seg / mag * np.exp(-1j * (phi_ref - np.pi))
     m = complex(np.mean(z))
     return PhaseSynchrony(
         lag_deg=math.degrees(math.atan2(m.imag, m.real)),

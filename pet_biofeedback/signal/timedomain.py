@@ -16,6 +16,7 @@ about 0.3 bpm at an SDNN of 50 ms; hrv-methods.md §1); min/max HR are the per-b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Final
 
@@ -359,7 +360,7 @@ class RunningTimeDomain:
         """
         w = self.window_beats
         nn_ms = float(nn_ms)
-        if not (np.isfinite(nn_ms) and nn_ms > 0):
+        if not (math.isfinite(nn_ms) and nn_ms > 0):
             raise SignalInputError(f"nn_ms must be finite and positive, got {nn_ms!r}")
         if self._count >= w:
             # The oldest beat and the oldest difference leave the window.
@@ -410,11 +411,9 @@ class RunningTimeDomain:
         return TimeDomainMetrics(
             n_beats=n,
             mean_rr_ms=mean_rr,
-            sdnn_ms=float(np.sqrt(max(self._s2 - self._s1 * mean_c, 0.0) / (n - 1)))
-            if n >= 2
-            else nan,
-            rmssd_ms=float(np.sqrt(max(self._d2, 0.0) / nd)) if nd >= 1 else nan,
-            sdsd_ms=float(np.sqrt(max(self._d2 - self._d1 * self._d1 / nd, 0.0) / (nd - 1)))
+            sdnn_ms=math.sqrt(max(self._s2 - self._s1 * mean_c, 0.0) / (n - 1)) if n >= 2 else nan,
+            rmssd_ms=math.sqrt(max(self._d2, 0.0) / nd) if nd >= 1 else nan,
+            sdsd_ms=math.sqrt(max(self._d2 - self._d1 * self._d1 / nd, 0.0) / (nd - 1))
             if nd >= 2
             else nan,
             pnn50_pct=100.0 * self._n50 / nd if nd >= 1 else nan,

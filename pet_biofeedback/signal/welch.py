@@ -26,7 +26,7 @@ from pet_biofeedback.signal._spectral_kernels import (
     _n_grid,
     _nfft_for,
     _solveh_banded,
-    _spline_blocks,
+    _spline_one,
     _trapezoid_rows,
     _welch_blocks,
 )
@@ -38,6 +38,7 @@ __all__ = [
     "beat_times_s",
     "detrend_smoothness_priors",
     "resample_rr",
+    "resample_rr_unchecked",
     "welch_psd",
 ]
 
@@ -119,11 +120,19 @@ def resample_rr(
         raise SignalInputError(f"fs_hz must be positive, got {fs_hz!r}")
     if t.size >= 2 and np.any(np.diff(t) <= 0):
         raise SignalInputError("t_s must be strictly increasing")
+    return resample_rr_unchecked(t, y, fs_hz)
+
+
+def resample_rr_unchecked(
+    t_s: FloatArray, y: FloatArray, fs_hz: float
+) -> tuple[FloatArray, FloatArray]:
+    """`resample_rr` of inputs it would accept (float64, 1-D, finite, t increasing, fs > 0)."""
+    t = t_s
     if t.size < 2:
         return t.copy(), y.copy()
     n_q = int(_n_grid(float(t[-1] - t[0]), fs_hz))
     q = np.arange(n_q) / fs_hz
-    vals = _spline_blocks(t - t[0], y, np.array([t.size]), q, np.array([n_q]))
+    vals = _spline_one(t - t[0], y, q)
     return t[0] + q, vals
 
 

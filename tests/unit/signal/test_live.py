@@ -130,6 +130,28 @@ class TestLiveAnalyzer:
         completed = pt[: starts.size - 1]
         assert_allclose(last.rsa_last_breath_bpm, completed[-1], rtol=1e-12)
 
+    def test_phase_refreshes_between_coherence_refreshes_never_with_another(self) -> None:
+        # Issue 9: coherence and phase synchrony used to refresh on the same beat every 5 s
+        # (the heaviest beats of the live update); phase now runs half-way between them and
+        # never on a beat that refreshes coherence or the nonlinear measures.
+        every = 25
+        live = LiveAnalyzer(LiveSettings(nonlinear_every_beats=every))
+        updates = _run(_paced_rr(600, seed=8), live, breath_period_s=10.0)
+        phase = [(u.phase_lag_deg, u.phase_plv) for u in updates]
+        changed = [k for k in range(1, len(updates)) if phase[k] != phase[k - 1]]
+        assert len(changed) > 40
+        for k in changed:
+            assert updates[k].coherence_t_s != updates[k].t_s, k
+            assert updates[k].n_total_beats % every != 0, k
+        coh = [k for k, u in enumerate(updates) if u.coherence_t_s == u.t_s]
+        assert len(coh) > 40
+        # about half a period after the coherence refresh before it (two beats of slack for
+        # a beat that also refreshed the nonlinear measures); coherence has values from 64 s
+        for k in (k for k in changed if k > coh[0]):
+            before = max(j for j in coh if j < k)
+            lag_s = updates[k].t_s - updates[before].t_s
+            assert 2.5 <= lag_s < 2.5 + 2.5, (k, lag_s)
+
     def test_rsa_equals_batch_when_onsets_arrive_before_the_beats_are_final(self) -> None:
         # Regression (review of issue #2): onsets pushed in real time, i.e. by the raw RR
         # clock, reach the analyzer up to two beats before the corrector finalizes them.

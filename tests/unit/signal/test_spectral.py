@@ -516,6 +516,25 @@ class TestIncrementalLomb:
                 assert_allclose(lomb.psd_ms2_per_hz(), ref, rtol=1e-9, atol=1e-9 * ref.max())
         assert lomb.n_beats > 40
 
+    @pytest.mark.parametrize("window", [{"window_beats": 40}, {"window_s": 30.0}])
+    def test_incremental_sums_do_not_drift_over_many_windows(
+        self, window: dict[str, float]
+    ) -> None:
+        # The window's sums are replaced by freshly summed ones once per window length (no
+        # rebuild): after 100 window lengths, and after gaps that drop many beats at once,
+        # the PSD still equals a full recompute.
+        lomb = sp.IncrementalLomb(sp.default_lomb_freqs_hz(), **window)  # type: ignore[arg-type]
+        rng = np.random.default_rng(21)
+        t = 0.0
+        for k in range(4000):
+            x = 850.0 + 80.0 * np.sin(0.3 * k) + rng.normal(0.0, 20.0)
+            t += x / 1000.0 + (45.0 if k % 997 == 500 else 0.0)  # a dropout now and then
+            lomb.push(t, x)
+            if k % 331 == 0 or k == 3999:
+                ref = sp.lomb_psd(lomb.times_s(), lomb.values_ms(), lomb.freqs_hz)
+                if lomb.n_beats >= 2:
+                    assert_allclose(lomb.psd_ms2_per_hz(), ref, rtol=1e-9, atol=1e-9 * ref.max())
+
     def test_incremental_window_keeps_last_beats(self) -> None:
         lomb = sp.IncrementalLomb([0.1, 0.2], window_beats=3)
         for k in range(5):
