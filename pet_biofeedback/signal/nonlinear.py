@@ -87,7 +87,7 @@ def poincare_metrics(nn_ms: npt.ArrayLike) -> PoincareMetrics:
     --------
     >>> p = poincare_metrics([800.0, 810.0, 790.0, 860.0, 820.0])
     >>> round(p.sd1_ms, 2), round(p.sd2_ms, 2)
-    (33.79, 20.47)
+    (33.91, 17.61)
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
     nan = float("nan")

@@ -125,7 +125,7 @@ def time_metrics(nn_ms: npt.ArrayLike) -> TimeDomainMetrics:
     --------
     >>> m = time_metrics([800.0, 810.0, 790.0, 860.0])
     >>> round(m.rmssd_ms, 3), round(m.pnn50_pct, 2)
-    (42.622, 33.33)
+    (42.426, 33.33)
     """
     nn = as_1d_float(nn_ms, "nn_ms", positive=True)
     n = nn.size

@@ -297,7 +297,7 @@ class TestFrequencyMetrics:
     @staticmethod
     def _record_spanning(span_s: float, n_beats: int) -> np.ndarray:
         """RSA-like RR whose first-to-last-beat span is exactly ``span_s``."""
-        rr = 900.0 + 40.0 * np.sin(2 * np.pi * 0.1 * np.arange(n_beats) * 0.9)
+        rr: np.ndarray = 900.0 + 40.0 * np.sin(2 * np.pi * 0.1 * np.arange(n_beats) * 0.9)
         rr[1:] *= span_s * 1000.0 / rr[1:].sum()
         return rr
 
