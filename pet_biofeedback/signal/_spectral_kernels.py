@@ -2,10 +2,18 @@
 
 Every kernel works on a concatenation of blocks (one per window) in one vectorised call;
 inputs are float64 and validated by the public callers (`spectral`, `welch`, `coherence`).
-``scipy.linalg`` (banded Cholesky) is imported on first use; ``scipy.signal`` never.
+LAPACK (banded Cholesky) is loaded on first use (`_lapack`); ``scipy.signal`` never.
 """
 
 from __future__ import annotations
+
+import functools
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final
 
 import numpy as np
 
@@ -16,6 +24,47 @@ from pet_biofeedback.signal._spectral_constants import (
 )
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 
+_LAPACK_LOCK: Final = threading.Lock()
+
+
+def _lapack() -> Any:
+    """scipy's LAPACK wrappers: the extension module behind ``scipy.linalg.lapack``."""
+    with _LAPACK_LOCK:  # the batch analysis' worker threads may ask at the same time
+        return _load_lapack()
+
+
+@functools.cache
+def _load_lapack() -> Any:
+    """``scipy.linalg._flapack``, loaded without the ``scipy.linalg`` package if possible.
+
+    Importing the package costs ≈ 0.25 s (it loads scipy's array-API layer, which imports
+    ``numpy.f2py`` and ``numpy.testing``) — a fifth of the whole 24-h ``analyze`` of an RR
+    file (issue 9). The extension alone loads in ≈ 0.03 s and is registered in ``sys.modules``
+    under its own name, so a later ``import scipy.linalg`` reuses it. Falls back to the package
+    when it is already imported, or the extension is not where scipy 1.x keeps it.
+    """
+    name = "scipy.linalg._flapack"
+    if name in sys.modules:
+        return sys.modules[name]
+    if "scipy.linalg" in sys.modules:
+        from scipy.linalg import lapack
+
+        return lapack
+    import scipy  # its own start-up (shared-library paths), no subpackage
+
+    for root in scipy.__path__:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(root, "linalg", "_flapack" + suffix)
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is not None and path.is_file():
+                try:
+                    return importlib.util.module_from_spec(spec)
+                except ImportError:
+                    sys.modules.pop(name, None)
+    from scipy.linalg import lapack
+
+    return lapack
+
 
 def _solveh_banded(ab: FloatArray, b: FloatArray) -> FloatArray:
     """Solve an SPD banded system (upper form); ``ab`` and ``b`` are overwritten.
@@ -24,10 +73,9 @@ def _solveh_banded(ab: FloatArray, b: FloatArray) -> FloatArray:
     check_finite=False)`` does — LAPACK ptsv for two rows (tridiagonal), pbsv otherwise, same
     arguments, same result — without its validation and batching wrappers, which cost more
     than solving the 128-sample splines of the live coherence refresh. float64, C-contiguous,
-    validated. ``scipy.linalg`` is imported here, lazily: `import spectral` stays at numpy's cost.
+    validated. LAPACK is loaded here, lazily: `import spectral` stays at numpy's cost.
     """
-    from scipy.linalg import lapack
-
+    lapack = _lapack()
     if b.size == 0:
         return np.empty_like(b)
     if ab.shape[0] == 2:
@@ -180,7 +228,9 @@ def _welch_blocks(
     nseg = 1 + (zlen - nps) // step
     nfft = _nfft_for(nps, nfft_min)
     out: list[tuple[IntArray, FloatArray, FloatArray]] = []
-    for g in np.unique(nfft):  # distinct FFT lengths: powers of two or nfft_min (≤ ~20)
+    # Distinct FFT lengths (powers of two or nfft_min, ≤ ~20); not np.unique, which imports
+    # numpy.ma (≈ 20 ms of a fresh `analyze`).
+    for g in sorted(set(nfft.tolist())):
         blocks = np.flatnonzero(nfft == g)
         gnseg = nseg[blocks]
         sid = _block_ids(gnseg)

@@ -353,7 +353,8 @@ def sample_entropy_windows(
     # Chunks of windows keep the per-template arrays within a memory bound; the number of
     # chunks grows with the data only through that bound (24 h of 5-min windows: one chunk).
     chunk_id = np.cumsum(n_templates[idx_valid]) // _SAMPEN_TEMPLATES_PER_CHUNK
-    for cid in np.unique(chunk_id):
+    # chunk_id never decreases; its distinct values without np.unique (which imports numpy.ma).
+    for cid in chunk_id[np.flatnonzero(np.diff(chunk_id, prepend=-1))]:
         wins = idx_valid[chunk_id == cid]
         b, a = _sampen_counts(x, start[wins], stop[wins] - start[wins] - m, r[wins], breaks)
         counts_b[wins] = b
