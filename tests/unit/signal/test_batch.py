@@ -509,3 +509,19 @@ class TestStartUpCost:
         here = analyze_rr(rr, AnalysisSettings(window_s=300.0, step_s=150.0))
         assert_array_equal(np.asarray(nn_ms), here.nn_ms)
         assert_array_equal(np.asarray(hf_ms2), here.windows.hf_ms2)
+
+    def test_lapack_falls_back_to_the_scipy_linalg_package(self) -> None:
+        # Where the extension is not found on its own (another layout, or a platform whose
+        # scipy must start up first), the solves still work through scipy.linalg.lapack.
+        code = (
+            "import importlib.machinery, sys\n"
+            "importlib.machinery.EXTENSION_SUFFIXES[:] = ['.not-an-extension']\n"
+            "from pet_biofeedback.signal._spectral_kernels import _lapack\n"
+            "lapack = _lapack()\n"
+            "print(lapack.__name__, 'scipy.linalg' in sys.modules)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["scipy.linalg.lapack", "True"]
