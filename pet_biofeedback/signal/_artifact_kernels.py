@@ -133,17 +133,21 @@ def quantiles_at(
     """
     out = np.empty((len(quantiles), rows.size))
     full = _full_rows(x.size, half, rows)
-    if np.any(full):
+    full_idx = np.flatnonzero(full)
+    if full_idx.size:
+        # Every row asked for (`rolling_quantiles`): the whole-window rows are one run.
+        run = int(full_idx[-1]) - int(full_idx[0]) + 1 == full_idx.size
+        put = slice(int(full_idx[0]), int(full_idx[-1]) + 1) if run else full_idx
         window = 2 * half + 1
-        pos = np.array([q * (window - 1) for q in quantiles])  # nobs − 1 = window − 1
-        lo = pos.astype(np.intp)
-        frac = pos - lo
-        hi = np.minimum(lo + 1, window - 1)
-        ranks = np.array(sorted({*lo.tolist(), *hi.tolist()}), dtype=np.intp)
-        stats = _order_stats(x, window, rows[full] - half, ranks)
-        v_lo = stats[np.searchsorted(ranks, lo)]
-        v_hi = stats[np.searchsorted(ranks, hi)]
-        out[:, full] = np.where((frac == 0.0)[:, None], v_lo, v_lo + (v_hi - v_lo) * frac[:, None])
+        pos = [q * (window - 1) for q in quantiles]  # nobs − 1 = window − 1
+        needed = sorted({r for p in pos for r in (int(p), int(p) + 1) if r < window})
+        stats = _order_stats(x, window, rows[full_idx] - half, np.array(needed, dtype=np.intp))
+        stat_of = dict(zip(needed, stats, strict=True))
+        for q_row, p in enumerate(pos):  # fixed handful (two quartiles)
+            lo = int(p)
+            frac = p - lo
+            v_lo = stat_of[lo]
+            out[q_row, put] = v_lo if frac == 0.0 else v_lo + (stat_of[lo + 1] - v_lo) * frac
     edge = ~full
     if not np.any(edge):
         return out
