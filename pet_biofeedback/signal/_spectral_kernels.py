@@ -147,7 +147,11 @@ def _spline_blocks(
     key_x = x - x0[kid] + off[kid]
     qid = _block_ids(qlen)
     key_q = q - x0[qid] + off[qid]
-    seg = np.searchsorted(key_x, key_q, side="right") - 1
+    # seg = searchsorted(key_x, key_q, "right") − 1, from the other side: the queries ascend
+    # too, so each knot's place among them (fewer, shorter searches: 3× fewer queries than
+    # grid points at 4 Hz) and a running count give every query its number of knots ≤ it.
+    knot_at = np.searchsorted(key_q, key_x, side="left")
+    seg = np.cumsum(np.bincount(knot_at, minlength=key_q.size + 1)[: key_q.size]) - 1
     seg = np.clip(seg, kstart[qid], kstart[qid] + klen[qid] - 2)
     xl = x[seg]
     hs = x[seg + 1] - xl
