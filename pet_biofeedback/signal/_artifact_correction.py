@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
 from pet_biofeedback.signal import _artifact_gaps as gaps
 from pet_biofeedback.signal._artifact_detection import (
@@ -38,6 +37,7 @@ from pet_biofeedback.signal._artifact_kernels import (
     RR_MAX_MS,
     RR_MIN_MS,
     frozen_copy,
+    median_nearest_at,
 )
 from pet_biofeedback.signal._segments import as_breaks
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
@@ -238,12 +238,12 @@ def _gate(rr_ms: FloatArray, seg_id: IntArray | None = None) -> _Gated:
         )
     keep = np.ones(n, dtype=bool)
     if np.any(short) and n > 1:
-        med = ndimage.median_filter(rr_ms, size=MEDFILT_ORDER, mode="nearest")
         idx = np.flatnonzero(short)
-        tol = MALIK_FRACTION * med[idx]
-        err_prev = np.abs(rr_ms[np.maximum(idx - 1, 0)] + rr_ms[idx] - med[idx])
+        med = median_nearest_at(rr_ms, MEDFILT_ORDER // 2, idx)
+        tol = MALIK_FRACTION * med
+        err_prev = np.abs(rr_ms[np.maximum(idx - 1, 0)] + rr_ms[idx] - med)
         err_prev[idx == 0] = np.inf
-        err_next = np.abs(rr_ms[idx] + rr_ms[np.minimum(idx + 1, n - 1)] - med[idx])
+        err_next = np.abs(rr_ms[idx] + rr_ms[np.minimum(idx + 1, n - 1)] - med)
         err_next[idx == n - 1] = np.inf
         if seg_id is not None:  # the neighbour across a gap is no fragment of this beat
             err_prev[seg_id[np.maximum(idx - 1, 0)] != seg_id[idx]] = np.inf

@@ -93,7 +93,8 @@ _MED_HALF: Final = MEDFILT_ORDER // 2
 _DIRTY_TH1: Final = _QD_HALF + 1
 _DIRTY_MED: Final = _MED_HALF
 _DIRTY_TH2: Final = _QD_HALF + _MED_HALF
-# Recompute everything when more than this fraction of rows is dirty (rank_filter is cheaper).
+# Recompute everything when more than this fraction of rows is dirty (a full pass slices the
+# windows where the incremental one gathers them; 0.25 and 0.9 measured alike).
 _INCREMENTAL_MAX_FRACTION: Final = 0.25
 
 

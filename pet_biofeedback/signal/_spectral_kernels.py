@@ -2,10 +2,18 @@
 
 Every kernel works on a concatenation of blocks (one per window) in one vectorised call;
 inputs are float64 and validated by the public callers (`spectral`, `welch`, `coherence`).
-``scipy.linalg`` (banded Cholesky) is imported on first use; ``scipy.signal`` never.
+LAPACK (banded Cholesky) is loaded on first use (`_lapack`); ``scipy.signal`` never.
 """
 
 from __future__ import annotations
+
+import functools
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final
 
 import numpy as np
 
@@ -16,6 +24,49 @@ from pet_biofeedback.signal._spectral_constants import (
 )
 from pet_biofeedback.signal._typing import BoolArray, FloatArray, IntArray
 
+_LAPACK_LOCK: Final = threading.Lock()
+
+
+def _lapack() -> Any:
+    """scipy's LAPACK wrappers: the extension module behind ``scipy.linalg.lapack``."""
+    with _LAPACK_LOCK:  # the batch analysis' worker threads may ask at the same time
+        return _load_lapack()
+
+
+@functools.cache
+def _load_lapack() -> Any:
+    """``scipy.linalg._flapack``, loaded without the ``scipy.linalg`` package if possible.
+
+    Importing the package costs ≈ 0.25 s (it loads scipy's array-API layer, which imports
+    ``numpy.f2py`` and ``numpy.testing``) — a fifth of the whole 24-h ``analyze`` of an RR
+    file (issue 9). The extension alone loads in ≈ 0.03 s and is registered in ``sys.modules``
+    under its own name, so a later ``import scipy.linalg`` reuses it. Falls back to the package
+    when it is already imported, or the extension is not where scipy 1.x keeps it.
+    """
+    name = "scipy.linalg._flapack"
+    if name in sys.modules:
+        return sys.modules[name]
+    if "scipy.linalg" in sys.modules:
+        from scipy.linalg import lapack
+
+        return lapack
+    # Found, not imported: scipy's own start-up costs another ≈ 17 ms. Where the extension
+    # needs it (shared-library paths on Windows) loading fails and the package import runs.
+    spec_scipy = importlib.util.find_spec("scipy")
+    roots = spec_scipy.submodule_search_locations if spec_scipy is not None else None
+    for root in roots or ():
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(root, "linalg", "_flapack" + suffix)
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is not None and path.is_file():
+                try:
+                    return importlib.util.module_from_spec(spec)
+                except ImportError:
+                    sys.modules.pop(name, None)
+    from scipy.linalg import lapack
+
+    return lapack
+
 
 def _solveh_banded(ab: FloatArray, b: FloatArray) -> FloatArray:
     """Solve an SPD banded system (upper form); ``ab`` and ``b`` are overwritten.
@@ -24,10 +75,9 @@ def _solveh_banded(ab: FloatArray, b: FloatArray) -> FloatArray:
     check_finite=False)`` does — LAPACK ptsv for two rows (tridiagonal), pbsv otherwise, same
     arguments, same result — without its validation and batching wrappers, which cost more
     than solving the 128-sample splines of the live coherence refresh. float64, C-contiguous,
-    validated. ``scipy.linalg`` is imported here, lazily: `import spectral` stays at numpy's cost.
+    validated. LAPACK is loaded here, lazily: `import spectral` stays at numpy's cost.
     """
-    from scipy.linalg import lapack
-
+    lapack = _lapack()
     if b.size == 0:
         return np.empty_like(b)
     if ab.shape[0] == 2:
@@ -97,7 +147,11 @@ def _spline_blocks(
     key_x = x - x0[kid] + off[kid]
     qid = _block_ids(qlen)
     key_q = q - x0[qid] + off[qid]
-    seg = np.searchsorted(key_x, key_q, side="right") - 1
+    # seg = searchsorted(key_x, key_q, "right") − 1, from the other side: the queries ascend
+    # too, so each knot's place among them (fewer, shorter searches: 3× fewer queries than
+    # grid points at 4 Hz) and a running count give every query its number of knots ≤ it.
+    knot_at = np.searchsorted(key_q, key_x, side="left")
+    seg = np.cumsum(np.bincount(knot_at, minlength=key_q.size + 1)[: key_q.size]) - 1
     seg = np.clip(seg, kstart[qid], kstart[qid] + klen[qid] - 2)
     xl = x[seg]
     hs = x[seg + 1] - xl
@@ -214,7 +268,9 @@ def _welch_blocks(
     nseg = 1 + (zlen - nps) // step
     nfft = _nfft_for(nps, nfft_min)
     out: list[tuple[IntArray, FloatArray, FloatArray]] = []
-    for g in np.unique(nfft):  # distinct FFT lengths: powers of two or nfft_min (≤ ~20)
+    # Distinct FFT lengths (powers of two or nfft_min, ≤ ~20); not np.unique, which imports
+    # numpy.ma (≈ 20 ms of a fresh `analyze`).
+    for g in sorted(set(nfft.tolist())):
         blocks = np.flatnonzero(nfft == g)
         gnseg = nseg[blocks]
         sid = _block_ids(gnseg)
@@ -226,15 +282,21 @@ def _welch_blocks(
         j = np.arange(width, dtype=np.intp)
         inside = j < slen[:, None]
         idx = np.where(inside, s0[:, None] + j, 0)
-        # Periodic Hann of each segment's own length (scipy get_window("hann", n)).
-        win = np.where(inside, 0.5 - 0.5 * np.cos(2.0 * np.pi * j / slen[:, None]), 0.0)
-        seg = z[idx] * win
+        # Periodic Hann of each segment's own length (scipy get_window("hann", n)), built once
+        # per distinct length (one in practice: 24 h has ≈ 1 200 segments of 1 024 samples).
+        lengths = sorted(set(slen.tolist()))
+        hann = np.zeros((len(lengths), width))
+        for row, n_len in enumerate(lengths):  # distinct segment lengths: a handful
+            hann[row, :n_len] = 0.5 - 0.5 * np.cos(2.0 * np.pi * j[:n_len] / n_len)
+        hann_power = np.sum(hann * hann, axis=-1)
+        which = np.searchsorted(np.asarray(lengths), slen)
+        seg = z[idx] * (hann if len(lengths) == 1 else hann[which])
         n_fft = int(g)
         freqs = np.fft.rfftfreq(n_fft, 1.0 / fs_hz)
         keep = int(np.searchsorted(freqs, f_max_hz, side="right"))
         spec = np.fft.rfft(seg, n=n_fft, axis=-1)[:, :keep]
         pxx = spec.real**2 + spec.imag**2
-        pxx *= (1.0 / (fs_hz * np.sum(win * win, axis=-1)))[:, None]
+        pxx *= (1.0 / (fs_hz * hann_power[which]))[:, None]
         # One-sided: double everything but DC and (even n_fft) Nyquist.
         hi = keep if (n_fft % 2 or keep < n_fft // 2 + 1) else keep - 1
         pxx[:, 1:hi] *= 2.0

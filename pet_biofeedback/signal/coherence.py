@@ -129,7 +129,7 @@ class _SpectrumPlan:
     n_fft: int
     keep: int  # bins up to the total band's upper edge
     freqs: FloatArray  # (keep,)
-    search: IntArray  # bins of the peak search band
+    search: slice  # bins of the peak search band (frequencies ascend: one run)
     half: int  # bins each side of the peak
     tot_mask: BoolArray  # bins of the total band
 
@@ -151,10 +151,12 @@ def _spectrum_plan(n_samp: int) -> _SpectrumPlan:
     keep = int(np.searchsorted(all_freqs, COHERENCE_TOTAL_BAND_HZ[1], side="right"))
     freqs = np.asarray(all_freqs[:keep], dtype=np.float64)
     lo, hi = COHERENCE_SEARCH_BAND_HZ
-    search = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    # The search band as a slice: the peak search reads the spectra without copying them.
+    in_band = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    search = slice(int(in_band[0]), int(in_band[-1]) + 1)
     half = math.floor(COHERENCE_PEAK_HALF_WIDTH_HZ / freqs[1] + 1e-9)
     tot_mask = freqs >= COHERENCE_TOTAL_BAND_HZ[0]
-    for a in (basis, win, freqs, search, tot_mask):
+    for a in (basis, win, freqs, tot_mask):
         a.flags.writeable = False
     return _SpectrumPlan(
         basis, win, float(np.sum(win * win)), n_fft, keep, freqs, search, half, tot_mask
@@ -171,11 +173,13 @@ def _coherence_spectra(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArra
     psd = (spec.real**2 + spec.imag**2) * (2.0 / (fs * plan.win_power))
     psd[:, 0] *= 0.5  # DC is not doubled (the Nyquist bin lies above 0.4 Hz, cut)
     df = freqs[1]
-    search, half, tot_mask = plan.search, plan.half, plan.tot_mask
-    k_pk = search[np.argmax(psd[:, search], axis=-1)]
+    search, half = plan.search, plan.half
+    k_pk = search.start + np.argmax(psd[:, search], axis=-1)
     band = np.take_along_axis(psd, k_pk[:, None] + np.arange(-half, half + 1), axis=-1)
     pk = df * (band.sum(axis=-1) - 0.5 * (band[:, 0] + band[:, -1]))
-    tot = np.trapezoid(psd[:, tot_mask], freqs[tot_mask], axis=-1)
+    # A boolean mask, not a slice: numpy lays the gathered columns out column-major, which fixes
+    # the summation order (a slice of the rows sums pairwise: other last bits).
+    tot = np.trapezoid(psd[:, plan.tot_mask], freqs[plan.tot_mask], axis=-1)
     power = tot > _POWER_FLOOR
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(power & (tot > pk), pk / (tot - pk), np.nan)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -396,6 +397,34 @@ class TestEntryPoints:
         (report,) = parse_json_lines(proc.stdout)
         assert set(report["summary"]) == SUMMARY_KEYS
         assert math.isclose(report["summary"]["lf_peak_hz"], 0.1, abs_tol=0.01)
+
+    def test_analyze_asks_openblas_for_one_thread_unless_told_otherwise(
+        self, tmp_path: Path
+    ) -> None:
+        # Issue 9: OpenBLAS' spinning thread pools cost ≈ 0.1 s of CPU of a 24-h analyze.
+        code = (
+            "import os, sys\n"
+            "from pet_biofeedback.cli import main\n"
+            "status = main(['analyze', '--json', sys.argv[1]])\n"
+            "print(status, os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)\n"
+        )
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+        }
+        for extra, expected in (({}, "0 1"), ({"OMP_NUM_THREADS": "2"}, "0 None")):
+            proc = subprocess.run(
+                [sys.executable, "-c", code, str(SAMPLE)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=tmp_path,
+                env={**env, **extra},
+                check=False,
+            )
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stderr.strip() == expected
 
     def test_console_script_reports_each_bad_file_in_one_line(self, tmp_path: Path) -> None:
         # In a real process nothing captures logging: pyxdf's own complaints about a damaged

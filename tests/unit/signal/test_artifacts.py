@@ -15,6 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.signal import _artifact_correction as correction
 from pet_biofeedback.signal import _artifact_detection as detection
+from pet_biofeedback.signal import _artifact_kernels as kernels
 from pet_biofeedback.signal import artifacts
 from pet_biofeedback.signal.artifacts import (
     RR_MAX_MS,
@@ -380,6 +381,23 @@ class TestCorrectRR:
             prev = correction._move_stats(st_inc, step.new_pos, nn.size)
             changed = np.concatenate(([True], step.changed))
             changed[1] = True
+
+    @pytest.mark.parametrize("n", [1, 2, 11, 12, 91, 92, 1500])
+    @pytest.mark.parametrize("half", [5, 45])
+    def test_rolling_statistics_equal_pandas_and_scipy(self, n: int, half: int) -> None:
+        # numpy's sorted windows replaced scipy.ndimage's rank filters (issue 9: its import cost
+        # more than the filters); the values must stay the exact order statistics, ties included.
+        pd = pytest.importorskip("pandas")
+        ndimage = pytest.importorskip("scipy.ndimage")
+        rng = np.random.default_rng(n + half)
+        x = np.round(np.abs(rng.normal(0.0, 0.05, n)), 3)  # 1-ms steps: many ties
+        rolling = pd.Series(x).rolling(2 * half + 1, center=True, min_periods=1)
+        q = kernels.rolling_quantiles(x, half, kernels.QUARTILES)
+        assert_array_equal(q[0], rolling.quantile(0.25).to_numpy())
+        assert_array_equal(q[1], rolling.quantile(0.75).to_numpy())
+        assert_array_equal(kernels.rolling_median(x, half), rolling.median().to_numpy())
+        nearest = ndimage.median_filter(x, size=2 * half + 1, mode="nearest")
+        assert_array_equal(kernels.median_nearest_at(x, half, np.arange(n)), nearest)
 
     def test_labels_mark_one_value_per_corrected_event(self) -> None:
         rr = np.full(200, 800.0) + 5.0 * np.sin(np.arange(200))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -468,3 +471,57 @@ class TestCoherenceWindowMeans:
             grid_t_s, coherence.ratio, result.windows.start_s, result.windows.end_s
         )
         assert_allclose(result.windows.coherence_ratio, expected, rtol=1e-12)
+
+
+class TestStartUpCost:
+    def test_rr_analysis_loads_no_scipy_subpackage_and_gives_the_same_numbers(self) -> None:
+        # Issue 9: scipy.ndimage and the scipy.linalg package (scipy's array-API layer,
+        # numpy.f2py, numpy.testing) and numpy.ma cost ≈ 0.4 s of a 1.3-s `analyze` of a 24-h
+        # RR file. The analysis uses numpy's sorts and LAPACK's extension module alone.
+        rng = np.random.default_rng(3)
+        rr = np.round(850 + 40 * np.sin(np.arange(1500) * 0.6) + 20 * rng.standard_normal(1500))
+        rr[[300, 700]] *= 2.0
+        code = (
+            "import json, sys\n"
+            "import numpy as np\n"
+            "from pet_biofeedback.signal.batch import AnalysisSettings, analyze_rr\n"
+            "rr = np.array(json.load(sys.stdin))\n"
+            "r = analyze_rr(rr, AnalysisSettings(window_s=300.0, step_s=150.0))\n"
+            "loaded = sorted(m for m in ('scipy.ndimage', 'scipy.linalg', 'scipy._lib._array_api',"
+            " 'numpy.ma', 'numpy.f2py', 'scipy.signal') if m in sys.modules)\n"
+            "import scipy.linalg\n"
+            "from pet_biofeedback.signal._spectral_kernels import _lapack\n"
+            "same = _lapack().dpbsv is scipy.linalg.lapack.dpbsv\n"
+            "print(json.dumps([loaded, same, r.windows.hf_ms2.tolist(), r.nn_ms.tolist()]))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(rr.tolist()),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        loaded, same, hf_ms2, nn_ms = json.loads(result.stdout)
+        assert loaded == []
+        assert same  # a later `import scipy.linalg` reuses the extension module
+        here = analyze_rr(rr, AnalysisSettings(window_s=300.0, step_s=150.0))
+        assert_array_equal(np.asarray(nn_ms), here.nn_ms)
+        assert_array_equal(np.asarray(hf_ms2), here.windows.hf_ms2)
+
+    def test_lapack_falls_back_to_the_scipy_linalg_package(self) -> None:
+        # Where the extension is not found on its own (another layout, or a platform whose
+        # scipy must start up first), the solves still work through scipy.linalg.lapack.
+        code = (
+            "import importlib.machinery, sys\n"
+            "importlib.machinery.EXTENSION_SUFFIXES[:] = ['.not-an-extension']\n"
+            "from pet_biofeedback.signal._spectral_kernels import _lapack\n"
+            "lapack = _lapack()\n"
+            "print(lapack.__name__, 'scipy.linalg' in sys.modules)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["scipy.linalg.lapack", "True"]
