@@ -75,6 +75,7 @@ This package imports only the standard library, `pet_biofeedback.errors` and
 
 from __future__ import annotations
 
+from pet_biofeedback.recording._events_json import read_back
 from pet_biofeedback.recording._format import (
     FILE_MODE,
     FLUSH_INTERVAL_S,
@@ -107,5 +108,6 @@ __all__ = [
     "RecordingReader",
     "RecordingWriter",
     "iter_events",
+    "read_back",
     "read_recording",
 ]

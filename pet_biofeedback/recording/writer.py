@@ -30,6 +30,7 @@ from pet_biofeedback.recording._format import (
     format_t,
 )
 from pet_biofeedback.recording._gzip_members import END_MEMBER, MemberBuilder
+from pet_biofeedback.recording._header import RecordingHeader, parse_header
 
 __all__ = ["MEMBER_INPUT_BYTES", "RecordingWriter"]
 
@@ -185,6 +186,9 @@ class RecordingWriter:
             header_line = json_line(header)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"device and settings must be JSON-serialisable: {exc}") from exc
+        # What a reader will make of line 1 (a mapping key that is not a string is written
+        # as a string, for one): the header a caller gathering what it wrote must use.
+        self._header = parse_header(header_line.rstrip(b"\n"), True, False, self._path)
 
         flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
         flags |= os.O_TRUNC if overwrite else os.O_EXCL
@@ -222,6 +226,11 @@ class RecordingWriter:
     def path(self) -> str:
         """The file being written."""
         return self._path
+
+    @property
+    def header(self) -> RecordingHeader:
+        """The header as a reader reads it back from the file."""
+        return self._header
 
     @property
     def n_events(self) -> int:
