@@ -69,8 +69,9 @@ Crash safety: the writer hands its data to the operating system at least every
 power cut loses at most the last seconds. A failed write (disk full) cuts the file back to
 its last complete flush and raises one `RecordingWriteError` saying what was saved.
 
-This package imports only the standard library, `pet_biofeedback.errors` and
-`pet_biofeedback.events` (design.md §2).
+This package imports only the standard library, numpy (`._frame_lines` parses the sample
+lists of ECG and ACC frame lines with it, many lines at a time), `pet_biofeedback.errors`
+and `pet_biofeedback.events` (design.md §2).
 """
 
 from __future__ import annotations
