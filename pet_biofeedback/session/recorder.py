@@ -306,11 +306,8 @@ class _WriterThread:
         """Write a batch; a snapshot of the saved numbers when a sync was due, else None."""
         writer = self.writer
         assert writer is not None
-        for event in batch:
-            writer.write(event)
-            self._written.update(event)
-            if self._tap is not None:
-                self._tap.event(read_back(event))
+        writer.write_many(batch)
+        self._account(batch)
         now = self._clock()
         if now - self._last_saved_s < SAVED_INTERVAL_S:
             writer.maybe_sync()
@@ -326,11 +323,8 @@ class _WriterThread:
             return copy.copy(self._written)
         error: BaseException | None = None
         try:
-            for event in batch:
-                writer.write(event)
-                self._written.update(event)
-                if self._tap is not None:
-                    self._tap.event(read_back(event))
+            writer.write_many(batch)
+            self._account(batch)
         except BaseException as exc:
             error = exc
         try:
@@ -344,6 +338,15 @@ class _WriterThread:
         if error is not None:
             raise error
         return copy.copy(self._written)
+
+    def _account(self, written: list[Event]) -> None:
+        """Count what was written; show it to the tap."""
+        update = self._written.update
+        for event in written:
+            update(event)
+        if self._tap is not None:
+            for event in written:
+                self._tap.event(read_back(event))
 
     def create(self, make: Callable[[], RecordingWriter]) -> None:
         """Create the file (``make``) and show the tap its header."""
