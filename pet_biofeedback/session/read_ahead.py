@@ -9,18 +9,23 @@ the reader appends to a list and the consumer takes everything waiting at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
+from typing import TypeAlias
 
 from pet_biofeedback.events import Event
 
 __all__ = ["ReadAhead"]
+
+_TakeReady: TypeAlias = Callable[[list[Event], int], None]
 
 
 class ReadAhead:
     """Events read from a source and not yet taken, at most ``limit`` of them.
 
     `fill` (a task) reads the source into the buffer and waits while ``limit`` events wait;
-    the consumer waits for `ready` and then `take`\\ s all of them. After the source ended
+    the consumer waits for `ready` and then `take`\\ s all of them. A source with a
+    ``take_ready(into, limit)`` method (`ReplaySource.take_ready`) hands over the events it
+    holds with each one awaited. After the source ended
     (`ended`), ``error`` holds what it raised, if anything.
     """
 
@@ -45,9 +50,14 @@ class ReadAhead:
 
     async def fill(self, source: AsyncIterable[Event]) -> None:
         """Read ``source`` to its end; an `Exception` it raises is kept in ``error``."""
+        # A source that can hand over the events it holds without waiting (a replay at full
+        # speed: `ReplaySource.take_ready`) is asked for them after each one awaited.
+        take_ready: _TakeReady | None = getattr(source, "take_ready", None)
         try:
             async for event in source:
                 self._events.append(event)  # a new list after each `take`
+                if take_ready is not None and len(self._events) < self.limit:
+                    take_ready(self._events, self.limit - len(self._events))
                 self.ready.set()
                 if len(self._events) >= self.limit:
                     self._space.clear()

@@ -1,18 +1,34 @@
-"""The engine's read-ahead: events in batches, bounded, and a stop that ends a quiet session."""
+"""The engine's read-ahead: events in batches, bounded, and a stop that ends a quiet session;
+a replay hands over the events it holds (`ReplaySource.take_ready`) in the same order."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Self
 
 import pytest
 
 from pet_biofeedback.errors import DeviceError
-from pet_biofeedback.events import Event, HeartRate, Marker, RRIntervals
+from pet_biofeedback.events import (
+    Battery,
+    EcgFrame,
+    Event,
+    Gap,
+    HeartRate,
+    Marker,
+    RawNotification,
+    RRIntervals,
+)
+from pet_biofeedback.firmware_bridge import hrs
+from pet_biofeedback.firmware_bridge.replay import ReplaySource
+from pet_biofeedback.recording import RecordingWriter
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan
 from pet_biofeedback.session.pacer import PacerSettings
 from pet_biofeedback.session.read_ahead import ReadAhead
+from pet_biofeedback.session.sources import GatedReplaySource
 
 PLAN = SessionPlan(protocol="practice", minutes=10, pacer=PacerSettings(breaths_per_min=6.0))
 
@@ -123,3 +139,61 @@ async def test_the_sources_error_comes_after_its_events() -> None:
             async for event in engine:
                 n_beats += isinstance(event, RRIntervals)
     assert n_beats == 30
+
+
+# --- sources that hand over what they hold (ReplaySource.take_ready) ---------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+SAMPLES = sorted((REPO / "recordings").glob("*.jsonl.gz"))
+
+
+def _raw_and_out_of_order(path: Path) -> Path:
+    """Raw heart-rate notifications to decode (and their lost beats), frames a little out of
+    time order, a few far out of order, and a gap."""
+    events: list[Event] = [Battery(0.0, 90)]
+    for i in range(400):
+        rr = (1000, 980) if i % 7 else ()
+        flags = 0x10 | 0x06  # RR present, contact supported and detected
+        payload = bytes([flags, 60]) + b"".join(v.to_bytes(2, "little") for v in rr)
+        events.append(RawNotification(1.0 + i, hrs.HEART_RATE_MEASUREMENT_UUID, payload))
+        events.append(EcgFrame(1.0 + i - 0.3 * (i % 3), 130.0, (1.0, 2.0, 3.0)))
+        if i % 97 == 5:
+            events.append(Marker(i - 20.0, "far out of order"))
+        if i == 200:
+            events.append(Gap(200.5, 3.0, "contact lost"))
+    with RecordingWriter(path, device={}, settings={}) as writer:
+        for event in events:
+            writer.write(event)
+    return path
+
+
+async def _played(source: ReplaySource, batch: int) -> list[Event]:
+    """Everything the source plays, taking ``batch`` events with `take_ready` after each one
+    awaited (0: `__anext__` only)."""
+    out: list[Event] = []
+    async with source:
+        async for event in source:
+            out.append(event)
+            if batch:
+                source.take_ready(out, batch)
+    return out
+
+
+@pytest.mark.parametrize("batch", [1, 7, 256])
+async def test_take_ready_plays_what_anext_alone_plays(batch: int, tmp_path: Path) -> None:
+    paths = [*SAMPLES, _raw_and_out_of_order(tmp_path / "raw.jsonl.gz")]
+    for path in paths:
+        alone = await _played(ReplaySource(path, speed=math.inf), 0)
+        assert await _played(ReplaySource(path, speed=math.inf), batch) == alone
+        gated = await _played(GatedReplaySource(path, speed=math.inf), 0)
+        assert await _played(GatedReplaySource(path, speed=math.inf), batch) == gated
+    assert any(isinstance(e, RRIntervals) for e in alone)  # the raw ones were decoded
+
+
+async def test_take_ready_holds_back_below_full_speed(tmp_path: Path) -> None:
+    source = ReplaySource(_raw_and_out_of_order(tmp_path / "r.jsonl.gz"), speed=1000.0)
+    async with source:
+        first = await anext(source)
+        held: list[Event] = []
+        source.take_ready(held, 100)
+        assert first is not None and held == []  # paced: nothing is due without waiting
