@@ -115,41 +115,46 @@ def _spell(
     """The sample lists of consecutive frames as JSON text (ECG ``1,-2,3``, ACC
     ``[1,2,3],[4,5,6]``), one after another, and where each frame's text ends.
 
-    Each value gets a row of fixed width — an opening bracket, sign and digits right-aligned,
-    a closing bracket or comma, a comma — filled column by column; the bytes each value
-    needs are then picked out row after row in one masked copy.
+    Each value gets a row of fixed width: opening bracket, sign and digits right-aligned in
+    columns 0 … ``width`` + 1, then a closing bracket or comma and a comma. Filled column by
+    column (bytes, a few vector passes per column), the bytes each value needs — a
+    contiguous run of its row — are then picked out row after row in one masked copy.
     """
     n = values.size
     magnitude = np.abs(values).astype(np.int32)  # within 1e9: int32 divides faster
-    n_digits = np.searchsorted(_POWERS_OF_TEN[1:], magnitude, side="right") + 1
+    width = len(str(int(magnitude.max(initial=0))))  # digits of the longest
+    n_digits = np.ones(n, dtype=np.int8)
+    for k in range(1, width):
+        n_digits += magnitude >= _POWERS_OF_TEN[k]
     negative = values < 0
-    index_in_frame = np.arange(n) - np.repeat(first_value, n_values)
-    last = index_in_frame == np.repeat(n_values - 1, n_values)
-    if n_channels == 3:
-        channel = index_in_frame % 3
-        opens = channel == 0
-        closes = channel == 2
+    last = np.zeros(n, dtype=bool)
+    last[first_value + n_values - 1] = True
+    if n_channels == 3:  # frames hold whole triples: the channel follows from the index
+        closes = np.tile(np.array([False, False, True]), n // 3)
         # after x and y a comma; after z a bracket, and a comma unless the frame ends
-        n_after = np.where(closes & ~last, 2, 1)
+        n_after = np.where(closes & ~last, 2, 1).astype(np.int8)
     else:
-        opens = closes = np.zeros(n, dtype=bool)
-        n_after = np.where(last, 0, 1)
-    width = int(n_digits.max(initial=1))
-    # columns: 0 bracket, 1 … width + 1 sign and digits, width + 2 and + 3 what follows
-    rows = np.empty((n, width + 4), dtype=np.uint8)
-    rows[:, 0] = _OPEN
+        closes = np.zeros(n, dtype=bool)
+        n_after = (~last).astype(np.int8)
+    n_columns = width + 4
+    rows = np.empty((n, n_columns), dtype=np.uint8)
     for k in range(width):  # a scalar divisor: numpy divides without a division per value
         rows[:, width + 1 - k] = (magnitude // np.int32(_POWERS_OF_TEN[k])) % 10 + _ZERO
-    sign_at = width - n_digits  # the column left of the first digit
-    rows[np.flatnonzero(negative), sign_at[negative] + 1] = _MINUS
     rows[:, width + 2] = np.where(closes, _CLOSE, _COMMA)
     rows[:, width + 3] = _COMMA
-    number_from = width + 2 - n_digits - negative
-    columns = np.arange(width + 4)
-    keep = np.empty((n, width + 4), dtype=bool)
-    keep[:, 0] = opens
-    keep[:, 1 : width + 2] = columns[1 : width + 2] >= number_from[:, None]
-    keep[:, width + 2] = n_after >= 1
-    keep[:, width + 3] = n_after == 2
-    ends = np.cumsum(opens.astype(np.intp) + negative + n_digits + n_after)
+    first_digit = (width + 2 - n_digits).astype(np.intp)
+    flat = rows.reshape(-1)
+    row_start = np.arange(0, n * n_columns, n_columns, dtype=np.intp)
+    flat[(row_start + first_digit - 1)[negative]] = _MINUS
+    first = first_digit - negative  # the row's first byte used
+    if n_channels == 3:  # an opening bracket before every x (every third value)
+        first[::3] -= 1
+        flat[row_start[::3] + first[::3]] = _OPEN
+    # the bytes of each row used: a run from ``first`` to ``stop`` (exclusive)
+    stop = (width + 2 + n_after).astype(np.int8)
+    first_small = first.astype(np.int8)
+    keep = np.empty((n, n_columns), dtype=bool)
+    for column in range(n_columns):  # long vector passes, not a short one per row
+        keep[:, column] = (first_small <= column) & (stop > column)
+    ends = np.cumsum(stop - first)
     return rows[keep].tobytes(), ends[last]
