@@ -814,6 +814,37 @@ class ReplaySource:
             self._n_played += 1
             return event
 
+    def take_ready(self, into: list[Event], limit: int) -> None:
+        """Append to ``into`` up to ``limit`` events that `__anext__` would return now, one
+        after another, without waiting.
+
+        At ``speed=math.inf`` those are the events already read; at other speeds, while
+        paused, before a pending backward seek, and where the next event needs the event
+        loop (more of the file, the first raw notification to decode, a read error, the
+        end) there are none: `__anext__` goes on from there. For a consumer that takes
+        events in batches (the session engine's read-ahead), which a replay at full speed
+        hands over faster than one ``await`` per event.
+        """
+        if (
+            self._state != "open"
+            or not self._started
+            or not math.isinf(self._speed)
+            or self._paused_at is not None
+            or self._restart_pending
+        ):
+            return
+        for _ in range(limit):
+            event = self._ready()
+            while event is None and self._unread and not self._needs_decoder():
+                self._take_unread()
+                event = self._ready()
+            if event is None:
+                return
+            self._pop()
+            self._last_played_t = max(self._last_played_t, event.t)
+            self._n_played += 1
+            into.append(event)
+
     # -- internals --
 
     async def _restart(self) -> None:
@@ -878,28 +909,44 @@ class ReplaySource:
                     self._exhausted = True
                     continue
                 self._unread.extend(batch)
-            ev = self._unread.popleft()
-            if isinstance(ev, RRIntervals) and ev.rr_ms and self._find_lost_beats:
-                # Recorded beats go through the live strap's lost-beat rule too (issue 6), so an
-                # old recording without those gaps gets them; a recorded gap resets the chain.
-                gap = self._rr_chain.check(ev.t, ev.rr_ms)
-                if gap is not None:
+            if self._needs_decoder():
+                await self._check_decoder()
+            self._take_unread()
+
+    def _needs_decoder(self) -> bool:
+        """The next unread event is the first raw notification to decode (the decoder is made
+        once, after a look at which streams the recording holds: a wait)."""
+        return (
+            not self._decoder_checked
+            and self._decode_raw
+            and isinstance(self._unread[0], RawNotification)
+        )
+
+    def _take_unread(self) -> None:
+        """Move the next unread event, and what comes of it, into the re-ordering heap."""
+        ev = self._unread.popleft()
+        if isinstance(ev, RRIntervals) and ev.rr_ms and self._find_lost_beats:
+            # Recorded beats go through the live strap's lost-beat rule too (issue 6), so an
+            # old recording without those gaps gets them; a recorded gap resets the chain.
+            gap = self._rr_chain.check(ev.t, ev.rr_ms)
+            if gap is not None:
+                self._n_lost_beat_gaps += 1
+                self._push(gap)
+        self._push(ev)
+        if isinstance(ev, RawNotification) and self._decode_raw:
+            assert self._decoder is not None
+            for decoded in self._decoder.decode(ev):
+                if isinstance(decoded, Gap):
                     self._n_lost_beat_gaps += 1
-                    self._push(gap)
-            self._push(ev)
-            if isinstance(ev, RawNotification) and self._decode_raw:
-                for decoded in await self._decode(ev):
-                    if isinstance(decoded, Gap):
-                        self._n_lost_beat_gaps += 1
-                    self._push(decoded)
-            elif isinstance(ev, Gap | Link) or (
-                (isinstance(ev, Contact) and not ev.ok)
-                or (isinstance(ev, HeartRate) and ev.hr_bpm == 0)
-            ):
-                # The chain of beats is broken, as the live strap treats it.
-                self._rr_chain.reset()
-                if self._decoder is not None and isinstance(ev, Gap):
-                    self._decoder.gap()
+                self._push(decoded)
+        elif isinstance(ev, Gap | Link) or (
+            (isinstance(ev, Contact) and not ev.ok)
+            or (isinstance(ev, HeartRate) and ev.hr_bpm == 0)
+        ):
+            # The chain of beats is broken, as the live strap treats it.
+            self._rr_chain.reset()
+            if self._decoder is not None and isinstance(ev, Gap):
+                self._decoder.gap()
 
     def _push(self, event: Event) -> None:
         if event.t < self._last_played_t:
@@ -917,7 +964,7 @@ class ReplaySource:
         self._seq += 1
         self._max_t_read = max(self._max_t_read, event.t)
 
-    async def _decode(self, raw: RawNotification) -> list[Event]:
+    async def _check_decoder(self) -> None:
         if not self._decoder_checked:
             self._decoder_checked = True
             inventory = await self._supplier.stream_inventory()
@@ -939,8 +986,6 @@ class ReplaySource:
                 self.name,
                 ", ".join(decoded) or "nothing (decoded events recorded)",
             )
-        assert self._decoder is not None
-        return self._decoder.decode(raw)
 
     def _finish(self) -> None:
         if self._finished:

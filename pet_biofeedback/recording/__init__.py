@@ -69,12 +69,14 @@ Crash safety: the writer hands its data to the operating system at least every
 power cut loses at most the last seconds. A failed write (disk full) cuts the file back to
 its last complete flush and raises one `RecordingWriteError` saying what was saved.
 
-This package imports only the standard library, `pet_biofeedback.errors` and
-`pet_biofeedback.events` (design.md §2).
+This package imports only the standard library, numpy (`._frame_lines` parses the sample
+lists of ECG and ACC frame lines with it, many lines at a time), `pet_biofeedback.errors`
+and `pet_biofeedback.events` (design.md §2).
 """
 
 from __future__ import annotations
 
+from pet_biofeedback.recording._events_json import read_back
 from pet_biofeedback.recording._format import (
     FILE_MODE,
     FLUSH_INTERVAL_S,
@@ -107,5 +109,6 @@ __all__ = [
     "RecordingReader",
     "RecordingWriter",
     "iter_events",
+    "read_back",
     "read_recording",
 ]

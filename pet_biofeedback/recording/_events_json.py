@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Final, TypeGuard, assert_never
 
 from pet_biofeedback.events import (
@@ -229,6 +229,30 @@ def event_line(event: Event) -> bytes:
     if fs_hz is not None and not FS_MIN_HZ <= fs_hz <= FS_MAX_HZ:
         raise ValueError(f"the sample rate must be {FS_MIN_HZ:g} to {FS_MAX_HZ:g} Hz")
     return json_line(event_to_json(event))
+
+
+def _has_negative_zero(values: Iterable[float]) -> bool:
+    return any(v == 0 and math.copysign(1.0, v) < 0 for v in values)
+
+
+def read_back(event: Event) -> Event:
+    """``event`` as a reader reads it back from the line `event_line` writes for it.
+
+    Every value reads back equal (integers as equal floats), with one exception: the writer
+    spells integral float samples of ECG and ACC frames as JSON integers, so a sample of
+    -0.0 reads back as 0.0. Whoever gathers what was written (a session's summary) and must
+    agree exactly with a reading of the file takes the events through this.
+    """
+    # ``0.0 in ...`` scans in C and is true for -0.0 too: the common case costs no loop here.
+    if isinstance(event, EcgFrame):
+        if 0.0 in event.ecg_uv and _has_negative_zero(event.ecg_uv):
+            return EcgFrame(event.t, event.fs_hz, tuple([v + 0.0 for v in event.ecg_uv]))
+    elif isinstance(event, AccFrame):
+        flat = itertools.chain.from_iterable
+        if 0.0 in flat(event.acc_mg) and _has_negative_zero(flat(event.acc_mg)):
+            acc_mg = tuple([(x + 0.0, y + 0.0, z + 0.0) for x, y, z in event.acc_mg])
+            return AccFrame(event.t, event.fs_hz, acc_mg)
+    return event
 
 
 # --- Reading ---------------------------------------------------------------------------------

@@ -42,10 +42,11 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 _MEMBER_MAGIC: Final = b"\x1f\x8b\x08"  # magic and CM = deflate: what a member starts with
 _GZIP_WBITS: Final = 31  # zlib: gzip header and trailer
 _RAW_DEFLATE_WBITS: Final = -15
-# zlib level 5, not the default 6: on a 60-min H10 recording (14.2 MB of lines, 64-KiB
-# members) the file is 2 % larger (3.64 vs 3.57 MB) and compressing takes 0.27 instead of
-# 0.63 s of CPU, which a replay at --speed max pays in the recorder thread.
-GZIP_LEVEL: Final = 5
+# zlib level 4, not the default 6: on a 60-min H10 recording (14.2 MB of lines, 64-KiB
+# members) compressing takes 0.22 s of CPU against 0.36 s at level 5 and 0.9 s at 6, for a
+# file of 3.91 MB against 3.65 and 3.58 (levels 1-3, zlib's other matcher, give 4.2-4.6 MB
+# for no less time). A replay at --speed max pays it in the recorder thread (issue 7).
+GZIP_LEVEL: Final = 4
 _FLG_FHCRC: Final = 0x02
 _FLG_FEXTRA: Final = 0x04
 _FLG_RESERVED: Final = 0xE0

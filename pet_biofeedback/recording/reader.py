@@ -16,6 +16,7 @@ from pet_biofeedback.errors import (
 from pet_biofeedback.events import Event
 from pet_biofeedback.recording._events_json import BadLine, Fields, decode_event, parse_object
 from pet_biofeedback.recording._format import format_t
+from pet_biofeedback.recording._frame_lines import decode_frame_lines
 from pet_biofeedback.recording._gzip_members import GZIP_MAGIC, Damage, GzipChunks
 from pet_biofeedback.recording._header import RecordingHeader, parse_header
 
@@ -138,12 +139,13 @@ class Recording:
 
 
 class _Lines:
-    """Numbered lines of a plain or gzip file: ``(line_number, bytes, ends_with_newline)``.
+    """Numbered lines of a plain or gzip file: ``(line_number, bytes, ends_with_newline)``,
+    in blocks (the lines that one chunk of data completes).
 
     Gzip is recognised by its magic bytes, not the file name, and read by `GzipChunks`; a
-    `Damage` it reports goes to ``on_damage`` once every line before it was taken (a line
-    cut by the damage comes out incomplete). ``bytes`` is None for a line longer than
-    `MAX_LINE_BYTES`.
+    `Damage` it reports goes to ``on_damage`` once every block before it was taken (a line
+    cut by the damage comes out incomplete, in a block of its own). ``bytes`` is None for a
+    line longer than `MAX_LINE_BYTES`. `first` takes line 1, `blocks` the rest.
     """
 
     def __init__(self, file: IO[bytes], path: str, on_damage: Callable[[Damage], None]) -> None:
@@ -152,20 +154,30 @@ class _Lines:
         self._on_damage = on_damage
         self.gzip: GzipChunks | None = GzipChunks(file) if file.read(2) == GZIP_MAGIC else None
         file.seek(0)
-        self._line_iter = self._split_lines()
+        self._block_iter = self._split_lines()
+        self._rest: list[Line] = []  # of the block that held line 1
 
-    def __iter__(self) -> Self:
-        return self
+    def first(self) -> Line | None:
+        """Line 1, or None for an empty file."""
+        for block in self._block_iter:
+            if block:
+                self._rest = block[1:]
+                return block[0]
+        return None
 
-    def __next__(self) -> Line:
-        return next(self._line_iter)
+    def blocks(self) -> Iterator[list[Line]]:
+        """The lines after line 1, a block at a time."""
+        if self._rest:
+            rest, self._rest = self._rest, []
+            yield rest
+        yield from self._block_iter
 
     @property
     def in_unverified_tail(self) -> bool:
         """The lines now come from the unchecked end of a compressed recording."""
         return self.gzip is not None and self.gzip.in_unverified_tail
 
-    def _split_lines(self) -> Iterator[Line]:
+    def _split_lines(self) -> Iterator[list[Line]]:
         line_number = 0
         head: list[bytes] = []  # the pieces of a line not ended yet
         n_head = 0
@@ -174,22 +186,29 @@ class _Lines:
                 self._on_damage(data)
                 if head:  # cut short by the damage
                     line_number += 1
-                    yield line_number, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False
+                    yield [
+                        (line_number, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False)
+                    ]
                     head, n_head = [], 0
                 continue
             *ended, rest = data.split(b"\n")
+            block: list[Line] = []
             for i, line in enumerate(ended):
                 line_number += 1
                 if i == 0 and head:
                     n_head += len(line)
-                    yield (
-                        line_number,
-                        b"".join([*head, line]) if n_head <= MAX_LINE_BYTES else None,
-                        True,
+                    block.append(
+                        (
+                            line_number,
+                            b"".join([*head, line]) if n_head <= MAX_LINE_BYTES else None,
+                            True,
+                        )
                     )
                     head, n_head = [], 0
                 else:
-                    yield line_number, line if len(line) <= MAX_LINE_BYTES else None, True
+                    block.append((line_number, line if len(line) <= MAX_LINE_BYTES else None, True))
+            if block:
+                yield block
             if rest:
                 n_head += len(rest)
                 if n_head <= MAX_LINE_BYTES:
@@ -197,7 +216,7 @@ class _Lines:
                 else:
                     head = [b""]  # only its length matters now
         if head:
-            yield line_number + 1, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False
+            yield [(line_number + 1, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False)]
 
     def _chunks(self) -> Iterator[bytes | Damage]:
         try:
@@ -275,7 +294,7 @@ class RecordingReader:
         self._iterated = False
         try:
             self._lines = _Lines(self._file, self.path, self._damage)
-            first = next(self._lines, None)
+            first = self._lines.first()
             gz = self._lines.gzip
             damaged = gz is not None and (gz.damaged_from_start or self._open_span is not None)
             if first is None:
@@ -361,46 +380,60 @@ class RecordingReader:
     def _events(self) -> Iterator[Event]:
         lines = self._lines
         pending: list[_BadLine] = []  # lines that are not JSON: in the middle, or a tail?
-        for line_number, raw, complete in lines:
-            try:
-                obj = parse_object(raw) if raw is not None else None
-            except BadLine as exc:
-                obj = None
-                problem = str(exc)
-            else:
-                problem = f"longer than {MAX_LINE_BYTES} bytes"
-            if obj is None:
-                if self._unlocated_damage_shows(line_number):
-                    break
-                if lines.in_unverified_tail:  # inflated from zero bytes or garbage, maybe
-                    self._drop_tail(line_number, complete=complete)
-                    break
-                blank = complete and raw is not None and not raw.strip(b" \t\r")
-                pending.append(_BadLine(line_number, complete, blank, problem))
-                continue
-            try:
-                event = self._decode(obj, line_number)
-            except BadLine as exc:
-                if self._unlocated_damage_shows(line_number):
-                    break
-                if lines.in_unverified_tail:
-                    self._drop_tail(line_number, complete=complete)
-                    break
-                self._malformed(pending)
-                pending = []
-                self._malformed([_BadLine(line_number, complete, False, str(exc))])
-                continue
-            self._malformed(pending)  # good lines follow them: not a truncated tail
-            pending = []
-            if event is not None:
-                if self._open_span is not None:
-                    t_before, n_bytes = self._open_span
-                    self._spans.append(
-                        DamagedSpan(t_before=t_before, t_after=event.t, n_bytes=n_bytes)
-                    )
-                    self._open_span = None
-                self._last_t = event.t
-                yield event
+        for block in lines.blocks():
+            # ECG/ACC frames as the writer spells them, parsed together (None: any other line)
+            frames = decode_frame_lines([raw for _, raw, _ in block])
+            for (line_number, raw, complete), frame in zip(block, frames, strict=True):
+                event: Event | None = frame
+                if event is None:
+                    try:
+                        obj = parse_object(raw) if raw is not None else None
+                    except BadLine as exc:
+                        obj = None
+                        problem = str(exc)
+                    else:
+                        problem = f"longer than {MAX_LINE_BYTES} bytes"
+                    if obj is None:
+                        if self._unlocated_damage_shows(line_number):
+                            self._end(pending)
+                            return
+                        if lines.in_unverified_tail:  # inflated from zero bytes or garbage?
+                            self._drop_tail(line_number, complete=complete)
+                            self._end(pending)
+                            return
+                        blank = complete and raw is not None and not raw.strip(b" \t\r")
+                        pending.append(_BadLine(line_number, complete, blank, problem))
+                        continue
+                    try:
+                        event = self._decode(obj, line_number)
+                    except BadLine as exc:
+                        if self._unlocated_damage_shows(line_number):
+                            self._end(pending)
+                            return
+                        if lines.in_unverified_tail:
+                            self._drop_tail(line_number, complete=complete)
+                            self._end(pending)
+                            return
+                        self._malformed(pending)
+                        pending = []
+                        self._malformed([_BadLine(line_number, complete, False, str(exc))])
+                        continue
+                if pending:
+                    self._malformed(pending)  # good lines follow them: not a truncated tail
+                    pending = []
+                if event is not None:
+                    if self._open_span is not None:
+                        t_before, n_bytes = self._open_span
+                        self._spans.append(
+                            DamagedSpan(t_before=t_before, t_after=event.t, n_bytes=n_bytes)
+                        )
+                        self._open_span = None
+                    self._last_t = event.t
+                    yield event
+        self._end(pending)
+
+    def _end(self, pending: list[_BadLine]) -> None:
+        """Reading is over: lines still pending are a truncated tail; log what was lost."""
         if pending and not all(bad.blank for bad in pending):
             first = next(bad for bad in pending if not bad.blank)
             self._drop_tail(first.line_number, complete=first.complete)

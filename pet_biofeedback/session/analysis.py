@@ -94,6 +94,7 @@ __all__ = [
     "RR_GAP_S",
     "BreathingSource",
     "FileAnalysis",
+    "RecordingAccumulator",
     "RecordingTap",
     "analyze_file",
     "report_dict",
@@ -386,53 +387,135 @@ def _breath_starts_from_ecg(peaks: _EcgPeaks) -> FloatArray | None:
     return found if found.size >= 2 else None
 
 
+class RecordingAccumulator:
+    """What the analysis of a recording keeps of its events, gathered one event at a time.
+
+    `analyze_file` feeds it the events it reads from a file; a recorder can feed it the events
+    it writes (`event`, in file order), so that a session's summary needs no second reading
+    of the file it just wrote. `result` then analyses what was gathered: fed the same header
+    and events, both give the same `FileAnalysis`.
+    """
+
+    def __init__(self) -> None:
+        # Imported here: RR text and XDF analysis do not need the decoders.
+        from pet_biofeedback.firmware_bridge import hrs
+
+        self._hrm_uuid = hrs.HEART_RATE_MEASUREMENT_UUID
+        self._header: RecordingHeader | None = None
+        self.rr_t: list[float] = []
+        self.rr_groups: list[tuple[float, ...]] = []
+        self.raw_t: list[float] = []
+        self.raw_payloads: list[bytes] = []
+        self.gap_t: list[float] = []
+        self.hr_bpm: list[float] = []
+        self.ecg = FrameSamples(1)
+        self.acc = FrameSamples(3)
+
+    def header(self, header: RecordingHeader) -> None:
+        """Take the recording's header (before its events)."""
+        self._header = header
+
+    def event(self, event: Event) -> None:
+        """Take one event, in file order."""
+        match event:
+            case RRIntervals():
+                self.rr_t.append(event.t)
+                self.rr_groups.append(event.rr_ms)
+            case RawNotification():
+                if event.characteristic.lower() == self._hrm_uuid:
+                    self.raw_t.append(event.t)
+                    self.raw_payloads.append(event.payload)
+            case Gap():
+                self.gap_t.append(event.t)
+            case HeartRate():
+                self.hr_bpm.append(event.hr_bpm)
+            case EcgFrame():
+                self.ecg.append(event.t, event.fs_hz, event.ecg_uv)
+            case AccFrame():
+                self.acc.append(event.t, event.fs_hz, event.acc_mg)
+            case _:
+                pass
+
+    def result(
+        self,
+        source: str,
+        settings: AnalysisSettings,
+        *,
+        truncated: bool = False,
+        read_notes: tuple[str, ...] = (),
+    ) -> FileAnalysis:
+        """The analysis of what was gathered, as `analyze_file` gives it for a file with
+        this header and these events; ``source`` names the file in the report and errors,
+        ``truncated`` and ``read_notes`` are what reading the file found.
+
+        Use once: the samples gathered are released on the way.
+
+        Raises
+        ------
+        InputFileError
+            Too few beats, a heart rate only, unusable accelerometer data.
+        """
+        if self._header is None:
+            raise RuntimeError("the recording's header was not given")
+        found = _analyze_gathered(
+            self, self._header, source, settings, truncated=truncated, read_notes=read_notes
+        )
+        return _with_breathing_fallback(found)
+
+
 def _analyze_recording(
     path: Path, settings: AnalysisSettings, *, strict: bool = False, tap: RecordingTap | None = None
 ) -> FileAnalysis:
-    # Imported here: RR text and XDF analysis do not need the recording or decoder modules.
-    from pet_biofeedback.firmware_bridge import hrs
+    # Imported here: RR text and XDF analysis do not need the recording module.
     from pet_biofeedback.recording import RecordingReader
-    from pet_biofeedback.signal.respiration_chunked import breathing_from_acc_chunks
 
-    rr_t: list[float] = []
-    rr_groups: list[tuple[float, ...]] = []
-    raw_t: list[float] = []
-    raw_payloads: list[bytes] = []
-    gap_t: list[float] = []
-    hr_bpm: list[float] = []
-    ecg = FrameSamples(1)
-    acc = FrameSamples(3)
+    gathered = RecordingAccumulator()
     try:
         with RecordingReader(path, strict=strict) as reader:
-            if tap is not None:
+            gathered.header(reader.header)
+            if tap is None:
+                for event in reader:
+                    gathered.event(event)
+            else:
                 tap.header(reader.header)
-            for event in reader:
-                if tap is not None:
+                for event in reader:
                     tap.event(event)
-                match event:
-                    case RRIntervals():
-                        rr_t.append(event.t)
-                        rr_groups.append(event.rr_ms)
-                    case RawNotification():
-                        if event.characteristic.lower() == hrs.HEART_RATE_MEASUREMENT_UUID:
-                            raw_t.append(event.t)
-                            raw_payloads.append(event.payload)
-                    case Gap():
-                        gap_t.append(event.t)
-                    case HeartRate():
-                        hr_bpm.append(event.hr_bpm)
-                    case EcgFrame():
-                        ecg.append(event.t, event.fs_hz, event.ecg_uv)
-                    case AccFrame():
-                        acc.append(event.t, event.fs_hz, event.acc_mg)
-                    case _:
-                        pass
+                    gathered.event(event)
             header, truncated, read_notes = reader.header, reader.truncated, reader.notes
     except RecordingFileError as exc:
         raise InputFileError(exc.path, exc.problem) from exc
     except RecordingError as exc:
         raise InputFileError(str(path), exc.user_message) from exc
+    # analyze_file adds the breathing fallback, as for every kind of file.
+    return _analyze_gathered(
+        gathered, header, str(path), settings, truncated=truncated, read_notes=read_notes
+    )
 
+
+def _analyze_gathered(
+    gathered: RecordingAccumulator,
+    header: RecordingHeader,
+    source: str,
+    settings: AnalysisSettings,
+    *,
+    truncated: bool,
+    read_notes: tuple[str, ...],
+) -> FileAnalysis:
+    """`RecordingAccumulator.result`: the analysis of a recording's events."""
+    from pet_biofeedback.firmware_bridge import hrs
+    from pet_biofeedback.signal.respiration_chunked import breathing_from_acc_chunks
+
+    rr_t, rr_groups, gap_t, hr_bpm = (
+        gathered.rr_t,
+        gathered.rr_groups,
+        gathered.gap_t,
+        gathered.hr_bpm,
+    )
+    raw_t, raw_payloads = gathered.raw_t, gathered.raw_payloads
+    ecg, acc = gathered.ecg, gathered.acc
+    # Released here so that `del` below frees the samples before the RR analysis.
+    gathered.ecg = FrameSamples(1)
+    gathered.acc = FrameSamples(3)
     details: dict[str, Any] = {
         "started_at": header.started_at.isoformat(),
         "device": dict(header.device),
@@ -484,13 +567,11 @@ def _analyze_recording(
         # sensor's hold heart rate only), no ECG: say why, not "holds only 0 RR intervals".
         if beating and n_intervals == 0 and not has_ecg:
             mean_hr_bpm = math.fsum(beating) / len(beating)
-            raise InputFileError(
-                str(path), "holds " + heart_rate_only_text(mean_hr_bpm, len(beating))
-            )
+            raise InputFileError(source, "holds " + heart_rate_only_text(mean_hr_bpm, len(beating)))
         found = f"{n_intervals} RR interval{'' if n_intervals == 1 else 's'}"
         if n_ecg is not None and rr_source != "ECG R-peaks":
             found += f" (its ECG gives {n_ecg})"
-        raise InputFileError(str(path), f"holds only {found}; at least {MIN_BEATS} are needed")
+        raise InputFileError(source, f"holds only {found}; at least {MIN_BEATS} are needed")
     beats = _join(stretches)
     details["rr_source"] = rr_source
     details["gaps"] = beats.n_gaps
@@ -502,7 +583,7 @@ def _analyze_recording(
         try:
             est = breathing_from_acc_chunks(acc.windows(), acc.first_fs_hz)
         except SignalInputError as exc:
-            raise InputFileError(str(path), f"accelerometer: {exc}") from exc
+            raise InputFileError(source, f"accelerometer: {exc}") from exc
         if math.isfinite(est.rate_breaths_per_min):
             breath_starts = np.asarray(est.breath_start_s)
             breathing_rate = est.rate_breaths_per_min
@@ -530,7 +611,7 @@ def _analyze_recording(
             breathing_rate_breaths_per_min=breathing_rate,
         )
     except SignalInputError as exc:
-        raise InputFileError(str(path), str(exc)) from exc
+        raise InputFileError(source, str(exc)) from exc
     notes = list(result.notes)
     if beats.n_gaps:
         notes.append(
@@ -540,7 +621,7 @@ def _analyze_recording(
     # What the reader lost or skipped: damaged parts, malformed lines, a cut-off end.
     notes.extend(read_notes)
     result = dataclasses.replace(result, notes=tuple(notes))
-    return FileAnalysis(source=str(path), kind="recording", analysis=result, details=details)
+    return FileAnalysis(source=source, kind="recording", analysis=result, details=details)
 
 
 # Beats further apart than their interval by more than this are on two sides of a gap.
@@ -609,9 +690,14 @@ def analyze_file(
         found = _analyze_recording(path, settings, strict=strict, tap=tap)
     else:
         found = _analyze_rr_file(path, settings, column)
+    return _with_breathing_fallback(found)
+
+
+def _with_breathing_fallback(found: FileAnalysis) -> FileAnalysis:
+    """``found``, its breathing estimated from the heart rhythm when neither chest movement
+    nor ECG gave it."""
     if found.details.get("breathing_source") is not None:
         return found
-    # Neither chest movement nor ECG gave breathing: estimate it from the heart rhythm.
     analysis = _with_breathing_from_rr(found.analysis)
     if not np.isfinite(analysis.summary.breathing_rate_breaths_per_min[0]):
         return found

@@ -56,6 +56,7 @@ from pet_biofeedback.session.feedback import (
     level_of,
 )
 from pet_biofeedback.session.pacer import Pacer, PacerSettings, PacerShape, PacerState
+from pet_biofeedback.session.read_ahead import ReadAhead
 from pet_biofeedback.signal.live import LiveAnalyzer, LiveUpdate
 from pet_biofeedback.signal.respiration import breathing_from_acc
 
@@ -276,7 +277,6 @@ class SessionEngine:
         self._pacer_from_source = pacer_from_source
         self._ask_after = ask_after
         self._stop = asyncio.Event()
-        self._source_error: Exception | None = None
         self.stopped_early = False
         self._subscribers: list[Callable[[FeedbackSnapshot], None]] = []
         self._pending: list[Event] = []
@@ -370,45 +370,46 @@ class SessionEngine:
         return self._events()
 
     async def _events(self) -> AsyncIterator[Event]:
-        # The source is read by its own task into a small queue, so that a stop request ends
-        # the session even while a quiet strap sends nothing; while events are waiting the
-        # next one is taken without any task switch (as fast as possible for a replay).
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=_READ_AHEAD_EVENTS)
-        reader = asyncio.create_task(self._read_source(queue))
+        # The source is read by its own task into a small read-ahead buffer, so that a stop
+        # request ends the session even while a quiet strap sends nothing; the events waiting
+        # are taken in one go (a replay at --speed max hands over hundreds per task switch).
+        ahead = ReadAhead(_READ_AHEAD_EVENTS)
+        reader = asyncio.create_task(self._read_source(ahead))
         stop = asyncio.ensure_future(self._stop.wait())
         try:
-            while True:
-                if queue.empty():
-                    get = asyncio.ensure_future(queue.get())
-                    await asyncio.wait((get, stop), return_when=asyncio.FIRST_COMPLETED)
-                    if not get.done():  # stopped while the source was quiet
-                        get.cancel()
+            ended = False
+            while not ended:
+                if not ahead.ready.is_set():
+                    ready = asyncio.ensure_future(ahead.ready.wait())
+                    await asyncio.wait((ready, stop), return_when=asyncio.FIRST_COMPLETED)
+                    if not ready.done():  # stopped while the source was quiet
+                        ready.cancel()
                         self.stopped_early = True
                         break
-                    item = get.result()
-                else:
-                    item = queue.get_nowait()
-                if item is None:
-                    if self._source_error is not None:
-                        raise self._source_error
+                batch = ahead.take()
+                if not batch and ahead.ended:
+                    if ahead.error is not None:
+                        raise ahead.error
                     break
-                event = item
-                if self._t_start_s is None:
-                    self._start(event.t)
-                if event.t > self.plan.seconds + (self._t_start_s or 0.0):
-                    break  # the planned time is over
-                self._due_steps(event.t)
-                for own in self._drain():
-                    yield own
-                self._handle(event)
-                if isinstance(event, PacerPhase) and not self._pacer_from_source:
-                    continue  # a replayed session's old pacer: this session has its own
-                yield event
-                for own in self._drain():  # what subscribers asked for while handling
-                    yield own
-                if self._stop.is_set():
-                    self.stopped_early = True
-                    break
+                for event in batch:
+                    if self._t_start_s is None:
+                        self._start(event.t)
+                    if event.t > self.plan.seconds + (self._t_start_s or 0.0):
+                        ended = True  # the planned time is over
+                        break
+                    self._due_steps(event.t)
+                    for own in self._drain():
+                        yield own
+                    self._handle(event)
+                    if isinstance(event, PacerPhase) and not self._pacer_from_source:
+                        continue  # a replayed session's old pacer: this session has its own
+                    yield event
+                    for own in self._drain():  # what subscribers asked for while handling
+                        yield own
+                    if self._stop.is_set():
+                        self.stopped_early = True
+                        ended = True
+                        break
         finally:
             stop.cancel()
             reader.cancel()
@@ -416,13 +417,8 @@ class SessionEngine:
         for own in await self._finish():
             yield own
 
-    async def _read_source(self, queue: asyncio.Queue[Event | None]) -> None:
-        try:
-            async for event in self._source:
-                await queue.put(event)
-        except Exception as exc:  # the consumer re-raises it after the events before it
-            self._source_error = exc
-        await queue.put(None)
+    async def _read_source(self, ahead: ReadAhead) -> None:
+        await ahead.fill(self._source)
 
     def request_stop(self) -> None:
         """End the session early (Ctrl-C, a Stop button): the after-ratings are still asked."""

@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, TypeAlias, TypeVar, assert_never
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar, assert_never
 
 from pet_biofeedback.errors import (
     ConfigError,
@@ -68,8 +68,12 @@ from pet_biofeedback.recording import (
     FSYNC_INTERVAL_S,
     RecordingReader,
     RecordingWriter,
+    read_back,
 )
 from pet_biofeedback.session.stop_signals import StopSignals
+
+if TYPE_CHECKING:
+    from pet_biofeedback.session.analysis import RecordingTap
 
 __all__ = [
     "DEVICE_ID_KEYS",
@@ -284,11 +288,12 @@ class _WriterThread:
     returns a snapshot of the numbers of every event written so far.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, tap: RecordingTap | None = None) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="pet-recorder"
         )
         self._clock = clock
+        self._tap = tap
         self.writer: RecordingWriter | None = None
         self._written = SessionStats()  # touched on the writer's thread only
         self._last_saved_s = -math.inf
@@ -301,9 +306,8 @@ class _WriterThread:
         """Write a batch; a snapshot of the saved numbers when a sync was due, else None."""
         writer = self.writer
         assert writer is not None
-        for event in batch:
-            writer.write(event)
-            self._written.update(event)
+        writer.write_many(batch)
+        self._account(batch)
         now = self._clock()
         if now - self._last_saved_s < SAVED_INTERVAL_S:
             writer.maybe_sync()
@@ -319,9 +323,8 @@ class _WriterThread:
             return copy.copy(self._written)
         error: BaseException | None = None
         try:
-            for event in batch:
-                writer.write(event)
-                self._written.update(event)
+            writer.write_many(batch)
+            self._account(batch)
         except BaseException as exc:
             error = exc
         try:
@@ -335,6 +338,21 @@ class _WriterThread:
         if error is not None:
             raise error
         return copy.copy(self._written)
+
+    def _account(self, written: list[Event]) -> None:
+        """Count what was written; show it to the tap."""
+        update = self._written.update
+        for event in written:
+            update(event)
+        if self._tap is not None:
+            for event in written:
+                self._tap.event(read_back(event))
+
+    def create(self, make: Callable[[], RecordingWriter]) -> None:
+        """Create the file (``make``) and show the tap its header."""
+        self.writer = make()
+        if self._tap is not None:
+            self._tap.header(self.writer.header)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False)
@@ -383,6 +401,7 @@ async def record(
     overwrite: bool = False,
     started_at: datetime | None = None,
     app_version: str | None = None,
+    tap: RecordingTap | None = None,
 ) -> RecordingSummary:
     """Record a source to a file until it ends, ``seconds`` are recorded, or it is stopped.
 
@@ -436,6 +455,11 @@ async def record(
         Header ``started_at`` (timezone-aware); default now.
     app_version : str, optional
         Header ``app_version``; default the installed version.
+    tap : RecordingTap, optional
+        Sees the recording as it is written, on the writer's thread: ``header`` once the
+        file exists, then ``event`` with every event once it was written, in file order, as
+        a reader will read it back (`pet_biofeedback.recording.read_back`). A session's
+        summary gathers its analysis there instead of reading the file again.
 
     Returns
     -------
@@ -480,6 +504,7 @@ async def record(
             overwrite=overwrite,
             started_at=started_at,
             app_version=app_version,
+            tap=tap,
         )
     except (RecordingError, OSError) as exc:
         # OSError: a writer that let one through on close (it should wrap it, as write does).
@@ -508,6 +533,7 @@ async def _record(
     overwrite: bool,
     started_at: datetime | None,
     app_version: str | None,
+    tap: RecordingTap | None,
 ) -> RecordingSummary:
     """`record` with validated arguments."""
     wall_start_s = clock()
@@ -517,7 +543,7 @@ async def _record(
     space = asyncio.Event()  # set whenever the writer took what was pending
     done = False
     stop_reason: StopReason = "source ended"
-    thread = _WriterThread(clock)
+    thread = _WriterThread(clock, tap)
 
     async def writer_loop() -> None:
         try:
@@ -544,8 +570,8 @@ async def _record(
             {**dict(device), **_reported_device(source)}, keep_device_id=keep_device_id
         )
 
-        def create() -> None:
-            thread.writer = RecordingWriter(
+        def create() -> RecordingWriter:
+            return RecordingWriter(
                 path,
                 device=header_device,
                 settings=settings,
@@ -557,7 +583,7 @@ async def _record(
             )
 
         try:
-            await thread.run(create)
+            await thread.run(functools.partial(thread.create, create))
             logger.info(
                 "recording started: %s (%s)",
                 path,

@@ -3,7 +3,9 @@
 This is the composition root of a headless session (the `session` command); the Qt window
 has its own (docs/design.md §6) and wires the same parts. The recording is written first and
 closed; only then is it analysed for the summary, so a crash can never leave a summary without
-its recording.
+its recording. The analysis gathers the events as the recorder writes them
+(`analysis.RecordingAccumulator`), so the file need not be read again, and gives what
+`analyze` of the file gives.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pet_biofeedback.events import Event, Rating
 from pet_biofeedback.session.engine import SessionEngine
 from pet_biofeedback.session.terminal import TerminalView
+
+if TYPE_CHECKING:
+    from pet_biofeedback.session.analysis import RecordingAccumulator
 
 __all__ = ["RATING_KINDS", "SessionOutcome", "run_session", "session_summary"]
 
@@ -50,14 +55,18 @@ class SessionOutcome:
         }
 
 
-def session_summary(path: Path, live: Mapping[str, Any]) -> dict[str, Any]:
+def session_summary(
+    path: Path, live: Mapping[str, Any], written: RecordingAccumulator | None = None
+) -> dict[str, Any]:
     """The session's measures: the recording analysed as `analyze` does, plus what was shown.
 
     ``coherence`` and ``rsa_bpm`` are the means of the values the person saw as valid (the
     engine's `live_summary`); everything else comes from the whole-recording analysis, so a
-    session's summary and `analyze` of its file agree. ``breathing_source`` says where
-    ``breathing_rate_bpm`` comes from, as `analyze` and the live feedback say it: ``"acc"``,
-    ``"ecg"``, ``"rr-estimate"`` or None.
+    session's summary and `analyze` of its file agree. ``written``: what the recorder
+    gathered while it wrote the (now closed) file, analysed instead of reading the file
+    again, with the same result. ``breathing_source`` says where ``breathing_rate_bpm``
+    comes from, as `analyze` and the live feedback say it: ``"acc"``, ``"ecg"``,
+    ``"rr-estimate"`` or None.
     """
     from pet_biofeedback.errors import InputFileError
     from pet_biofeedback.session.analysis import analyze_file, report_dict
@@ -65,7 +74,11 @@ def session_summary(path: Path, live: Mapping[str, Any]) -> dict[str, Any]:
 
     summary: dict[str, Any] = {}
     try:
-        report = report_dict(analyze_file(path, AnalysisSettings()))
+        if written is None:
+            found = analyze_file(path, AnalysisSettings())
+        else:
+            found = written.result(str(path), AnalysisSettings())
+        report = report_dict(found)
         summary.update(report["summary"])
         summary["breathing_source"] = report["settings"].get("breathing_source")
         summary["notes"] = report["settings"].get("notes", [])
@@ -105,6 +118,7 @@ async def run_session(
     display). Cancellation keeps the recording: the recorder closes the file on every exit
     path.
     """
+    from pet_biofeedback.session.analysis import RecordingAccumulator
     from pet_biofeedback.session.recorder import record
 
     plan = engine.plan
@@ -125,6 +139,9 @@ async def run_session(
     if view is not None:
         engine.subscribe(view.on_snapshot)
         redraw = asyncio.create_task(_redraw(view, engine, last, speed))
+    # The summary's analysis is gathered from what the recorder writes (on its thread), so
+    # the file is not read again once closed.
+    written = RecordingAccumulator()
     try:
         await record(
             engine,
@@ -132,13 +149,14 @@ async def run_session(
             device=dict(device or {}),
             settings=plan.header_settings(),
             on_event=seen,
+            tap=written,
         )
     finally:
         if redraw is not None and view is not None:
             redraw.cancel()
             await asyncio.gather(redraw, return_exceptions=True)
             view.end()
-    summary = await asyncio.to_thread(session_summary, path, engine.live_summary())
+    summary = await asyncio.to_thread(session_summary, path, engine.live_summary(), written)
     protocol: dict[str, Any] = {"name": plan.protocol, **plan.header_settings()}
     return SessionOutcome(
         recording=path,

@@ -267,6 +267,25 @@ class GatedReplaySource(ReplaySource):
             self._gated.extend(self.gate.filter(await super().__anext__()))
         return self._gated.popleft()
 
+    def take_ready(self, into: list[Event], limit: int) -> None:
+        """`ReplaySource.take_ready`, through the gate (at most ``limit`` events)."""
+        while self._gated and limit > 0:
+            into.append(self._gated.popleft())
+            limit -= 1
+        if limit <= 0:
+            return
+        played: list[Event] = []
+        super().take_ready(played, limit)
+        gate = self.gate.filter
+        for event in played:
+            # A gap the gate adds may make one more than asked: it waits for the next call.
+            for kept in gate(event):
+                if limit > 0:
+                    into.append(kept)
+                    limit -= 1
+                else:
+                    self._gated.append(kept)
+
 
 class _BuiltOnOpening:
     """A source constructed when it is opened: emulated straps need a running event loop."""
