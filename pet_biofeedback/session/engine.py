@@ -57,7 +57,7 @@ from pet_biofeedback.session.feedback import (
 )
 from pet_biofeedback.session.pacer import Pacer, PacerSettings, PacerShape, PacerState
 from pet_biofeedback.session.read_ahead import ReadAhead
-from pet_biofeedback.signal.live import LiveAnalyzer, LiveUpdate
+from pet_biofeedback.signal.live import LiveAnalyzer, LiveSettings, LiveUpdate
 from pet_biofeedback.signal.respiration import breathing_from_acc
 
 __all__ = [
@@ -93,6 +93,10 @@ ESTIMATED_FROM_RR: Final = "rr-estimate"
 # The analysis clock (first beat + the intervals) may drift this far from the packets' times
 # before it is corrected: more than a strap's timing jitter and a held-back beat or two.
 MAX_BEAT_CLOCK_DRIFT_S: Final = 1.0
+# The snapshot shows HR, RMSSD, RSA and coherence: the analyzer's Lomb, DFA/SampEn and
+# phase measures would be computed per beat for no one (a third of its time). Their values,
+# and when they refresh, do not touch the shown ones (signal/live.py).
+_SHOWN_MEASURES: Final = LiveSettings(spectrum=False, nonlinear=False, phase_synchrony=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -578,7 +582,7 @@ class SessionEngine:
         self._quality.gap(t_s, seconds)
 
     def _restart_analysis(self, t_first_s: float) -> None:
-        self._live = LiveAnalyzer(t_first_s=t_first_s)
+        self._live = LiveAnalyzer(_SHOWN_MEASURES, t_first_s=t_first_s)
         self._beat_clock_s = t_first_s
         self._last_onset_query_s = t_first_s
         self._onsets = []

@@ -70,6 +70,12 @@ class LiveSettings:
         Refresh period of DFA α1 and sample entropy (O(window) and O(window²) work).
     correction : bool
         Run the causal artifact corrector (True) or take RR values as NN.
+    spectrum, nonlinear, phase_synchrony : bool
+        Compute the per-beat Lomb measures (LF, HF, LF/HF, LF peak), the DFA α1 and sample
+        entropy refresh, and the phase-synchrony refresh (all True by default). A caller that
+        shows none of them (the session engine's feedback: HR, RMSSD, RSA, coherence) turns
+        them off and their fields stay NaN; every other value is unchanged, refresh beats
+        included.
     """
 
     window_beats: int = 300
@@ -78,6 +84,9 @@ class LiveSettings:
     phase_window_s: float = 60.0
     nonlinear_every_beats: int = 30
     correction: bool = True
+    spectrum: bool = True
+    nonlinear: bool = True
+    phase_synchrony: bool = True
 
     def __post_init__(self) -> None:
         if self.window_beats < 4:
@@ -358,7 +367,9 @@ class LiveAnalyzer:
             )
         self._n_total += 1
         td = self._td.push(nn, new_stretch=new_stretch)
-        self._lomb.push(t, nn)
+        settings = self.settings
+        if settings.spectrum:
+            self._lomb.push(t, nn)
         self._hist_t.push(t)
         self._hist_nn.push(nn)
         corr = self._corrected
@@ -372,19 +383,23 @@ class LiveAnalyzer:
         # a period after each coherence refresh, and waits for the next beat when its beat
         # also refreshes coherence or the nonlinear measures. Everything is counted in beats
         # and beat time, never wall time, so a replay at any speed gives the same values.
-        nonlinear_due = self._n_total % self.settings.nonlinear_every_beats == 0
-        every_s = self.settings.coherence_every_s
+        nonlinear_due = settings.nonlinear and self._n_total % settings.nonlinear_every_beats == 0
+        every_s = settings.coherence_every_s
         if t >= self._next_coh_t:
             self._refresh_coherence()
             self._next_coh_t = t + every_s
             if self._next_phase_t == math.inf:  # not still waiting from the last period
                 self._next_phase_t = t + 0.5 * every_s
         elif t >= self._next_phase_t and not nonlinear_due:
-            self._refresh_phase()
+            if settings.phase_synchrony:
+                self._refresh_phase()
             self._next_phase_t = math.inf  # until the next coherence refresh schedules it
         if nonlinear_due:
             self._refresh_nonlinear()
-        lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands(td)
+        if settings.spectrum:
+            lf, hf, lf_hf, lf_peak_hz, lf_peak_psd = self._lomb_bands(td)
+        else:
+            lf = hf = lf_hf = lf_peak_hz = lf_peak_psd = math.nan
         var_d = td.sdsd_ms**2
         sd1 = math.sqrt(0.5 * var_d) if math.isfinite(var_d) else math.nan
         sd2_sq = 2.0 * td.sdnn_ms**2 - 0.5 * var_d

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -305,3 +306,40 @@ class TestLiveAcrossGaps:
         assert held[-1].t_s == pytest.approx(10.0)
         (after,) = live.push(1000.0) or live.flush()
         assert after.t_s == pytest.approx(16.0)
+
+
+class TestMeasuresLeftOut:
+    """The engine turns off what its feedback does not show; the rest must not move."""
+
+    OFF = LiveSettings(spectrum=False, nonlinear=False, phase_synchrony=False)
+    SHOWN = ("t_s", "nn_ms", "corrected", "n_total_beats", "time", "coherence_ratio",
+             "coherence_peak_hz", "coherence_t_s", "rsa_last_breath_bpm", "rsa_mean_bpm",
+             "n_ectopic", "n_long_short", "n_missed", "n_extra", "n_gated",
+             "corrected_pct")  # fmt: skip
+    LEFT_OUT = ("lf_ms2", "hf_ms2", "lf_hf", "lf_peak_hz", "lf_peak_psd_ms2_per_hz",
+                "dfa_alpha1", "sampen", "phase_lag_deg", "phase_plv")  # fmt: skip
+
+    def _both(self, rr: np.ndarray) -> tuple[list[LiveUpdate], list[LiveUpdate]]:
+        rr = rr.copy()
+        rr[[200, 480, 481]] = [1900.0, 420.0, 470.0]  # a missed beat and an extra one
+        full = _run(rr, LiveAnalyzer(), breath_period_s=10.0)
+        lean = _run(rr, LiveAnalyzer(self.OFF), breath_period_s=10.0)
+        return full, lean
+
+    def test_shown_values_are_unchanged_beat_for_beat(self) -> None:
+        full, lean = self._both(_paced_rr(900, seed=4))
+        assert len(full) == len(lean)
+        for a, b in zip(full, lean, strict=True):
+            for name in self.SHOWN:
+                x, y = getattr(a, name), getattr(b, name)
+                if name == "time":  # a dataclass of floats, NaN where undefined
+                    x, y = dataclasses.astuple(x), dataclasses.astuple(y)
+                assert np.array_equal(x, y, equal_nan=True), (name, a.n_total_beats, x, y)
+        assert sum(math.isfinite(u.coherence_ratio) for u in lean) > 500  # coherence was there
+        assert sum(math.isfinite(u.rsa_last_breath_bpm) for u in lean) > 500
+
+    def test_left_out_values_are_nan_not_stale(self) -> None:
+        full, lean = self._both(_paced_rr(900, seed=5))
+        for name in self.LEFT_OUT:
+            assert any(math.isfinite(getattr(u, name)) for u in full), name  # computed when on
+            assert all(math.isnan(getattr(u, name)) for u in lean), name
