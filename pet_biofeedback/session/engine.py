@@ -93,6 +93,7 @@ ESTIMATED_FROM_RR: Final = "rr-estimate"
 # The analysis clock (first beat + the intervals) may drift this far from the packets' times
 # before it is corrected: more than a strap's timing jitter and a held-back beat or two.
 MAX_BEAT_CLOCK_DRIFT_S: Final = 1.0
+_ONSET_LOOKAHEAD_S: Final = 45.0  # > the longest breath (3/min with holds: 20 s)
 # The snapshot shows HR, RMSSD, RSA and coherence: the analyzer's Lomb, DFA/SampEn and
 # phase measures would be computed per beat for no one (a third of its time). Their values,
 # and when they refresh, do not touch the shown ones (signal/live.py).
@@ -299,6 +300,8 @@ class SessionEngine:
         self._t_start_s: float | None = None
         self._t_last_s = 0.0
         self._last_onset_query_s = -math.inf
+        # No pacer onset before this time (`_feed_onsets`); -inf: not known, ask the pacer.
+        self._next_onset_s = -math.inf
         self._beat_clock_s = 0.0
         self.snapshots_published = 0
         self.last_snapshot: FeedbackSnapshot | None = None
@@ -479,6 +482,7 @@ class SessionEngine:
     ) -> None:
         """Pacer off (None) or on with ``settings`` from ``t_s``; a recorded ``position`` wins."""
         self._feed_onsets(t_s)  # the old pacer's onsets up to the change
+        self._next_onset_s = -math.inf  # the next onset moves with the change
         if settings is None:
             self._paced = False
             if not self._pacer_from_source:
@@ -513,11 +517,18 @@ class SessionEngine:
         start = self._last_onset_query_s
         if t_s <= start:
             return
+        if t_s < self._next_onset_s:  # no onset in (start, t_s]: most beats end here
+            self._last_onset_query_s = t_s
+            return
         inhale_s = self.pacer.settings.inhale_s
         for onset in self.pacer.breath_starts(start, t_s):
             self._live.push_breath_start(float(onset), inhale_s=inhale_s)
             self._onsets = [*self._onsets[-2:], float(onset)]
         self._last_onset_query_s = t_s
+        # The same arithmetic as the next query's, so the same time: a breath of up to 20 s
+        # (3 breaths/min) has its onset within the look-ahead, or none comes before its end.
+        ahead = self.pacer.breath_starts(t_s, t_s + _ONSET_LOOKAHEAD_S)
+        self._next_onset_s = float(ahead[0]) if ahead.size else t_s + _ONSET_LOOKAHEAD_S
 
     def _handle(self, event: Event) -> None:
         self._t_last_s = max(self._t_last_s, event.t)
@@ -585,6 +596,7 @@ class SessionEngine:
         self._live = LiveAnalyzer(_SHOWN_MEASURES, t_first_s=t_first_s)
         self._beat_clock_s = t_first_s
         self._last_onset_query_s = t_first_s
+        self._next_onset_s = -math.inf  # the new analyzer gets the onsets since t_first_s
         self._onsets = []
 
     def _maybe_breathing(self, t_s: float) -> None:

@@ -30,6 +30,7 @@ from pet_biofeedback.session.engine import SessionEngine, SessionPlan
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerSettings
 from pet_biofeedback.session.recorder import record
+from pet_biofeedback.signal.live import LiveAnalyzer
 
 
 class ListSource:
@@ -234,6 +235,40 @@ class TestRecordedSession:
         assert any(isinstance(e, Marker) and e.text == "slower" for e in events)
         assert any(isinstance(e, Rating) and e.value == 4 for e in events)
         assert recording.header.settings["protocol"] == "practice"
+
+
+class TestPacerOnsets:
+    async def test_every_onset_reaches_the_analyzer_once_across_rate_changes(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The engine asks the pacer only when a beat passes the next onset (most beats ask
+        # nothing); changes of rate, mid-breath, must still give every onset, once, in order.
+        fed: list[float] = []
+        original = LiveAnalyzer.push_breath_start
+
+        def spy(self: LiveAnalyzer, t_s: float, *, inhale_s: float | None = None) -> None:
+            fed.append(t_s)
+            original(self, t_s, inhale_s=inhale_s)
+
+        monkeypatch.setattr(LiveAnalyzer, "push_breath_start", spy)
+        times, rr = paced_beats(300.0)
+        engine = SessionEngine(ListSource(packets(times, rr)), PRACTICE)
+        rates = iter([4.5, 9.5, 3.0])
+
+        changes = [63.3, 131.7, 207.9]
+
+        def change(s: FeedbackSnapshot) -> None:
+            if changes and s.t_s > changes[0]:
+                changes.pop(0)
+                engine.change_pacer(PacerSettings(breaths_per_min=next(rates)))
+
+        engine.subscribe(change)
+        await run(engine)
+        assert not changes
+        assert engine.pacer is not None
+        expected = engine.pacer.breath_starts(float(times[0] - rr[0] / 1000.0), float(times[-1]))
+        assert fed == expected.tolist()
+        assert len(fed) > 20
 
 
 class TestDeterminism:
