@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -296,6 +298,47 @@ class TestBreathingSource:
         snapshots = await self.paced_sim(6.0)
         late = [s for s in snapshots if s.t_s > 90.0]
         assert {s.breathing_source for s in late} == {"acc"}
+
+    @pytest.mark.parametrize(("rate", "sloppiness"), [(4.5, 0.05), (10.0, 0.05), (6.0, 0.2)])
+    async def test_acc_measures_breathing_against_the_pacer(
+        self, rate: float, sloppiness: float
+    ) -> None:
+        # Issue 7: the live ACC estimate (decimated as frames arrive) at slow and fast pacing
+        # and for a sloppy breather.
+        snapshots = await self.paced_sim(rate, ecg_enabled=False, sloppiness=sloppiness)
+        late = [s for s in snapshots if s.t_s > 90.0]
+        assert late and {s.breathing_source for s in late} == {"acc"}
+        rates = np.array([s.breathing_breaths_per_min for s in late], dtype=float)
+        assert np.all(np.abs(rates - rate) < 0.5), (rates.min(), rates.max())
+        assert all(s.breathing_matches_pacer for s in late)
+
+    def test_start_up_and_an_acc_session_do_not_load_scipy_signal(self) -> None:
+        # Issue 7: scipy.signal (about 1 s to import with scipy 1.17) is for ECG breathing
+        # only; a session with chest movement never needs it.
+        code = (
+            "import asyncio, math, sys\n"
+            "from pet_biofeedback.firmware_bridge.sim_config import SimConfig\n"
+            "from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap\n"
+            "from pet_biofeedback.session.engine import SessionEngine, SessionPlan\n"
+            "from pet_biofeedback.session.pacer import PacerSettings\n"
+            "assert 'scipy.signal' not in sys.modules, 'at import'\n"
+            "plan = SessionPlan(protocol='practice', minutes=2, pacer=PacerSettings())\n"
+            "strap = SimulatedStrap(SimConfig(duration_s=60.0), speed=math.inf)\n"
+            "engine = SessionEngine(strap, plan)\n"
+            "shown = []\n"
+            "engine.subscribe(lambda s: shown.append(s.breathing_source))\n"
+            "async def main():\n"
+            "    async with engine:\n"
+            "        async for _ in engine:\n"
+            "            pass\n"
+            "asyncio.run(main())\n"
+            "assert 'acc' in shown, set(shown)\n"
+            "assert 'scipy.signal' not in sys.modules, 'in the session'\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stderr
 
     async def test_rr_only_is_marked_estimated_and_not_compared(self) -> None:
         snapshots = await self.paced_sim(6.0, acc_enabled=False, ecg_enabled=False)
