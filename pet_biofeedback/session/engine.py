@@ -22,9 +22,11 @@ at display rate goes through events or the recording.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import math
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -79,8 +81,9 @@ ASSESSMENT_MINUTES: Final = (5.0, 60.0)
 BREATHING_WINDOW_S: Final = 60.0  # measured breathing from the last minute of chest ACC
 BREATHING_EVERY_S: Final = 5.0  # …refreshed this often (a breath at 6/min lasts 10 s)
 _READ_AHEAD_EVENTS: Final = 256  # events read ahead of the engine (bounded memory)
-# Chest ACC frames wait until this many samples (≈ 5 s at 200 Hz) or an estimate need them.
-_ACC_BATCH_SAMPLES: Final = 1024
+# Chest ACC frames wait until this many samples (≈ 10 s at 200 Hz) or an estimate (every 5 s)
+# needs them.
+_ACC_BATCH_SAMPLES: Final = 2048
 # Measured breathing "matches" the pacer within this many breaths/min: the ACC rate's
 # periodogram resolution over 60 s is about 1 breath/min (docs/hrv-methods.md §8.1).
 PACER_AGREEMENT_BREATHS_PER_MIN: Final = 1.0
@@ -216,12 +219,25 @@ class _AccWindow:
         frames, n = self._frames, self._n_waiting
         self._frames, self._n_waiting = [], 0
         chain = itertools.chain.from_iterable
-        mg = np.fromiter(chain(chain(f.acc_mg for f in frames)), np.float64, 3 * n)
-        lengths = np.fromiter((len(f.acc_mg) for f in frames), np.intp, len(frames))
+        # Packing the floats as C doubles costs a third less than np.fromiter on the same chain.
+        mg = np.frombuffer(struct.pack(f"{3 * n}d", *chain(chain(f.acc_mg for f in frames))))
         ends_s = np.fromiter((f.t for f in frames), np.float64, len(frames))
-        samples_after = np.repeat(np.cumsum(lengths), lengths) - 1 - np.arange(n)
-        t_s = np.repeat(ends_s, lengths) - samples_after / self.fs_hz
+        per_frame = n // len(frames)
+        if per_frame * len(frames) == n and all(len(f.acc_mg) == per_frame for f in frames):
+            t_s = (ends_s[:, np.newaxis] - _sample_ages_s(per_frame, self.fs_hz)).ravel()
+        else:  # frames of several lengths
+            lengths = np.fromiter((len(f.acc_mg) for f in frames), np.intp, len(frames))
+            samples_after = np.repeat(np.cumsum(lengths), lengths) - 1 - np.arange(n)
+            t_s = np.repeat(ends_s, lengths) - samples_after / self.fs_hz
         self._window.push(t_s, mg.reshape(n, 3))
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_ages_s(n_samples: int, fs_hz: float) -> np.ndarray:
+    """How long before a frame's last sample each of its ``n_samples`` was taken, s."""
+    ages_s = (n_samples - 1 - np.arange(n_samples)) / fs_hz
+    ages_s.flags.writeable = False
+    return ages_s
 
 
 class SessionEngine:

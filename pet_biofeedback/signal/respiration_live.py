@@ -10,17 +10,18 @@ decimated once, causally, as it arrives, and each refresh works on ≈ 300 kept 
   frequencies that would alias onto 0 Hz) and a linear-phase FIR low-pass at
   `ACC_LOWPASS_HZ` (Hamming-windowed sinc: 0.91 at 0.7 Hz, −6 dB at 1 Hz like the zero-phase
   Butterworth of hrv-methods.md §8.1, 52 dB down beyond 1.5 Hz at 25 Hz), of which every D-th
-  output is kept. The
-  filter's state (the last taps' worth of samples) and the samples of an incomplete block are
-  carried from one `push` to the next, so the kept samples do not depend on how the stream
-  is cut into pushes. Each kept sample is stamped with the time of the FIR's centre tap, so
-  the filter's delay (≈ 1.6 s) shifts the window, not the time axis.
+  output is kept. The filter's state (the last taps' worth of samples) and the samples of an
+  incomplete block are carried from one `push` to the next, so the kept samples do not depend
+  on how the stream is cut into pushes. Each kept sample is stamped with the time of the
+  FIR's centre tap, so the filter's delay (≈ 1.6 s) shifts the window, not the time axis.
 * `live_breathing_rate` estimates rate and PC1 share from such low-passed samples with the
   steps of hrv-methods.md §8.1 after the low-pass: linear interpolation on the timestamps to
   `WORK_FS_HZ` → linear detrend per axis → first principal component → the zero-phase
-  0.05–0.7 Hz band-pass, applied as its response |H(f)|² on one FFT → Hann-windowed,
+  0.05–0.7 Hz band-pass, applied as its response |H(f)|² on an FFT → Hann-windowed,
   zero-padded periodogram (same FFT length, hence the same frequency bins, as the offline
-  estimator) → argmax in 0.05–0.7 Hz.
+  estimator) → argmax in 0.05–0.7 Hz. Band-pass, window and a coarse periodogram are linear
+  in the waveform: they are built once per window length as matrices (`_spectral_plan`), and
+  the peak is refined between the coarse bins by a 17-bin DFT (`_refine_peak_bin`).
 
 The result is the offline estimator's up to the filters' edge behaviour and the window's
 1.6-s lag: on the simulator (seeds, 4.5–15 breaths/min, paced and sloppy breathing, noisy
@@ -39,7 +40,6 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import as_strided
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.signal._respiration_constants import (
@@ -284,7 +284,7 @@ class AccBreathingWindow:
             # Block means as sums over the block divided by its size.
             n = whole // b
             t_blocks = np.add.reduce(t_new[:whole].reshape(n, b), axis=1) / b
-            mg_blocks = np.add.reduce(mg_new[:whole].reshape(n, b, 3), axis=1) / b
+            mg_blocks = np.einsum("kbc->kc", mg_new[:whole].reshape(n, b, 3)) / b
             self._filter(t_blocks, mg_blocks)
 
     def _filter(self, t_blocks: FloatArray, mg_blocks: FloatArray) -> None:
@@ -302,15 +302,18 @@ class AccBreathingWindow:
         first_c = max(0, -(-(self._n_blocks - half) // step) * step)
         centres = np.arange(first_c, self._n_blocks - half + m, step)
         if centres.size:
-            starts = centres - self._n_blocks + half
+            first = int(centres[0]) - self._n_blocks + half
             row_bytes, col_bytes = mg.strides
-            windows = as_strided(  # (block, axis, tap): no copy of the buffer
-                mg,
-                shape=(mg.shape[0] - n_taps + 1, 3, n_taps),
-                strides=(row_bytes, col_bytes, row_bytes),
-                writeable=False,
-            )[starts]
-            self._store(t[starts + half], windows @ self._taps)
+            # (output, axis, tap): the taps of every step-th output, a view of ``mg``.
+            windows = np.ndarray(
+                (centres.size, 3, n_taps),
+                dtype=np.float64,
+                buffer=mg,
+                offset=first * row_bytes,
+                strides=(step * row_bytes, col_bytes, row_bytes),
+            )
+            centre_t = t[first + half :: step][: centres.size]
+            self._store(centre_t, windows @ self._taps)
         self._hist_mg, self._hist_t = mg[-(n_taps - 1) :], t[-(n_taps - 1) :]
         self._n_blocks += m
 
@@ -348,9 +351,10 @@ class AccBreathingWindow:
         whose timestamps stepped back), are left out; never raises.
         """
         t, mg = self.contents()
-        good = np.isfinite(t) & np.all(np.isfinite(mg), axis=1)
-        t, mg = t[good], mg[good]
-        if t.size > 1:
+        if not (np.isfinite(mg).all() and np.isfinite(t).all()):
+            good = np.isfinite(t) & np.isfinite(mg).all(axis=1)
+            t, mg = t[good], mg[good]
+        if t.size > 1 and not (t[1:] > t[:-1]).all():
             later = np.empty(t.size, dtype=bool)
             later[0] = True
             later[1:] = t[1:] > np.maximum.accumulate(t[:-1])
@@ -392,7 +396,8 @@ def _bandpass_gain(nfft: int, fs: float) -> FloatArray:
 
 
 def _bandpassed(x: FloatArray) -> FloatArray:
-    """Zero-phase breathing band-pass of ``x`` (1-D, 4 Hz, longer than the edge padding).
+    """Zero-phase breathing band-pass of ``x`` along axis 0 (4 Hz, longer than the edge
+    padding; 1-D, or 2-D for several signals at once).
 
     As `respiration`'s (odd extension of `BANDPASS_EDGE_SAMPLES` at both ends), but applied
     as |H|² on one FFT instead of filtering forwards and backwards: the extended signal is
@@ -401,17 +406,52 @@ def _bandpassed(x: FloatArray) -> FloatArray:
     the signal.
     """
     edge = BANDPASS_EDGE_SAMPLES
-    ext = np.concatenate((2 * x[0] - x[edge:0:-1], x, 2 * x[-1] - x[-2 : -(edge + 2) : -1]))
+    ext = np.concatenate((2 * x[:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2 : -(edge + 2) : -1]))
     settle = round(BANDPASS_SETTLE_S * WORK_FS_HZ)
-    nfft = 1 << math.ceil(math.log2(ext.size + 2 * settle))
-    padded = np.empty(nfft)
-    padded[: ext.size] = ext
-    middle = ext.size + (nfft - ext.size) // 2
-    padded[ext.size : middle] = ext[-1]
+    nfft = 1 << math.ceil(math.log2(ext.shape[0] + 2 * settle))
+    padded = np.empty((nfft, *x.shape[1:]))
+    padded[: ext.shape[0]] = ext
+    middle = ext.shape[0] + (nfft - ext.shape[0]) // 2
+    padded[ext.shape[0] : middle] = ext[-1]
     padded[middle:] = ext[0]
-    spectrum = np.fft.rfft(padded) * _bandpass_gain(nfft, WORK_FS_HZ)
-    out: FloatArray = np.fft.irfft(spectrum, n=nfft)[edge : edge + x.size]
+    gain = _bandpass_gain(nfft, WORK_FS_HZ).reshape(-1, *([1] * (x.ndim - 1)))
+    spectrum = np.fft.rfft(padded, axis=0) * gain
+    out: FloatArray = np.fft.irfft(spectrum, n=nfft, axis=0)[edge : edge + x.shape[0]]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _SpectralPlan:
+    """Linear maps from an n-sample PC1 waveform (4 Hz) to what the rate needs (one refresh
+    is then two matrix-vector products instead of three FFTs)."""
+
+    nfft: int  # the periodogram's length (§8.1 step 7)
+    band: slice  # its bins in 0.05–0.7 Hz
+    first_coarse: int  # first coarse bin (every ZOOM_FACTOR-th) inside the band
+    to_wave: FloatArray  # (n, n): band-pass, centre, Hann window
+    to_coarse: FloatArray  # (2·n_coarse, n): cos rows then sin rows of the coarse DFT
+
+
+@functools.lru_cache(maxsize=4)
+def _spectral_plan(n: int) -> _SpectralPlan:
+    """The `_SpectralPlan` of an ``n``-sample waveform; its arrays read-only.
+
+    Built by filtering the identity (the band-pass is linear), once per window length: a
+    session's refreshes all have one or two lengths once the window is full.
+    """
+    nfft = max(MIN_NFFT, 1 << math.ceil(math.log2(NFFT_PAD_FACTOR * n)))
+    band = _band_bins(nfft, WORK_FS_HZ)
+    first = -(-band.start // ZOOM_FACTOR)
+    last = (band.stop - 1) // ZOOM_FACTOR
+    bandpass = _bandpassed(np.eye(n))
+    to_wave = _hann(n)[:, np.newaxis] * (bandpass - bandpass.mean(axis=0))
+    phase = (2 * np.pi * ZOOM_FACTOR / nfft) * np.outer(np.arange(first, last + 1), np.arange(n))
+    to_coarse = np.concatenate((np.cos(phase), np.sin(phase))) @ to_wave
+    to_wave.flags.writeable = False
+    to_coarse.flags.writeable = False
+    return _SpectralPlan(
+        nfft=nfft, band=band, first_coarse=first, to_wave=to_wave, to_coarse=to_coarse
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -432,23 +472,28 @@ def _rate(t: FloatArray, acc: FloatArray) -> LiveBreathingRate:
             rate_breaths_per_min=nan, explained_variance=nan, t_start_s=t0, t_end_s=t1, n_samples=n
         )
     n_work = int(np.floor((t[-1] - t[0]) * WORK_FS_HZ + 1e-9)) + 1
-    grid = t[0] + np.arange(n_work) / WORK_FS_HZ
-    work = np.column_stack([np.interp(grid, t, acc[:, k]) for k in range(3)])
-    # Linear detrend per axis: least squares on the centred sample index.
-    idx = np.arange(n_work) - (n_work - 1) / 2
+    steps_s, ramp = _work_axis(n_work)
+    grid = t[0] + steps_s
+    work = np.empty((n_work, 3))
+    for k in range(3):  # the three axes
+        work[:, k] = np.interp(grid, t, acc[:, k])
+    # Linear detrend per axis: least squares on the centred sample index (``ramp``).
     work -= work.mean(axis=0)
-    work -= np.outer(idx, (idx @ work) / (idx @ idx))
+    work -= np.outer(ramp, ramp @ work)
     eigval, eigvec = np.linalg.eigh(work.T @ work / n_work)
     total = float(np.sum(eigval))
     explained, rate = nan, nan
     if total > 0.0:
         explained = float(eigval[-1] / total)
-        wave = _bandpassed(work @ eigvec[:, -1])
-        wave = (wave - wave.mean()) * _hann(n_work)
-        nfft = max(MIN_NFFT, 1 << math.ceil(math.log2(NFFT_PAD_FACTOR * n_work)))
-        peak_bin = _peak_bin(wave, nfft)
+        plan = _spectral_plan(n_work)
+        pc1 = work @ eigvec[:, -1]
+        coarse = plan.to_coarse @ pc1
+        n_coarse = coarse.size // 2
+        coarse_power = coarse[:n_coarse] ** 2 + coarse[n_coarse:] ** 2
+        centre = (plan.first_coarse + int(np.argmax(coarse_power))) * ZOOM_FACTOR
+        peak_bin = _refine_peak_bin(plan.to_wave @ pc1, plan.nfft, plan.band, centre)
         if peak_bin >= 0:
-            rate = 60.0 * peak_bin * WORK_FS_HZ / nfft
+            rate = 60.0 * peak_bin * WORK_FS_HZ / plan.nfft
     return LiveBreathingRate(
         rate_breaths_per_min=rate,
         explained_variance=explained,
@@ -459,10 +504,23 @@ def _rate(t: FloatArray, acc: FloatArray) -> LiveBreathingRate:
 
 
 @functools.lru_cache(maxsize=8)
-def _zoom_kernel(nfft: int, n: int) -> npt.NDArray[np.complex128]:
-    """e^(−2πi·j·k/nfft) for j < 2·`ZOOM_FACTOR` + 1 (rows) and k < n; read-only."""
-    rows = np.outer(np.arange(2 * ZOOM_FACTOR + 1), np.arange(n))
-    kernel: npt.NDArray[np.complex128] = np.exp((-2j * np.pi / nfft) * rows)
+def _work_axis(n: int) -> tuple[FloatArray, FloatArray]:
+    """(times of an ``n``-sample 4 Hz grid from 0 s, the centred sample index scaled to unit
+    norm: the detrend's slope regressor); read-only."""
+    steps_s: FloatArray = np.arange(n) / WORK_FS_HZ
+    centred = np.arange(n, dtype=np.float64) - (n - 1) / 2
+    ramp: FloatArray = centred / math.sqrt(float(centred @ centred))
+    steps_s.flags.writeable = False
+    ramp.flags.writeable = False
+    return steps_s, ramp
+
+
+@functools.lru_cache(maxsize=8)
+def _zoom_kernel(nfft: int, n: int) -> FloatArray:
+    """cos and sin of 2π·j·k/nfft for j < 2·`ZOOM_FACTOR` + 1 and k < n: rows j of cos, then
+    rows j of sin; read-only."""
+    phase = (2 * np.pi / nfft) * np.outer(np.arange(2 * ZOOM_FACTOR + 1), np.arange(n))
+    kernel: FloatArray = np.concatenate((np.cos(phase), np.sin(phase)))
     kernel.flags.writeable = False
     return kernel
 
@@ -482,14 +540,36 @@ def _peak_bin(wave: FloatArray, nfft: int) -> int:
     last = (band.stop - 1) // ZOOM_FACTOR
     coarse = np.fft.rfft(wave, n=nfft // ZOOM_FACTOR)[first : last + 1]
     centre = (first + int(np.argmax(coarse.real**2 + coarse.imag**2))) * ZOOM_FACTOR
+    return _refine_peak_bin(wave, nfft, band, centre)
+
+
+def _refine_peak_bin(wave: FloatArray, nfft: int, band: slice, centre: int) -> int:
+    """The fine bin of largest power within one coarse step of the coarse peak ``centre``
+    (`_peak_bin`); -1 when there is no power."""
     lo = max(band.start, centre - ZOOM_FACTOR)
     hi = min(band.stop, centre + ZOOM_FACTOR + 1)
-    # X(lo + j) = Σ wave[n]·e^(−2πi·lo·n/nfft)·e^(−2πi·j·n/nfft); the second factor is cached.
-    shifted = wave * np.exp((-2j * np.pi * lo / nfft) * np.arange(wave.size))
-    fine = _zoom_kernel(nfft, wave.size)[: hi - lo] @ shifted
-    power = fine.real**2 + fine.imag**2
+    # X(lo + j) = Σ wave[k]·e^(−2πi·lo·k/nfft)·e^(−2πi·j·k/nfft), the second factor cached,
+    # in real arithmetic: a complex matrix-vector product is ten times slower in OpenBLAS.
+    cos_table, sin_table = _unit_circle(nfft)
+    turns = lo * np.arange(wave.size) % nfft
+    shifted = np.column_stack((wave * cos_table[turns], -wave * sin_table[turns]))
+    n_fine = 2 * ZOOM_FACTOR + 1
+    parts = _zoom_kernel(nfft, wave.size) @ shifted  # (cos; sin) × (re, im)
+    real = parts[:n_fine, 0] + parts[n_fine:, 1]
+    imag = parts[:n_fine, 1] - parts[n_fine:, 0]
+    power = (real**2 + imag**2)[: hi - lo]
     peak = int(np.argmax(power))
     return lo + peak if power[peak] > 0.0 else -1
+
+
+@functools.lru_cache(maxsize=4)
+def _unit_circle(nfft: int) -> tuple[FloatArray, FloatArray]:
+    """cos and sin of 2π·k/nfft for k < nfft; read-only."""
+    angle = (2 * np.pi / nfft) * np.arange(nfft)
+    cos_table, sin_table = np.cos(angle), np.sin(angle)
+    cos_table.flags.writeable = False
+    sin_table.flags.writeable = False
+    return cos_table, sin_table
 
 
 @functools.lru_cache(maxsize=8)

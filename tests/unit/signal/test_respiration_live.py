@@ -79,6 +79,21 @@ class TestPeakSearch:
             power = np.abs(np.fft.rfft(wave, n=nfft)[band]) ** 2
             assert rl._peak_bin(wave, nfft) == band.start + int(np.argmax(power))
 
+    def test_precomputed_maps_are_the_band_pass_window_and_periodogram(self) -> None:
+        rng = np.random.default_rng(12)
+        for n in (81, 160, 240, 241):
+            x = np.sin(2 * np.pi * 0.11 * np.arange(n) / 4.0) + rng.normal(size=n)
+            plan = rl._spectral_plan(n)
+            wave = rl._bandpassed(x)
+            wave = (wave - wave.mean()) * np.hanning(n)
+            assert_allclose(plan.to_wave @ x, wave, atol=1e-12 * np.max(np.abs(wave)))
+            coarse = np.fft.rfft(wave, n=plan.nfft // rl.ZOOM_FACTOR)
+            k = plan.to_coarse.shape[0] // 2
+            ours = plan.to_coarse @ x
+            first = plan.first_coarse
+            assert_allclose(ours[:k], coarse.real[first : first + k], atol=1e-9)
+            assert_allclose(ours[k:], -coarse.imag[first : first + k], atol=1e-9)
+
     def test_no_power_in_the_band_gives_no_peak(self) -> None:
         assert rl._peak_bin(np.zeros(200), 8192) == -1
 
