@@ -186,6 +186,8 @@ class _AccWindow:
         self._window: AccBreathingWindow | None = None
         self._frames: list[AccFrame] = []
         self._n_waiting = 0  # samples in _frames
+        self._t_first_s = math.inf  # the stream's first frame at this rate
+        self._t_last_s = -math.inf  # and its latest
 
     def add(self, frame: AccFrame) -> None:
         n = len(frame.acc_mg)
@@ -194,6 +196,7 @@ class _AccWindow:
         if frame.fs_hz != self.fs_hz:  # a new rate starts a new window
             self.fs_hz = frame.fs_hz
             self._frames, self._n_waiting = [], 0
+            self._t_first_s = frame.t
             try:
                 self._window = AccBreathingWindow(frame.fs_hz, window_s=BREATHING_WINDOW_S)
             except SignalInputError as exc:  # too slow a stream for breathing
@@ -203,13 +206,20 @@ class _AccWindow:
             return
         self._frames.append(frame)
         self._n_waiting += n
+        self._t_last_s = frame.t
         if self._n_waiting >= _ACC_BATCH_SAMPLES:
             self._flush()
 
-    def window(self) -> AccBreathingWindow | None:
-        """The window with every frame added so far; None without a usable stream."""
+    def window(self, *, min_span_s: float = 0.0) -> AccBreathingWindow | None:
+        """The window with every frame added so far; None without a usable stream or while
+        the window spans less than ``min_span_s`` (told from the frames' times first, so that
+        a young stream is not converted frame by frame)."""
+        if self._t_last_s - self._t_first_s < min_span_s:
+            return None
         if self._frames:
             self._flush()
+        if self._window is None or self._window.span_s < min_span_s:
+            return None
         return self._window
 
     def _flush(self) -> None:
@@ -592,8 +602,8 @@ class SessionEngine:
     def _maybe_breathing(self, t_s: float) -> None:
         if t_s < self._next_breathing_s:
             return
-        window = self._acc.window()
-        if window is None or window.span_s < BREATHING_WINDOW_S / 3:
+        window = self._acc.window(min_span_s=BREATHING_WINDOW_S / 3)
+        if window is None:
             return
         self._next_breathing_s = t_s + BREATHING_EVERY_S
         est = window.rate()
