@@ -10,6 +10,11 @@ onsets counted the belt's breaths (hrv-methods.md §8.4).
 
 Samples are kept in a preallocated ring of `WINDOW_S` at the ECG's own rate (130 Hz on the
 H10: 7 800 samples); adding a frame costs only its own samples.
+
+The R-peak detector and the EDR estimator (``scipy.signal``, about a second to import with
+scipy 1.17, which pulls in ``scipy.stats``) are imported at the first estimate: the engine
+imports this module at start-up but asks it for a rate only when ECG streams without chest
+movement (issue 7).
 """
 
 from __future__ import annotations
@@ -23,8 +28,6 @@ import numpy as np
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.events import EcgFrame
 from pet_biofeedback.signal._typing import FloatArray
-from pet_biofeedback.signal.ecg import find_r_peaks
-from pet_biofeedback.signal.respiration import breathing_from_ecg_amplitude
 
 __all__ = ["MIN_BREATHS", "WINDOW_S", "EcgBreathingWindow"]
 
@@ -89,6 +92,10 @@ class EcgBreathingWindow:
         t_s, uv = self._contents()
         if t_s.size < 2 or t_s[-1] - t_s[0] < MIN_FILL_S:
             return None
+        # scipy.signal only now: when ECG is the breathing source (module docstring)
+        from pet_biofeedback.signal.ecg import find_r_peaks
+        from pet_biofeedback.signal.respiration import breathing_from_ecg_amplitude
+
         try:
             peaks = find_r_peaks(uv, self.fs_hz)
             onsets = breathing_from_ecg_amplitude(

@@ -22,8 +22,11 @@ at display rate goes through events or the recording.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 import math
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -58,7 +61,7 @@ from pet_biofeedback.session.feedback import (
 from pet_biofeedback.session.pacer import Pacer, PacerSettings, PacerShape, PacerState
 from pet_biofeedback.session.read_ahead import ReadAhead
 from pet_biofeedback.signal.live import LiveAnalyzer, LiveSettings, LiveUpdate
-from pet_biofeedback.signal.respiration import breathing_from_acc
+from pet_biofeedback.signal.respiration_live import AccBreathingWindow
 
 __all__ = [
     "BREATHING_EVERY_S",
@@ -79,7 +82,9 @@ ASSESSMENT_MINUTES: Final = (5.0, 60.0)
 BREATHING_WINDOW_S: Final = 60.0  # measured breathing from the last minute of chest ACC
 BREATHING_EVERY_S: Final = 5.0  # …refreshed this often (a breath at 6/min lasts 10 s)
 _READ_AHEAD_EVENTS: Final = 256  # events read ahead of the engine (bounded memory)
-ACC_KEEP_HZ: Final = 25.0  # chest ACC is block-averaged to about this rate for the estimate
+# Chest ACC frames wait until this many samples (≈ 10 s at 200 Hz) or an estimate (every 5 s)
+# needs them.
+_ACC_BATCH_SAMPLES: Final = 2048
 # Measured breathing "matches" the pacer within this many breaths/min: the ACC rate's
 # periodogram resolution over 60 s is about 1 breath/min (docs/hrv-methods.md §8.1).
 PACER_AGREEMENT_BREATHS_PER_MIN: Final = 1.0
@@ -174,74 +179,81 @@ def _pacer_dict(s: PacerSettings) -> dict[str, object]:
 
 
 class _AccWindow:
-    """The last `BREATHING_WINDOW_S` of chest acceleration in a preallocated ring.
+    """The last `BREATHING_WINDOW_S` of chest acceleration, decimated as it arrives.
 
-    Samples are averaged in blocks down to about `ACC_KEEP_HZ` as they arrive: breathing lies
-    below 1 Hz and the estimator low-passes at 1 Hz anyway (docs/hrv-methods.md §8.1), so the
-    estimate costs a fraction of what it would on 200-Hz data, and adding a frame costs only
-    its own samples, whatever the window.
+    Frames wait in a list until `_ACC_BATCH_SAMPLES` samples or an estimate need them, then go
+    into arrays in one go: converting each 36-sample frame on its own was most of the cost of
+    keeping the window (a replay adds 20 000 frames an hour, issue 7). The low-pass,
+    decimation and ring are `signal.respiration_live.AccBreathingWindow`'s.
     """
 
     def __init__(self) -> None:
-        self.fs_hz = math.nan  # of the kept (averaged) samples
-        self._block = 1
-        self._capacity = 0
-        self._t = np.empty(0)
-        self._mg = np.empty((0, 3))
-        self._n = 0  # samples written so far (the ring position is _n % capacity)
-        self._carry_t = np.empty(0)
-        self._carry_mg = np.empty((0, 3))
-        self._age_s: dict[int, np.ndarray] = {}  # frame length → age of each sample, s
+        self.fs_hz = math.nan  # of the stream; NaN until a frame with samples came
+        self._window: AccBreathingWindow | None = None
+        self._frames: list[AccFrame] = []
+        self._n_waiting = 0  # samples in _frames
+        self._t_first_s = math.inf  # the stream's first frame at this rate
+        self._t_last_s = -math.inf  # and its latest
 
     def add(self, frame: AccFrame) -> None:
         n = len(frame.acc_mg)
         if n == 0 or not (math.isfinite(frame.fs_hz) and frame.fs_hz > 0):
             return
-        block = max(1, round(frame.fs_hz / ACC_KEEP_HZ))
-        if frame.fs_hz / block != self.fs_hz:  # a new rate starts a new window
-            self.fs_hz = frame.fs_hz / block
-            self._block = block
-            self._capacity = math.ceil(BREATHING_WINDOW_S * self.fs_hz)
-            self._t = np.empty(self._capacity)
-            self._mg = np.empty((self._capacity, 3))
-            self._n = 0
-            self._carry_t, self._carry_mg = np.empty(0), np.empty((0, 3))
-            self._age_s = {}
-        # Per-event cost matters (a replay adds 20 000 frames an hour): the sample ages of a
-        # frame length are computed once, block means are sums over the block divided by its
-        # size (what ``mean`` computes), and the ring is written as at most two slices.
-        age = self._age_s.get(n)
-        if age is None:
-            age = self._age_s[n] = (n - 1 - np.arange(n)) / frame.fs_hz
-        t = frame.t - age
-        mg = np.array(frame.acc_mg, dtype=np.float64).reshape(n, 3)
-        if self._carry_t.size:
-            t = np.concatenate((self._carry_t, t))
-            mg = np.concatenate((self._carry_mg, mg))
-        whole = t.size // self._block * self._block
-        self._carry_t, self._carry_mg = t[whole:], mg[whole:]
-        if whole == 0:
+        if frame.fs_hz != self.fs_hz:  # a new rate starts a new window
+            self.fs_hz = frame.fs_hz
+            self._frames, self._n_waiting = [], 0
+            self._t_first_s = frame.t
+            try:
+                self._window = AccBreathingWindow(frame.fs_hz, window_s=BREATHING_WINDOW_S)
+            except SignalInputError as exc:  # too slow a stream for breathing
+                logger.debug("breathing from ACC off: %s", exc)
+                self._window = None
+        if self._window is None:
             return
-        k = whole // self._block
-        t_blocks = np.add.reduce(t[:whole].reshape(k, self._block), axis=1) / self._block
-        mg_blocks = np.add.reduce(mg[:whole].reshape(k, self._block, 3), axis=1) / self._block
-        cap = self._capacity
-        pos = self._n % cap
-        while k:  # at most twice: up to the ring's end, then from its start
-            m = min(k, cap - pos)
-            self._t[pos : pos + m] = t_blocks[:m]
-            self._mg[pos : pos + m] = mg_blocks[:m]
-            t_blocks, mg_blocks = t_blocks[m:], mg_blocks[m:]
-            self._n += m
-            k -= m
-            pos = 0
+        self._frames.append(frame)
+        self._n_waiting += n
+        self._t_last_s = frame.t
+        if self._n_waiting >= _ACC_BATCH_SAMPLES:
+            self._flush()
 
-    def contents(self) -> tuple[np.ndarray, np.ndarray]:
-        """Times (s) and acceleration (mG, n × 3) of the window, oldest first."""
-        if self._n <= self._capacity:
-            return self._t[: self._n], self._mg[: self._n]
-        order = (self._n + np.arange(self._capacity)) % self._capacity
-        return self._t[order], self._mg[order]
+    def window(self, *, min_span_s: float = 0.0) -> AccBreathingWindow | None:
+        """The window with every frame added so far; None without a usable stream or while
+        the window spans less than ``min_span_s`` (told from the frames' times first, so that
+        a young stream is not converted frame by frame)."""
+        if self._t_last_s - self._t_first_s < min_span_s:
+            return None
+        if self._frames:
+            self._flush()
+        if self._window is None or self._window.span_s < min_span_s:
+            return None
+        return self._window
+
+    def _flush(self) -> None:
+        """Push the waiting frames' samples, stamped frame by frame (a frame's ``t`` is its
+        last sample's time)."""
+        assert self._window is not None
+        frames, n = self._frames, self._n_waiting
+        self._frames, self._n_waiting = [], 0
+        chain = itertools.chain.from_iterable
+        # Packing the floats as C doubles costs a third less than np.fromiter on the same chain.
+        mg = np.frombuffer(struct.pack(f"{3 * n}d", *chain(chain(f.acc_mg for f in frames))))
+        ends_s = np.fromiter((f.t for f in frames), np.float64, len(frames))
+        per_frame = n // len(frames)
+        if per_frame * len(frames) == n and all(len(f.acc_mg) == per_frame for f in frames):
+            t_s = (ends_s[:, np.newaxis] - _sample_ages_s(per_frame, self.fs_hz)).ravel()
+        else:  # frames of several lengths
+            lengths = np.fromiter((len(f.acc_mg) for f in frames), np.intp, len(frames))
+            samples_after = np.repeat(np.cumsum(lengths), lengths) - 1 - np.arange(n)
+            t_s = np.repeat(ends_s, lengths) - samples_after / self.fs_hz
+        self._window.push(t_s, mg.reshape(n, 3))
+
+
+@functools.lru_cache(maxsize=8)
+def _sample_ages_s(n_samples: int, fs_hz: float) -> np.ndarray:
+    """How long before a frame's last sample each of its ``n_samples`` was taken, s."""
+    ages_s = (n_samples - 1 - np.arange(n_samples)) / fs_hz
+    ages_s.flags.writeable = False
+    return ages_s
 
 
 class SessionEngine:
@@ -602,16 +614,11 @@ class SessionEngine:
     def _maybe_breathing(self, t_s: float) -> None:
         if t_s < self._next_breathing_s:
             return
-        t, mg = self._acc.contents()
-        if t.size < 2 or t[-1] - t[0] < BREATHING_WINDOW_S / 3:
+        window = self._acc.window(min_span_s=BREATHING_WINDOW_S / 3)
+        if window is None:
             return
         self._next_breathing_s = t_s + BREATHING_EVERY_S
-        increasing = np.concatenate(([True], np.diff(t) > 0))
-        try:
-            est = breathing_from_acc(mg[increasing], self._acc.fs_hz, t_s=t[increasing])
-        except SignalInputError as exc:
-            logger.debug("breathing from ACC skipped: %s", exc)
-            return
+        est = window.rate()
         ok = math.isfinite(est.rate_breaths_per_min) and est.explained_variance >= MIN_PC1_SHARE
         self._breathing = (est.rate_breaths_per_min, FROM_ACC) if ok else None
 

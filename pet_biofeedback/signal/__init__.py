@@ -21,6 +21,7 @@ _SUBMODULES = (
     "resonance_estimate",
     "resonance_ranking",
     "respiration",
+    "respiration_live",
     "rsa",
     "spectral",
     "timedomain",

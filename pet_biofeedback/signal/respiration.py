@@ -29,6 +29,16 @@ from scipy import interpolate
 from scipy import signal as sps
 
 from pet_biofeedback.errors import SignalInputError
+from pet_biofeedback.signal._respiration_constants import (
+    ACC_LOWPASS_HZ,
+    BANDPASS_ORDER,
+    BREATHING_BAND_HZ,
+    MIN_ACC_FS_HZ,
+    MIN_DURATION_S,
+    MIN_NFFT,
+    NFFT_PAD_FACTOR,
+    WORK_FS_HZ,
+)
 from pet_biofeedback.signal._typing import FloatArray, IntArray
 from pet_biofeedback.signal._validate import as_1d_float
 
@@ -41,19 +51,12 @@ __all__ = [
 ]
 
 # --- Tunables (hrv-methods.md §8.1) ----------------------------------------------------------
-ACC_LOWPASS_HZ: Final = 1.0
+# ACC_LOWPASS_HZ, WORK_FS_HZ, BREATHING_BAND_HZ, BANDPASS_ORDER, MIN_NFFT, NFFT_PAD_FACTOR,
+# MIN_DURATION_S and MIN_ACC_FS_HZ are defined in _respiration_constants (imported above),
+# shared with the live estimator (respiration_live), which must not import scipy.signal.
 # 4th order (not §8.1's 2nd) so that the low-pass also guards the 4 Hz resampling
 # against aliasing (−24 dB at the 2 Hz Nyquist frequency).
 ACC_LOWPASS_ORDER: Final = 4
-WORK_FS_HZ: Final = 4.0
-BREATHING_BAND_HZ: Final = (0.05, 0.7)
-BANDPASS_ORDER: Final = 2
-# Zero-padded periodogram: FFT length at least this many samples (4 Hz → 0.00049 Hz bins,
-# 0.03 breaths/min) and at least 8× the signal.
-MIN_NFFT: Final = 8192
-NFFT_PAD_FACTOR: Final = 8
-# Shorter than ~2 slow breaths: the rate is NaN and no boundaries are returned.
-MIN_DURATION_S: Final = 20.0
 # Hysteresis for breath onsets: a new breath starts only after the waveform has been below
 # −h and then rises above +h (h = this fraction of its standard deviation); the onset is the
 # last upward zero crossing before it rises above +h. Stops noise near zero from
@@ -64,9 +67,7 @@ ONSET_HYSTERESIS_FRACTION_OF_STD: Final = 0.2
 EDR_CLIP_ROBUST_SD: Final = 4.0
 EDR_MIN_BEATS: Final = 4
 MAD_TO_SD: Final = 1.4826
-# Lowest accepted rates: the ACC low-pass needs fs > 2·1 Hz (Polar offers 25–200 Hz); the EDR
-# grid needs a Nyquist frequency above the 0.7 Hz band edge.
-MIN_ACC_FS_HZ: Final = 5.0
+# Lowest accepted EDR rate: the grid needs a Nyquist frequency above the 0.7 Hz band edge.
 MIN_EDR_FS_HZ: Final = 2.0
 
 

@@ -35,12 +35,14 @@ import numpy.typing as npt
 from scipy import signal as sps
 
 from pet_biofeedback.errors import SignalInputError
-from pet_biofeedback.signal._typing import FloatArray
-from pet_biofeedback.signal._validate import as_1d_float
-from pet_biofeedback.signal.respiration import (
+from pet_biofeedback.signal._respiration_constants import (
     MIN_ACC_FS_HZ,
     MIN_DURATION_S,
     WORK_FS_HZ,
+)
+from pet_biofeedback.signal._typing import FloatArray
+from pet_biofeedback.signal._validate import as_1d_float
+from pet_biofeedback.signal.respiration import (
     BreathingEstimate,
     _acc_lowpass_sos,
     _as_acc,

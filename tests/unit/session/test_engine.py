@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +15,7 @@ import pytest
 
 from pet_biofeedback.errors import ConfigError
 from pet_biofeedback.events import (
+    AccFrame,
     Contact,
     Event,
     Gap,
@@ -26,7 +29,7 @@ from pet_biofeedback.events import (
 from pet_biofeedback.firmware_bridge.sim_config import SimConfig
 from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap
 from pet_biofeedback.recording import read_recording
-from pet_biofeedback.session.engine import SessionEngine, SessionPlan
+from pet_biofeedback.session.engine import SessionEngine, SessionPlan, _AccWindow
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.pacer import PacerSettings
 from pet_biofeedback.session.recorder import record
@@ -331,6 +334,71 @@ class TestBreathingSource:
         snapshots = await self.paced_sim(6.0)
         late = [s for s in snapshots if s.t_s > 90.0]
         assert {s.breathing_source for s in late} == {"acc"}
+
+    @pytest.mark.parametrize(("rate", "sloppiness"), [(4.5, 0.05), (10.0, 0.05), (6.0, 0.2)])
+    async def test_acc_measures_breathing_against_the_pacer(
+        self, rate: float, sloppiness: float
+    ) -> None:
+        # Issue 7: the live ACC estimate (decimated as frames arrive) at slow and fast pacing
+        # and for a sloppy breather.
+        snapshots = await self.paced_sim(rate, ecg_enabled=False, sloppiness=sloppiness)
+        late = [s for s in snapshots if s.t_s > 90.0]
+        assert late and {s.breathing_source for s in late} == {"acc"}
+        rates = np.array([s.breathing_breaths_per_min for s in late], dtype=float)
+        assert np.all(np.abs(rates - rate) < 0.5), (rates.min(), rates.max())
+        assert all(s.breathing_matches_pacer for s in late)
+
+    def test_acc_frames_of_any_length_give_one_window(self) -> None:
+        # The engine stamps a batch of frames at once: frames of one length (the fast path)
+        # and of mixed lengths must put the same samples at the same times.
+        fs_hz = 200.0
+        t_s = np.arange(int(40 * fs_hz)) / fs_hz
+        tilt = 0.03 * np.sin(2 * np.pi * 0.1 * t_s)
+        mg = 1000.0 * np.column_stack([np.sin(0.7 + tilt), 0.1 * tilt, np.cos(0.7 + tilt)])
+
+        def window_of(lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            acc = _AccWindow()
+            ends = np.cumsum(lengths)
+            for end, n in zip(ends, lengths, strict=True):
+                samples = tuple(map(tuple, mg[end - n : end].tolist()))
+                acc.add(AccFrame(float(t_s[end - 1]), fs_hz, samples))
+            window = acc.window()
+            assert window is not None
+            return window.contents()
+
+        same = window_of([32] * (t_s.size // 32))
+        mixed = window_of([36, 1, 30, 33] * (t_s.size // 100))
+        assert same[0].size > 100
+        for a, b in zip(same, mixed, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+    def test_start_up_and_an_acc_session_do_not_load_scipy_signal(self) -> None:
+        # Issue 7: scipy.signal (about 1 s to import with scipy 1.17) is for ECG breathing
+        # only; a session with chest movement never needs it.
+        code = (
+            "import asyncio, math, sys\n"
+            "from pet_biofeedback.firmware_bridge.sim_config import SimConfig\n"
+            "from pet_biofeedback.firmware_bridge.simulated import SimulatedStrap\n"
+            "from pet_biofeedback.session.engine import SessionEngine, SessionPlan\n"
+            "from pet_biofeedback.session.pacer import PacerSettings\n"
+            "assert 'scipy.signal' not in sys.modules, 'at import'\n"
+            "plan = SessionPlan(protocol='practice', minutes=2, pacer=PacerSettings())\n"
+            "strap = SimulatedStrap(SimConfig(duration_s=60.0), speed=math.inf)\n"
+            "engine = SessionEngine(strap, plan)\n"
+            "shown = []\n"
+            "engine.subscribe(lambda s: shown.append(s.breathing_source))\n"
+            "async def main():\n"
+            "    async with engine:\n"
+            "        async for _ in engine:\n"
+            "            pass\n"
+            "asyncio.run(main())\n"
+            "assert 'acc' in shown, set(shown)\n"
+            "assert 'scipy.signal' not in sys.modules, 'in the session'\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stderr
 
     async def test_rr_only_is_marked_estimated_and_not_compared(self) -> None:
         snapshots = await self.paced_sim(6.0, acc_enabled=False, ecg_enabled=False)
