@@ -11,8 +11,10 @@ its recording. The analysis gathers the events as the recorder writes them
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -101,6 +103,34 @@ async def _redraw(
         view.draw(engine.pacer_state(t_event + min(extra, _MAX_EXTRAPOLATION_S)))
 
 
+# What the summary's analysis imports that the session itself does not: scipy.signal, under
+# the accelerometer and ECG analyses, costs about a second to import (scipy 1.17), which the
+# end of every session waited for.
+_SUMMARY_MODULES: Final = (
+    "pet_biofeedback.signal.respiration_chunked",
+    "pet_biofeedback.signal.ecg_chunked",
+)
+
+
+def _import_summary_modules_meanwhile() -> None:
+    """Import `_SUMMARY_MODULES` on a daemon thread while the session runs.
+
+    A live session leaves the interpreter idle between beats, and a fast replay's engine
+    waits for its reader now and then: the import fits in those pauses instead of after the
+    session. The summary imports the same modules itself (Python's import lock makes it
+    wait for a half-done import); a failure here is left for it to report.
+    """
+
+    def work() -> None:
+        for name in _SUMMARY_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # the summary imports it again and says what is wrong
+                logger.debug("summary module %s not imported ahead: %s", name, exc)
+
+    threading.Thread(target=work, name="pet-summary-imports", daemon=True).start()
+
+
 async def run_session(
     engine: SessionEngine,
     path: Path,
@@ -142,6 +172,7 @@ async def run_session(
     # The summary's analysis is gathered from what the recorder writes (on its thread), so
     # the file is not read again once closed.
     written = RecordingAccumulator()
+    _import_summary_modules_meanwhile()
     try:
         await record(
             engine,
