@@ -153,6 +153,17 @@ def _spline_blocks(
     knot_at = np.searchsorted(key_q, key_x, side="left")
     seg = np.cumsum(np.bincount(knot_at, minlength=key_q.size + 1)[: key_q.size]) - 1
     seg = np.clip(seg, kstart[qid], kstart[qid] + klen[qid] - 2)
+    return _cubic_at(x, y, m2, seg, q)
+
+
+def _cubic_at(
+    x: FloatArray, y: FloatArray, m2: FloatArray, seg: IntArray, q: FloatArray
+) -> FloatArray:
+    """The natural cubic spline through ``(x, y)`` with second derivatives ``m2`` at ``q``.
+
+    ``seg``: the knot interval of each query. One expression for the one-block and the
+    many-block paths, so that both give the same bits.
+    """
     xl = x[seg]
     hs = x[seg + 1] - xl
     b = (q - xl) / hs
@@ -187,16 +198,7 @@ def _spline_one(x: FloatArray, y: FloatArray, q: FloatArray) -> FloatArray:
     x0 = x[0]
     seg = np.searchsorted(x - x0, q - x0, side="right") - 1
     seg = np.clip(seg, 0, n - 2)
-    xl = x[seg]
-    hs = x[seg + 1] - xl
-    b = (q - xl) / hs
-    a = 1.0 - b
-    return np.asarray(
-        a * y[seg]
-        + b * y[seg + 1]
-        + ((a * a * a - a) * m2[seg] + (b * b * b - b) * m2[seg + 1]) * (hs * hs / 6.0),
-        dtype=np.float64,
-    )
+    return _cubic_at(x, y, m2, seg, q)
 
 
 def _smoothness_priors_blocks(z: FloatArray, zlen: IntArray, lam2: FloatArray) -> FloatArray:
