@@ -342,9 +342,7 @@ def _ecg_beat_events(rec: EcgRecording, t0_s: float) -> list[Event]:
     beats. Interval ``k`` of a stretch ends at its peak ``k + 1``. Between two stretches a
     `Gap` says how long the ECG stream had no samples, as a strap's lost link would.
     """
-    if rec.ecg_uv.size == 0 or not (math.isfinite(rec.ecg_fs_hz) and rec.ecg_fs_hz > 0):
-        return []
-    found = ecg_stretch_peaks(rec)
+    found = ecg_stretch_peaks(rec)  # none for an empty stream or an unusable rate
     if found.problem and not found.t_s:
         # The frames still play (and ACC and markers with them); analyze says why in full.
         logger.warning(
