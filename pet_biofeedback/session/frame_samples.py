@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import sys
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, TypeAlias
@@ -73,6 +74,11 @@ class FrameSamples:
     def n_samples(self) -> int:
         """Samples kept, repeats included."""
         return len(self._values) // self.n_channels
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the buffers hold, with what they reserved to grow (memory accounting)."""
+        return sum(sys.getsizeof(b) for b in (self._t_last, self._fs, self._n, self._values))
 
     @property
     def first_fs_hz(self) -> float:

@@ -11,8 +11,10 @@ source produced, to compare with the file afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import math
+import statistics
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ from pet_biofeedback.gui.bridge import EngineBridge
 from pet_biofeedback.gui.session_window import SessionWindow
 from pet_biofeedback.recording import read_recording
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan
+from pet_biofeedback.session.frame_samples import FrameSamples
 from pet_biofeedback.session.pacer import PacerSettings
 from pet_biofeedback.session.run import SessionOutcome, run_session
 from pet_biofeedback.session.sources import MAX_EMULATED_SPEED, describe_source, open_source
@@ -43,24 +46,28 @@ T = TypeVar("T")
 # The emulated strap's modules: `emulated` and its parts (`emulated_world`, `emulated_h10`, …).
 _EMULATOR: Final = "pet_biofeedback.firmware_bridge.emulated"
 
-SOAK_MINUTES: Final = 10.0  # 30 s at ×20: what a CI run affords beside the rest
+SOAK_MINUTES: Final = 20.0  # 60 s at ×20 (the emulated strap's limit): issue 8 asked for 20 minutes
 # Faults on the strap's model clock: a dropped link every 90 s (invisible for 3 s after), a
 # silent stall with the link up every 150 s, a malformed packet every minute.
 SOAK_FAULTS: Final = "disconnect-every=90s,offline-for=3s,stall-every=150s,malformed-every=60s"
 WARM_UP_S: Final = 120.0  # session time before the baseline of memory and objects is taken
-# Memory growth allowed after the warm-up. What may legitimately grow: the engine's per-beat
-# lists of shown values (a few floats a beat, < 100 kB here), glyph and pen caches, the
-# allocator's arenas (the 2-h replay in benchmarks/gui_session.py grew 3 MiB in 110 min).
-# What it catches: keeping every beat's plot arrays (≈ 15 kB a beat: ≈ 8 MiB a 10-min
-# session at the strap's full rate, though a loaded machine delivers fewer beats) or
-# anything per frame larger than ≈ 600 bytes (≈ 29,000 frames at 60 frames/s in 8 min).
+# Memory growth allowed after the warm-up, between the median of the first three marks (one a
+# minute) and that of the last three: a single mark can catch the loop with a backlog of
+# events in flight (a mark itself takes a while), a few MiB that are gone a minute later. What
+# may legitimately grow: the engine's per-beat lists of shown values (a few floats a beat, <
+# 100 kB here), glyph and pen caches, the allocator's arenas (the 2-h replay in
+# benchmarks/gui_session.py grew 3 MiB in 110 min); the summary's ECG and ACC samples are left
+# out of the measure (`mark`). Seen: 3–4 MiB over 20 minutes on a loaded machine. What it
+# catches: keeping every beat's plot arrays (≈ 15 kB a beat, ≈ 1,000 beats between the
+# medians) or about 1 kB more per strap event (≈ 16,000 events between them).
 MAX_RSS_GROWTH_MIB: Final = 16.0
 # Python objects (gc-tracked) allowed to appear between the warm-up and the end of the session
 # (counted once it is over and nothing is in flight), beyond the test's own (see `mark`): at
 # the warm-up mark up to several hundred callbacks, futures and events are in flight (the
-# loop runs behind a ×20 strap on a loaded machine). Anything kept per frame (≈ 25,000 frames
-# after the warm-up) or per ECG/ACC packet (≈ 10 a second) fails; one small object kept per
-# beat (≈ 450 beats) might not: the memory bound above catches beats kept with their arrays.
+# loop runs behind a ×20 strap on a loaded machine). Anything kept per display frame (≈ 3,000
+# after the warm-up at ×20) or per ECG/ACC packet (≈ 7 a second: ≈ 7,500) fails; one small
+# object kept per beat (≈ 1,200 beats) might not: the memory bound above catches beats kept
+# with their arrays.
 MAX_PY_OBJECT_GROWTH: Final = 1500
 
 
@@ -199,19 +206,30 @@ def _from_emulator(o: object) -> bool:
 
 
 def mark(h: Harness, t_s: float) -> Mark:
-    """Memory and objects now, without what the test's own parts keep on purpose.
+    """Memory and objects now, without what the test's own parts and the summary keep on purpose.
 
     The emulated strap logs every packet it sent (for the BLE tests) and the tap keeps every
     RR packet: both grow by design and are not the app's. Cancelled timer handles are left out
     too: Bumble's GATT client arms a 30-s timeout per request and cancels it on the answer, and
-    qasync keeps a cancelled timer until its time would have come (about 50 per reconnect, so
-    their number follows the faults, not the app).
+    qasync keeps a cancelled timer until its time would have come (30 s of wall time: 10
+    minutes of the strap's at ×20, so their number follows the strap's requests, not the app).
     """
     gc.collect()
     objects = gc.get_objects()
-    cancelled = sum(isinstance(o, asyncio.TimerHandle) and o.cancelled() for o in objects)
+    # qasync's call_later gives plain `asyncio.Handle`s (not TimerHandle); each holds the
+    # context copied when it was made
+    cancelled = sum(
+        1 + isinstance(getattr(o, "_context", None), contextvars.Context)
+        for o in objects
+        if isinstance(o, asyncio.Handle) and o.cancelled()
+    )
     kept = sum(_from_emulator(o) for o in objects) + len(h.tap.rr) + cancelled
-    return Mark(t_s, rss_mib(), len(h.window.findChildren(QObject)), len(objects) - kept)
+    # The summary is analysed from the ECG and ACC samples the recorder hands over while it
+    # writes (`RecordingAccumulator`): ≈ 3 kB a second of an H10 session, kept on purpose.
+    summary_mib = sum(o.nbytes for o in objects if isinstance(o, FrameSamples)) / 2**20
+    return Mark(
+        t_s, rss_mib() - summary_mib, len(h.window.findChildren(QObject)), len(objects) - kept
+    )
 
 
 def test_a_faulty_strap_for_minutes_loses_nothing_and_piles_nothing_up(
@@ -255,10 +273,13 @@ def test_a_faulty_strap_for_minutes_loses_nothing_and_piles_nothing_up(
     # nothing piles up after the warm-up
     first, last = h.marks[0], h.marks[-1]
     assert last.t_s - first.t_s >= (SOAK_MINUTES - 5) * 60, (h.marks, events[-3:])
+    assert len(h.marks) >= 6, h.marks
     assert last.qt_objects == first.qt_objects, h.marks
     assert over.py_objects - first.py_objects < MAX_PY_OBJECT_GROWTH, (h.marks, over)
     if not math.isnan(first.rss_mib):  # during the session (the summary analysis is after it)
-        assert last.rss_mib - first.rss_mib < MAX_RSS_GROWTH_MIB, h.marks
+        early = statistics.median(m.rss_mib for m in h.marks[:3])
+        late = statistics.median(m.rss_mib for m in h.marks[-3:])
+        assert late - early < MAX_RSS_GROWTH_MIB, h.marks
 
 
 def test_a_lost_and_recovered_link_is_shown(qtbot: QtBot, tmp_path: Path) -> None:
