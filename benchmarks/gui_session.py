@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
+from unittest import mock
 
 import numpy as np
 
@@ -111,10 +112,11 @@ class _Tap:
 
 @contextmanager
 def _harness_widgets(probe: Probe) -> Iterator[None]:
-    """`SessionWindow` builds harness subclasses of its pacer and heart-rate views."""
+    """`SessionPanel` (the session window's views) builds harness subclasses of its pacer and
+    heart-rate views."""
     from PySide6.QtGui import QPaintEvent
 
-    from pet_biofeedback.gui import session_window
+    from pet_biofeedback.gui import session_panel
     from pet_biofeedback.gui.hr_view import HeartRateView
     from pet_biofeedback.gui.pacer_view import PacerView
     from pet_biofeedback.session.trace import TraceArrays
@@ -146,12 +148,11 @@ def _harness_widgets(probe: Probe) -> Iterator[None]:
                 probe.to_paint_ms.append((done - self.given_at) * 1e3)
             probe.painted_upto = max(probe.painted_upto, self.generation)
 
-    saved = session_window.PacerView, session_window.HeartRateView
-    session_window.PacerView, session_window.HeartRateView = CountingPacer, StampingHeart  # type: ignore[misc]
-    try:
+    with (
+        mock.patch.object(session_panel, "PacerView", CountingPacer),
+        mock.patch.object(session_panel, "HeartRateView", StampingHeart),
+    ):
         yield
-    finally:
-        session_window.PacerView, session_window.HeartRateView = saved  # type: ignore[misc]
 
 
 class _Session:
@@ -176,7 +177,7 @@ class _Session:
         source = open_source(
             spec, speed=speed, pacer=lambda t: holder[0].pacer_position(t) if holder else 0.0
         )
-        engine = SessionEngine(_Tap(source, probe), plan)  # type: ignore[arg-type]
+        engine = SessionEngine(_Tap(source, probe), plan)
         holder.append(engine)
         self.engine = engine
         self.device = describe_source(spec, speed=speed)

@@ -232,9 +232,11 @@ def live_update_rows(
             )
 
         def ha_time() -> Any:
+            assert ha is not None  # only called when hrv-analysis is installed
             return ha.get_time_domain_features(rr_ms)
 
         def ha_welch() -> Any:
+            assert ha is not None
             return ha.get_frequency_domain_features(rr_ms)
 
         out: dict[str, Callable[[], Any]] = {
@@ -462,6 +464,7 @@ def artifact_rows(inputs: BenchInputs, repeats: int = ARTIFACT_REPEATS) -> list[
         return run
 
     def ha_nn() -> np.ndarray:
+        assert ha is not None  # only called when hrv-analysis is installed
         return np.asarray(ha.get_nn_intervals(inputs.rr_corrupted_ms.tolist(), verbose=False))
 
     methods = {

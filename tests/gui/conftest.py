@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 import qasync
@@ -40,8 +40,14 @@ def artifacts_dir() -> Path:
     return folder
 
 
+class RunQt(Protocol):
+    """The ``run_qt`` fixture's function: ``coro``'s result, or TimeoutError after ``timeout_s``."""
+
+    def __call__(self, coro: Coroutine[Any, Any, T], timeout_s: float = ...) -> T: ...
+
+
 @pytest.fixture
-def run_qt(qapp: Any) -> Iterator[Callable[[Coroutine[Any, Any, T]], T]]:
+def run_qt(qapp: Any) -> Iterator[RunQt]:
     """Run a coroutine on a qasync loop over the test's QApplication (a whole app flow)."""
 
     def run(coro: Coroutine[Any, Any, T], timeout_s: float = 120.0) -> T:
@@ -49,7 +55,8 @@ def run_qt(qapp: Any) -> Iterator[Callable[[Coroutine[Any, Any, T]], T]]:
         asyncio.set_event_loop(loop)
         try:
             with loop:
-                return loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
+                result: T = loop.run_until_complete(asyncio.wait_for(coro, timeout_s))
+                return result
         finally:
             asyncio.set_event_loop(None)
 

@@ -24,7 +24,8 @@ def run_in_qt(scenario: Callable[[], Awaitable[T]], timeout_s: float = TIMEOUT_S
 
     try:
         with loop:
-            return loop.run_until_complete(bounded())
+            result: T = loop.run_until_complete(bounded())  # qasync is untyped
+            return result
     finally:
         asyncio.set_event_loop(None)
 

@@ -42,7 +42,13 @@ def test_baseline_on_the_simulated_strap(
         await until(lambda: shell.window.current_page() is flow.before)
         qtbot.mouseClick(flow.before.groups["pain_before"].button(5), LEFT)
         qtbot.mouseClick(flow.before.continue_button, LEFT)
-        await until(lambda: flow.live is not None and flow.live.engine.elapsed_s > 60.0)
+        await until(
+            lambda: (
+                flow.live is not None
+                and flow.live.engine is not None
+                and flow.live.engine.elapsed_s > 60.0
+            )
+        )
         live = flow.live
         assert live is not None and live.engine is not None
         page = live.page

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtWidgets import QApplication, QLabel, QToolBar
+from PySide6.QtWidgets import QApplication, QLabel, QToolBar, QToolButton
 from pytestqt.qtbot import QtBot
 
 from pet_biofeedback.events import Rating
@@ -44,10 +44,15 @@ def test_practice_on_the_simulated_strap_with_ratings(
     qtbot: QtBot, run_qt: Run, tmp_path: Path, artifacts_dir: Path
 ) -> None:
     opened: list[QUrl] = []
+
+    def open_url(url: QUrl) -> bool:
+        opened.append(url)
+        return True
+
     shell = Shell(
         GuiOptions(speed=math.inf, minutes=2.0),  # recorded into the data folder
         scan=no_straps,
-        open_url=lambda url: opened.append(url) or True,
+        open_url=open_url,
     )
     qtbot.addWidget(shell.window)
     flow = shell.flow
@@ -140,14 +145,22 @@ def test_stopping_early_keeps_everything_and_still_asks(
 
     async def drive() -> int:
         app = asyncio.ensure_future(shell.run())
-        await until(lambda: flow.live is not None and flow.live.engine.elapsed_s > 20.0)
+        await until(
+            lambda: (
+                flow.live is not None
+                and flow.live.engine is not None
+                and flow.live.engine.elapsed_s > 20.0
+            )
+        )
         assert flow.live is not None
         # one toolbar: the shell's, holding the page's "Stop session" while it is shown
         bars = [b for b in shell.window.findChildren(QToolBar) if b.isVisible()]
         assert bars == [shell.window.toolbar]
         texts = [a.text() for a in shell.window.toolbar.actions()]
         assert "Stop session" in texts
-        shell.window.toolbar.widgetForAction(flow.live.page.stop_action).click()
+        stop_button = shell.window.toolbar.widgetForAction(flow.live.page.stop_action)
+        assert isinstance(stop_button, QToolButton)
+        stop_button.click()
         await until(lambda: shell.window.current_page() is flow.after)
         assert "Stop session" not in [a.text() for a in shell.window.toolbar.actions()]
         qtbot.mouseClick(flow.after.skip_button, LEFT)  # skipping is allowed

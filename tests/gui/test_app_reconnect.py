@@ -11,7 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,9 @@ from pet_biofeedback.gui.app import GuiOptions, Shell
 from pet_biofeedback.gui.live_session import LiveSession
 from pet_biofeedback.recording import read_recording
 from pet_biofeedback.session.strap_scan import StrapListing
-from tests.gui.conftest import until
+from tests.gui.conftest import RunQt, until
 
 pytest.importorskip("bumble", reason="the emulated strap needs the 'emulated' extra (Bumble)")
-
-Run = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
 async def no_straps() -> Sequence[StrapListing]:
@@ -59,7 +57,7 @@ def test_a_dropped_link_in_its_own_process() -> None:
 
 @pytest.mark.skipif(os.environ.get(_INNER) != "1", reason="run by the test above, in its process")
 def test_a_dropped_link_is_shown_reconnecting_then_connected_and_the_session_goes_on(
-    qtbot: QtBot, run_qt: Run, tmp_path: Path, artifacts_dir: Path
+    qtbot: QtBot, run_qt: RunQt, tmp_path: Path, artifacts_dir: Path
 ) -> None:
     recording = tmp_path / "reconnect.jsonl.gz"
     shell = Shell(
@@ -126,7 +124,12 @@ def test_the_gui_command_hands_faults_to_the_app(monkeypatch: pytest.MonkeyPatch
     from pet_biofeedback.gui import app
 
     asked: list[GuiOptions] = []
-    monkeypatch.setattr(app, "run_app", lambda options: asked.append(options) or 0)
+
+    def run_app(options: GuiOptions) -> int:
+        asked.append(options)
+        return 0
+
+    monkeypatch.setattr(app, "run_app", run_app)
     args = ["gui", "--source", "emulated:h10", "--faults", "disconnect-every=20s"]
     assert cli.main([*args, "--speed", "10"]) == 0
     assert asked[0].source == "emulated:h10" and asked[0].faults == "disconnect-every=20s"

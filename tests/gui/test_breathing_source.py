@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from pet_biofeedback.gui.cards import FeedbackCards
@@ -30,8 +31,11 @@ def _value_of(view: SummaryView, name: str) -> str:
     grid = view.measures
     for row in range(grid.rowCount()):
         label, value = grid.itemAtPosition(row, 0), grid.itemAtPosition(row, 1)
-        if label is not None and value is not None and label.widget().text() == name:
-            return str(value.widget().text())
+        if label is not None and value is not None:
+            name_label, value_label = label.widget(), value.widget()
+            assert isinstance(name_label, QLabel) and isinstance(value_label, QLabel)
+            if name_label.text() == name:
+                return value_label.text()
     raise AssertionError(f"no row {name!r}")
 
 

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from pet_biofeedback.cli import main
 from pet_biofeedback.gui import history_view
 from pet_biofeedback.gui.history_view import COLUMNS, HistoryView, save_history_screenshot
+from pet_biofeedback.session import history
 
 RATINGS = (  # pain before, pain after, mood before, mood after
     (6, 4, 5, 7),
@@ -76,7 +77,9 @@ def test_history_after_three_sessions(
     # three rows, newest first, every column filled
     assert view.table.rowCount() == 3
     assert view.table.columnCount() == len(COLUMNS)
-    newest = [view.table.item(0, c).text() for c in range(len(COLUMNS))]
+    cells = [view.table.item(0, c) for c in range(len(COLUMNS))]
+    newest = [cell.text() for cell in cells if cell is not None]
+    assert len(newest) == len(COLUMNS)
     assert newest[1] == "practice"
     assert float(newest[2]) == pytest.approx(2.0, abs=0.1)
     assert newest[3] == "6.0"
@@ -138,7 +141,7 @@ def test_the_page_reads_in_a_worker_thread_with_a_note(
     monkeypatch: pytest.MonkeyPatch,
     run_qt: Callable[[Coroutine[Any, Any, Any]], Any],
 ) -> None:
-    real_open = history_view.open_history
+    real_open = history.open_history  # what history_view imported
 
     def slow_open() -> Any:  # a folder of new recordings takes a while to index
         time.sleep(0.6)
@@ -153,7 +156,12 @@ def test_the_page_reads_in_a_worker_thread_with_a_note(
         timer.setInterval(20)
         timer.timeout.connect(lambda: ticks.append(time.monotonic()))
         timer.start()
-        view = HistoryView("default", open_url=lambda url: opened.append(url) or True)
+
+        def open_url(url: QUrl) -> bool:
+            opened.append(url)
+            return True
+
+        view = HistoryView("default", open_url=open_url)
         qtbot.addWidget(view)
         view.show()
         assert view.note.isVisible() and view.note.text() == "Reading your sessions…"

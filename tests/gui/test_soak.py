@@ -130,7 +130,7 @@ class Harness:
 def compose(spec: str, *, faults: str, speed: float, minutes: float) -> Harness:
     plan = SessionPlan(protocol="practice", minutes=minutes, pacer=PacerSettings())
     tap = Tap(open_source(spec, speed=speed, faults=faults))
-    engine = SessionEngine(tap, plan)  # type: ignore[arg-type]  # Tap is an EventSource
+    engine = SessionEngine(tap, plan)
     clock = SessionClock(speed)
     trace = SessionTrace(engine)
     bridge = EngineBridge()
@@ -186,7 +186,8 @@ def in_qt_loop(coroutine: Awaitable[T]) -> T:
     asyncio.set_event_loop(loop)
     try:
         with loop:
-            return loop.run_until_complete(coroutine)
+            result: T = loop.run_until_complete(coroutine)  # qasync is untyped
+            return result
     finally:
         asyncio.set_event_loop(None)
 

@@ -151,13 +151,14 @@ class Rig:
             await self.clock.advance(1.0)
             await self.fake.emit_second()
             n_hr, n_pmd = self.delivered_hr(), self.delivered_pmd()
-            await self.col.until(
-                lambda n_hr=n_hr, n_pmd=n_pmd: (
+
+            def arrived(n_hr: int = n_hr, n_pmd: int = n_pmd) -> bool:
+                return (
                     len(self.col.raw(hrs.HEART_RATE_MEASUREMENT_UUID)) >= n_hr
                     and len(self.col.raw(pmd.PMD_DATA_UUID)) >= n_pmd
-                ),
-                f"{n_hr} heart-rate and {n_pmd} PMD notifications",
-            )
+                )
+
+            await self.col.until(arrived, f"{n_hr} heart-rate and {n_pmd} PMD notifications")
 
 
 def _sent_rr(fake: EmulatedStrapBase) -> list[float]:
@@ -520,7 +521,7 @@ async def test_closing_ends_even_when_a_cancellation_of_the_supervisor_is_lost(
             lost.append(exc)  # what wait_for does when its inner future is done
             return await next_signal(session)
 
-    strap._next_signal = losing_the_first_cancellation  # type: ignore[method-assign]
+    strap._next_signal = losing_the_first_cancellation
     async with asyncio.timeout(TEST_S), world:
         async with strap:
             async for event in strap:

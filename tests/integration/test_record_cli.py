@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -558,7 +559,7 @@ def test_person_without_a_strap_records_an_emulated_h10(
     for kind in (HeartRate, EcgFrame):
         original = [e for e in rec.events if isinstance(e, kind)]
         again = [e for e in replayed if isinstance(e, kind)]
-        key = (lambda e: e.hr_bpm) if kind is HeartRate else (lambda e: e.ecg_uv)
+        key = attrgetter("hr_bpm" if kind is HeartRate else "ecg_uv")
         assert [key(e) for e in again] == [key(e) for e in original]
     # RR intervals and their reconstructed beat times: the same decoders, the same clock.
     rr = [(e.t, e.rr_ms) for e in rec.events if isinstance(e, RRIntervals)]

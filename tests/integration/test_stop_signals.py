@@ -55,7 +55,7 @@ def _stop(proc: subprocess.Popen[str], signum: int) -> tuple[str, str]:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_record_stops_cleanly_on_a_stop_signal_even_with_sigint_ignored(
-    tmp_path: Path, signum: int
+    tmp_path: Path, signum: signal.Signals
 ) -> None:
     path = tmp_path / "stopped.jsonl.gz"
     proc = _spawn(["record", "--source", "sim:seed=2,acc=0", "--speed", "4", "--out", str(path)])

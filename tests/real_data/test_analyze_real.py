@@ -130,7 +130,7 @@ class TestNsrdbShort:
         s = report["summary"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import neurokit2 as nk  # type: ignore[import-untyped]
+            import neurokit2 as nk
 
             # integer ms at 1000 Hz: the peak samples reproduce the intervals exactly
             peaks = np.concatenate(([0], np.cumsum(nsrdb_short_ms))).astype(np.int64)

@@ -216,7 +216,7 @@ def person_following(plan: AssessmentPlan) -> PacerFn:
         after = grid >= b.start_s
         catch_up = np.clip(1.0 - (grid[after] - b.start_s) / period_s, 0.0, 1.0)
         position[after] = paced[after] + offset + (mismatch - offset) * catch_up
-    values = position.tolist()
+    values: list[float] = position.tolist()
     last = len(values) - 2
 
     def breath_position(t_s: float) -> float:

@@ -135,7 +135,8 @@ def _inside(t_s: np.ndarray) -> np.ndarray:
     """Grid times with signal on both sides: not near the start, end, loss or dropped frames."""
     near_drop = np.any([np.abs(t_s - t) < 1.0 for t in DROPPED_FRAME_T_S], axis=0)
     lost = (t_s > LOST_S[0] - 1.0) & (t_s < LOST_S[1] + 1.0)
-    return (t_s > 0.5) & (t_s < 59.0) & ~lost & ~near_drop
+    inside: np.ndarray = (t_s > 0.5) & (t_s < 59.0) & ~lost & ~near_drop
+    return inside
 
 
 def _quantum(reader: pyedflib.EdfReader, channel: int) -> float:

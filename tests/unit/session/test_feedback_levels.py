@@ -49,7 +49,7 @@ class TestFeedbackLevels:
         assert levels.rsa_bpm.source == "defaults"  # no RSA values yet
 
     def test_only_the_last_ten_practice_sessions_count(self) -> None:
-        values: list[float | None] = [3.9, 3.9] + [0.4 + 0.1 * k for k in range(10)]
+        values: list[float | None] = [3.9, 3.9, *(0.4 + 0.1 * k for k in range(10))]
         others = _sessions([0.01] * 5, protocol="baseline")
         levels = feedback_levels_from([*others, *_sessions(values)])
         # 0.4 … 1.3: quantiles at positions 3 and 6 → 0.7 and 1.0.

@@ -55,8 +55,8 @@ class TestFrameSamples:
     ) -> None:
         frames = _jittered_frames(600, fs_hz, per_frame, n_channels, seed=n_channels)
         buffer = FrameSamples(n_channels)
-        for t, fs, values in frames:
-            buffer.append(t, fs, values)
+        for t, fs, frame_values in frames:
+            buffer.append(t, fs, frame_values)
         pieces = list(buffer.windows(window_s))
         t_s = np.concatenate([p[0] for p in pieces])
         values = np.concatenate([p[1] for p in pieces])

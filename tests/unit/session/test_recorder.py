@@ -291,12 +291,12 @@ class TestSessionStats:
     def test_counts_beats_hr_battery_link_contact(self) -> None:
         stats = SessionStats()
         assert math.isnan(stats.hr_bpm) and stats.duration_s == 0.0
-        for event in [
+        for event in (
             Link(0.0, LinkState.STREAMING, ""),
             Battery(0.0, 55),
             RRIntervals(1.0, (1000.0, 750.0)),
             Contact(1.0, True),
-        ]:
+        ):
             stats.update(event)
         assert stats.n_beats == 2
         assert stats.hr_bpm == pytest.approx(80.0)  # from the last RR: no strap HR yet

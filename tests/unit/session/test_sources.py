@@ -312,7 +312,7 @@ class TestPrivacyOfSourceDescriptions:
         path.write_text("800\n810\n")
         assert sources.describe_source(str(path))["path"] == "rr.txt"
         assert sources.recorded_source(str(path)) == "rr.txt"
-        imported = sources.ImportedFileSource(path, sources.rr_text_events)
+        imported = sources.ImportedFileSource(path, rr_text_events)
         assert imported.device_info == {"kind": "file", "path": "rr.txt"}
 
     @pytest.mark.parametrize(

@@ -390,7 +390,8 @@ class TestCorrectRR:
         pd = pytest.importorskip("pandas")
         ndimage = pytest.importorskip("scipy.ndimage")
         rng = np.random.default_rng(n + half)
-        x = np.round(np.abs(rng.normal(0.0, 0.05, n)), 3)  # 1-ms steps: many ties
+        # (annotated: numpy 2.4's stubs type np.round of np.abs's result as float16)
+        x: np.ndarray = np.round(np.abs(rng.normal(0.0, 0.05, n)), 3)  # 1-ms steps: many ties
         rolling = pd.Series(x).rolling(2 * half + 1, center=True, min_periods=1)
         q = kernels.rolling_quantiles(x, half, kernels.QUARTILES)
         assert_array_equal(q[0], rolling.quantile(0.25).to_numpy())

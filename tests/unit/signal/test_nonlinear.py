@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import tracemalloc
 import warnings
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -25,14 +27,16 @@ from pet_biofeedback.signal.nonlinear import (
 def _rr(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) * 0.85
-    return np.round(850.0 + 40.0 * np.sin(2 * np.pi * 0.1 * t) + 25.0 * rng.standard_normal(n))
+    rr_ms: np.ndarray = np.round(
+        850.0 + 40.0 * np.sin(2 * np.pi * 0.1 * t) + 25.0 * rng.standard_normal(n)
+    )
+    return rr_ms
 
 
-def _nk():  # type: ignore[no-untyped-def]
+def _nk() -> ModuleType:  # neurokit2 has no type hints: its functions are Any
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import neurokit2 as nk
-    return nk
+        return importlib.import_module("neurokit2")
 
 
 def _sampen_brute_force(x: np.ndarray, r: float) -> float:

@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from pet_biofeedback.errors import SignalInputError
-from pet_biofeedback.signal import resonance
+from pet_biofeedback.signal import resonance, rsa
 from pet_biofeedback.signal.resonance import rate_criteria
 
 F_P_HZ = 0.1  # 6 breaths/min
@@ -21,7 +21,8 @@ def ipfm_beats(hr_of_t_bpm: Callable[[np.ndarray], np.ndarray], duration_s: floa
     """Beat times where ∫HR/60 dt crosses an integer (how a heart, and the simulator, beats)."""
     grid = np.arange(0.0, duration_s, 0.005)
     count = np.concatenate(([0.0], np.cumsum(hr_of_t_bpm(grid[:-1]) / 60.0 * 0.005)))
-    return np.interp(np.arange(1, math.floor(count[-1]) + 1), count, grid)
+    beats_s: np.ndarray = np.interp(np.arange(1, math.floor(count[-1]) + 1), count, grid)
+    return beats_s
 
 
 def block(
@@ -125,7 +126,7 @@ class TestRateCriteriaPhase:
         # 0.1 Hz, which moved the 0° crossing, and so the chosen rate, one step slower.
         t, nn = block(hr_at_end_of_inhalation(5.0))
         c = rate_criteria(t, nn, onsets(), breaths_per_min=6.0)
-        end_placed = resonance.phase_synchrony(
+        end_placed = rsa.phase_synchrony(
             t, nn, np.arange(0.0, 100.0, 0.1), 2 * np.pi * F_P_HZ * np.arange(0.0, 100.0, 0.1),
             F_P_HZ,
         )  # fmt: skip

@@ -31,7 +31,8 @@ rr_arrays = arrays(
 def _synthetic(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) * 0.85
-    return 850.0 + 60.0 * np.sin(2 * np.pi * 0.1 * t) + 20.0 * rng.standard_normal(n)
+    rr_ms: np.ndarray = 850.0 + 60.0 * np.sin(2 * np.pi * 0.1 * t) + 20.0 * rng.standard_normal(n)
+    return rr_ms
 
 
 class TestTimeMetrics:
