@@ -31,6 +31,7 @@ from pet_biofeedback.events import (
     RawNotification,
     RRIntervals,
 )
+from pet_biofeedback.recording.frame_arrays import read_line
 
 # Sample rates a file may declare for ECG and ACC frames (the H10 streams 130 Hz ECG and
 # 25–200 Hz ACC; 10 kHz leaves room for any chest sensor while bounding what a crafted
@@ -169,6 +170,9 @@ def _frame_line(event: EcgFrame | AccFrame) -> bytes | None:
     ECG and ACC frames are most bytes of a recording: building their JSON objects number by
     number was the recorder thread's main cost at ``--speed max``.
     """
+    line = read_line(event)
+    if line is not None:  # the line it was read from (`frame_arrays`)
+        return line + b"\n"
     t, fs_hz = event.t, event.fs_hz
     if type(t) is not float or type(fs_hz) is not float:
         return None

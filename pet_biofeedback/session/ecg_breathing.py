@@ -27,6 +27,7 @@ import numpy as np
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.events import EcgFrame
+from pet_biofeedback.recording.frame_arrays import ecg_uv_array
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = ["MIN_BREATHS", "WINDOW_S", "EcgBreathingWindow"]
@@ -62,7 +63,7 @@ class EcgBreathingWindow:
             self._uv = np.empty(self._capacity)
             self._n = 0
         t = frame.t - (n - 1 - np.arange(n)) / frame.fs_hz
-        uv = np.asarray(frame.ecg_uv, dtype=np.float64)
+        uv = ecg_uv_array(frame)
         if n > self._capacity:
             t, uv = t[-self._capacity :], uv[-self._capacity :]
         idx = (self._n + np.arange(t.size)) % self._capacity
