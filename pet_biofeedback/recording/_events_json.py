@@ -248,6 +248,8 @@ def read_back(event: Event) -> Event:
     agree exactly with a reading of the file takes the events through this.
     """
     # ``0.0 in ...`` scans in C and is true for -0.0 too: the common case costs no loop here.
+    if isinstance(event, EcgFrame | AccFrame) and read_line(event) is not None:
+        return event  # read from a line whose samples are integers: no -0.0 among them
     if isinstance(event, EcgFrame):
         if 0.0 in event.ecg_uv and _has_negative_zero(event.ecg_uv):
             return EcgFrame(event.t, event.fs_hz, tuple([v + 0.0 for v in event.ecg_uv]))

@@ -8,11 +8,13 @@ spell a frame byte for byte as `event_line` does, or leave it to `event_line`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pet_biofeedback.errors import RecordingError
@@ -27,6 +29,7 @@ from pet_biofeedback.recording._events_json import (
 )
 from pet_biofeedback.recording._frame_lines import decode_frame_lines
 from pet_biofeedback.recording._frame_writing import frame_lines
+from pet_biofeedback.recording.frame_arrays import kept_array, read_line
 
 ACC = event_line(
     AccFrame(12.345, 200.0, ((426.0, -449.0, 782.0), (0.0, -0.0, 1000.0), (-7.0, 10.0, 0.0)))
@@ -50,7 +53,28 @@ def check_agrees(lines: list[bytes]) -> list[AccFrame | EcgFrame | None]:
             slow = general(raw)
             assert slow == fast, raw
             assert repr(slow) == repr(fast), raw  # the sign of zero too
+            check_caches(fast, raw)
     return found
+
+
+def check_caches(fast: AccFrame | EcgFrame, raw: bytes) -> None:
+    """The reader's kept array equals the tuple and is read-only; it keeps the line exactly
+    when the writer spells the frame so."""
+    kept = kept_array(fast)
+    assert kept is not None and kept.dtype == np.float64 and not kept.flags.writeable
+    if isinstance(fast, EcgFrame):
+        assert kept.shape == (len(fast.ecg_uv),) and kept.tolist() == list(fast.ecg_uv)
+    else:
+        assert kept.shape == (len(fast.acc_mg), 3)
+        assert [tuple(row) for row in kept.tolist()] == list(fast.acc_mg)
+    assert not np.signbit(kept[kept == 0]).any()  # integers: no -0.0
+    fresh = dataclasses.replace(fast)  # equal, made from its fields: no caches
+    assert kept_array(fresh) is None and read_line(fresh) is None
+    spelled = event_line(fresh)
+    if read_line(fast) is None:
+        assert spelled != raw + b"\n", raw
+    else:
+        assert read_line(fast) == raw and spelled == raw + b"\n", raw
 
 
 def test_the_writers_frame_lines_take_the_fast_path() -> None:
@@ -87,6 +111,8 @@ def test_the_writers_frame_lines_take_the_fast_path() -> None:
         ECG.replace(b'"uv":[-120,0,35,1200]', b'"uv":[]'),
         ECG.replace(b"1200]", b"1200,]"),
         ECG.replace(b"-120", b"-0"),  # valid: -0 is 0
+        ACC.replace(b'"t":12.345', b'"t":12.3450'),  # valid, but the writer spells 12.345
+        ECG.replace(b'"fs":130.0', b'"fs":1.3e2'),
     ],
 )
 def test_lines_the_fast_path_leaves_or_agrees_on(raw: bytes) -> None:
