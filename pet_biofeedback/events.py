@@ -27,6 +27,11 @@ every consumer, cost more than the rest of its way. Neither cache takes part in 
 ``hash`` or ``repr``, and neither is an ``__init__`` argument: a frame built from its fields
 (by hand, by `dataclasses.replace`) starts without them, so a changed frame never carries
 the samples or the line of the one it came from.
+
+A producer that has the array may also leave the tuple to be built from it on first use
+(`frame_arrays.frame_from_array`; the reader does: the 2.9 million floats and 720 000 triples
+of an hour's frames were a third of its work, and a replay's consumers all take the array).
+The field reads the same either way: ``frame.ecg_uv`` is the tuple, ``==`` compares it.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, runtime_checkable
 
 __all__ = [
     "AccFrame",
@@ -123,6 +128,17 @@ class EcgFrame:
     _array: object = field(default=None, init=False, compare=False, repr=False)
     _line: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
+    if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
+
+        def __getattr__(self, name: str) -> object:
+            # Only an unset slot gets here: ecg_uv of a frame made from its array alone
+            # (module docstring), built once. _array is read past __getattr__ (no recursion).
+            if name != "ecg_uv":
+                raise AttributeError(f"'EcgFrame' object has no attribute {name!r}")
+            ecg_uv = tuple(object.__getattribute__(self, "_array").tolist())
+            object.__setattr__(self, "ecg_uv", ecg_uv)
+            return ecg_uv
+
 
 @dataclass(frozen=True, slots=True)
 class AccFrame:
@@ -144,6 +160,18 @@ class AccFrame:
     # Producer caches (module docstring): acc_mg as a read-only (n, 3) float64 array; the line.
     _array: object = field(default=None, init=False, compare=False, repr=False)
     _line: bytes | None = field(default=None, init=False, compare=False, repr=False)
+
+    if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
+
+        def __getattr__(self, name: str) -> object:
+            # Only an unset slot gets here: acc_mg of a frame made from its array alone
+            # (module docstring), built once. _array is read past __getattr__ (no recursion).
+            if name != "acc_mg":
+                raise AttributeError(f"'AccFrame' object has no attribute {name!r}")
+            flat = iter(object.__getattribute__(self, "_array").ravel().tolist())
+            acc_mg = tuple(zip(flat, flat, flat, strict=True))
+            object.__setattr__(self, "acc_mg", acc_mg)
+            return acc_mg
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ range, a malformed line) is left to the general path, which decides and words th
 
 Each frame keeps its samples as a read-only view of the block's array and, when the writer
 would spell it the same (``T`` and ``FS`` as ``repr`` spells their floats, no ``-0`` sample),
-its line (`frame_arrays.with_caches`): a replay's consumers and its new recording use them
-instead of converting the tuple again.
+its line (`frame_arrays.frame_from_array`): a replay's consumers and its new recording use
+them, and its tuple is built only if someone reads it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from pet_biofeedback.events import AccFrame, EcgFrame
 from pet_biofeedback.recording._events_json import FS_MAX_HZ, FS_MIN_HZ, MAX_ABS_VALUE
-from pet_biofeedback.recording.frame_arrays import with_caches
+from pet_biofeedback.recording.frame_arrays import frame_from_array
 
 __all__ = ["decode_frame_lines"]
 
@@ -172,19 +172,15 @@ def _place(
         return False
     block = values.astype(np.float64)
     block.flags.writeable = False  # and so every frame's view of it
-    samples = block.tolist()
+    # Each frame's tuple is built from its array only if someone reads it (a replay does not).
     at = 0
     if n_channels == 1:
         for i, t, fs_hz, n_samples, line in taken:
-            ecg = EcgFrame(t, fs_hz, tuple(samples[at : at + n_samples]))
-            found[i] = with_caches(ecg, block[at : at + n_samples], line)
+            found[i] = frame_from_array(EcgFrame, t, fs_hz, block[at : at + n_samples], line)
             at += n_samples
         return True
-    components = iter(samples)
-    triples = list(zip(components, components, components, strict=True))
-    rows = block.reshape(-1, 3)
+    rows = block.reshape(-1, n_channels)
     for i, t, fs_hz, n_samples, line in taken:
-        acc = AccFrame(t, fs_hz, tuple(triples[at : at + n_samples]))
-        found[i] = with_caches(acc, rows[at : at + n_samples], line)
+        found[i] = frame_from_array(AccFrame, t, fs_hz, rows[at : at + n_samples], line)
         at += n_samples
     return True

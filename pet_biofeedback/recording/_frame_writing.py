@@ -60,29 +60,27 @@ def frame_lines(events: Sequence[Event]) -> list[bytes | None]:
             continue
         if not (abs(t) <= MAX_ABS_VALUE and FS_MIN_HZ <= fs_hz <= FS_MAX_HZ):
             continue
-        cached = kept_array(event)
-        if isinstance(event, AccFrame):
-            n_samples = len(event.acc_mg)
+        taken, into = (acc, acc_values) if isinstance(event, AccFrame) else (ecg, ecg_values)
+        kept = kept_array(event)
+        if kept is not None:  # float64, equal to the tuple's floats (`frame_arrays`)
+            n_samples = len(kept)
             if not n_samples:
                 continue
-            if cached is None:
-                if set(map(len, event.acc_mg)) != {3}:
+            into.append(kept.reshape(-1))
+        else:
+            if isinstance(event, AccFrame):
+                n_samples = len(event.acc_mg)
+                if not n_samples or set(map(len, event.acc_mg)) != {3}:
                     continue
                 values = list(itertools.chain.from_iterable(event.acc_mg))
-            taken, into = acc, acc_values
-        else:
-            n_samples = len(event.ecg_uv)
-            if not n_samples:
-                continue
-            if cached is None:
+            else:
+                n_samples = len(event.ecg_uv)
+                if not n_samples:
+                    continue
                 values = list(event.ecg_uv)
-            taken, into = ecg, ecg_values
-        if cached is not None:  # float64 equal to the tuple's floats (`with_caches`)
-            into.append(cached.reshape(-1))
-        elif _FLOAT_ONLY.issuperset(map(type, values)):  # in C; bools, ints: event_line's
+            if not _FLOAT_ONLY.issuperset(map(type, values)):  # in C; bools, ints: event_line's
+                continue
             into.append(np.array(values, dtype=np.float64))
-        else:
-            continue
         taken.append((i, t, fs_hz, n_samples))
     for taken, arrays, kind in ((acc, acc_values, "acc"), (ecg, ecg_values, "ecg")):
         if taken:

@@ -27,7 +27,7 @@ import numpy as np
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.events import EcgFrame
-from pet_biofeedback.recording.frame_arrays import ecg_uv_array
+from pet_biofeedback.recording.frame_arrays import ecg_uv_array, frame_n_samples
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = ["MIN_BREATHS", "WINDOW_S", "EcgBreathingWindow"]
@@ -53,7 +53,7 @@ class EcgBreathingWindow:
 
     def add(self, frame: EcgFrame) -> None:
         """Keep ``frame``'s samples (its ``t`` is the time of its last sample)."""
-        n = len(frame.ecg_uv)
+        n = frame_n_samples(frame)
         if n == 0 or not (math.isfinite(frame.fs_hz) and frame.fs_hz > 0):
             return
         if frame.fs_hz != self.fs_hz:  # a new rate starts a new window

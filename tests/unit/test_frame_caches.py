@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from pet_biofeedback.recording._frame_writing import frame_lines
 from pet_biofeedback.recording.frame_arrays import (
     acc_mg_array,
     ecg_uv_array,
+    frame_from_array,
     kept_array,
     read_line,
     with_caches,
@@ -38,7 +40,7 @@ ECG = EcgFrame(0.5615384615384615, 130.0, (-120.0, 0.0, 35.0, 1200.0))
 
 def _read_back(tmp_path: Path, events: list[Event]) -> list[Event]:
     """The events as the reader's fast path gives them (with their caches)."""
-    path = tmp_path / "in.jsonl"
+    path = tmp_path / f"in{len(list(tmp_path.glob('in*')))}.jsonl"
     with RecordingWriter(path, device={}, settings={}, started_at=STARTED) as writer:
         writer.write_many(events)
     return list(read_recording(path).events)
@@ -166,3 +168,63 @@ def test_simulated_frames_keep_arrays_equal_to_their_tuples() -> None:
             assert kept.tolist() == list(frame.ecg_uv)
         else:
             assert [tuple(row) for row in kept.tolist()] == list(frame.acc_mg)
+
+
+def _tuple_built(frame: AccFrame | EcgFrame) -> bool:
+    """Whether the frame's tuple slot is filled (read past the frame's __getattr__)."""
+    slot = type(frame).__dict__["ecg_uv" if isinstance(frame, EcgFrame) else "acc_mg"]
+    try:
+        slot.__get__(frame, type(frame))
+    except AttributeError:
+        return False
+    return True
+
+
+def test_a_read_frames_tuple_is_built_when_first_read(tmp_path: Path) -> None:
+    acc, ecg = _read_back(tmp_path, [ACC, ECG])
+    assert isinstance(acc, AccFrame) and isinstance(ecg, EcgFrame)
+    assert not _tuple_built(acc) and not _tuple_built(ecg)
+    assert acc.acc_mg == ACC.acc_mg and acc.acc_mg is acc.acc_mg  # built once, then kept
+    assert all(type(xyz) is tuple and all(type(v) is float for v in xyz) for xyz in acc.acc_mg)
+    assert ecg.ecg_uv == ECG.ecg_uv and _tuple_built(ecg)
+    with pytest.raises(AttributeError, match="no attribute 'acc_uv'"):
+        ecg.acc_uv  # type: ignore[attr-defined]  # noqa: B018
+    lazy = _read_back(tmp_path, [ACC, ECG])
+    assert lazy == [ACC, ECG] and repr(lazy) == repr([ACC, ECG])
+    assert pickle.loads(pickle.dumps(lazy)) == [ACC, ECG]
+    (lazy_acc,) = _read_back(tmp_path, [ACC])
+    assert isinstance(lazy_acc, AccFrame)
+    moved = dataclasses.replace(lazy_acc, t=1.0)
+    assert moved.acc_mg == ACC.acc_mg and kept_array(moved) is None
+
+
+def test_a_replay_never_builds_the_tuples(tmp_path: Path) -> None:
+    from pet_biofeedback.session.analysis import RecordingAccumulator
+    from pet_biofeedback.session.ecg_breathing import EcgBreathingWindow
+    from pet_biofeedback.session.engine import _AccWindow
+
+    events = _read_back(tmp_path, [ACC, ECG] * 50)
+    frames = [e for e in events if isinstance(e, AccFrame | EcgFrame)]
+    gate, gathered = PlausibilityGate(), RecordingAccumulator()
+    acc_window, ecg_window = _AccWindow(), EcgBreathingWindow()
+    for frame in frames:
+        assert gate.filter(frame) == [frame]
+        gathered.event(read_back(frame))
+        if isinstance(frame, AccFrame):
+            acc_window.add(frame)
+        else:
+            ecg_window.add(frame)
+    assert acc_window.window() is not None
+    assert _written(tmp_path, events, many=True) == [event_line(e).rstrip(b"\n") for e in events]
+    assert not any(_tuple_built(f) for f in frames[:-2])  # the last two: event_line above
+
+
+def test_frame_from_array_checks_the_array() -> None:
+    rows = np.zeros((2, 2))
+    rows.flags.writeable = False
+    with pytest.raises(ValueError, match="do not fit"):
+        frame_from_array(AccFrame, 1.0, 50.0, rows)
+    with pytest.raises(ValueError, match="do not fit"):
+        frame_from_array(EcgFrame, 1.0, 130.0, rows)
+    with pytest.raises(ValueError, match="read-only float64"):
+        frame_from_array(EcgFrame, 1.0, 130.0, np.zeros(2))
