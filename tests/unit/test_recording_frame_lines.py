@@ -29,7 +29,7 @@ from pet_biofeedback.recording._events_json import (
 )
 from pet_biofeedback.recording._frame_lines import decode_frame_lines
 from pet_biofeedback.recording._frame_writing import frame_lines
-from pet_biofeedback.recording.frame_arrays import kept_array, read_line
+from pet_biofeedback.recording.frame_arrays import kept_array, read_line, with_caches
 
 ACC = event_line(
     AccFrame(12.345, 200.0, ((426.0, -449.0, 782.0), (0.0, -0.0, 1000.0), (-7.0, 10.0, 0.0)))
@@ -227,3 +227,20 @@ def test_write_many_writes_what_comes_before_a_bad_event(tmp_path: Path) -> None
             writer.write_many([*events[:4], EcgFrame(1.0, 130.0, (math.nan,)), *events[4:]])
         assert writer.n_events == 4
     assert read_recording(path).events == tuple(events[:4])
+
+
+def test_frames_with_kept_arrays_are_spelled_as_event_line_does() -> None:
+    """Every other frame holding its samples as an array (as the simulator's do), in one batch
+    with frames of tuples only: the same lines, in the same order."""
+    events: list[Event] = []
+    for k, event in enumerate(_frames_to_write()):
+        assert isinstance(event, AccFrame | EcgFrame)
+        if k % 3:
+            samples = np.array(
+                event.ecg_uv if isinstance(event, EcgFrame) else event.acc_mg, dtype=np.float64
+            )
+            samples.flags.writeable = False
+            event = with_caches(dataclasses.replace(event), samples)
+            assert kept_array(event) is not None
+        events.append(event)
+    assert frame_lines(events) == [event_line(dataclasses.replace(e)) for e in events]
