@@ -14,15 +14,33 @@ PMD wire (ble-protocol.md §4.7); sample ``i`` of ``n`` lies at ``t - (n - 1 - i
 
 Consumers ``match`` on `Event`; the recorder and replay end in ``assert_never``, everyone else
 in an explicit ``case _: pass`` (style.md §2.4). This module imports only the standard library.
+
+What a frame's producer already has
+-----------------------------------
+`EcgFrame` and `AccFrame` also hold two private caches a producer may fill (the recording
+reader, the simulated strap, the BLE decoder; `pet_biofeedback.recording.frame_arrays` sets and
+reads them): the samples as a read-only float64 array (``_array``: ECG shape ``(n,)``, ACC
+``(n, 3)``), equal to the tuple, and the exact recording line the frame was read from
+(``_line``, without its newline) when the writer would spell the frame the same. A replay
+moves 26 000 frames an hour, and turning each one's tuple back into an array or text, in
+every consumer, cost more than the rest of its way. Neither cache takes part in ``==``,
+``hash`` or ``repr``, and neither is an ``__init__`` argument: a frame built from its fields
+(by hand, by `dataclasses.replace`) starts without them, so a changed frame never carries
+the samples or the line of the one it came from.
+
+A producer that has the array may also leave the tuple to be built from it on first use
+(`frame_arrays.frame_from_array`; the reader does: the 2.9 million floats and 720 000 triples
+of an hour's frames were a third of its work, and a replay's consumers all take the array).
+The field reads the same either way: ``frame.ecg_uv`` is the tuple, ``==`` compares it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, runtime_checkable
 
 __all__ = [
     "AccFrame",
@@ -106,6 +124,20 @@ class EcgFrame:
     t: float
     fs_hz: float
     ecg_uv: tuple[float, ...]
+    # Producer caches (module docstring): ecg_uv as a read-only float64 array; the line read.
+    _array: object = field(default=None, init=False, compare=False, repr=False)
+    _line: bytes | None = field(default=None, init=False, compare=False, repr=False)
+
+    if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
+
+        def __getattr__(self, name: str) -> object:
+            # Only an unset slot gets here: ecg_uv of a frame made from its array alone
+            # (module docstring), built once. _array is read past __getattr__ (no recursion).
+            if name != "ecg_uv":
+                raise AttributeError(f"'EcgFrame' object has no attribute {name!r}")
+            ecg_uv = tuple(object.__getattribute__(self, "_array").tolist())
+            object.__setattr__(self, "ecg_uv", ecg_uv)
+            return ecg_uv
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +157,21 @@ class AccFrame:
     t: float
     fs_hz: float
     acc_mg: tuple[tuple[float, float, float], ...]
+    # Producer caches (module docstring): acc_mg as a read-only (n, 3) float64 array; the line.
+    _array: object = field(default=None, init=False, compare=False, repr=False)
+    _line: bytes | None = field(default=None, init=False, compare=False, repr=False)
+
+    if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
+
+        def __getattr__(self, name: str) -> object:
+            # Only an unset slot gets here: acc_mg of a frame made from its array alone
+            # (module docstring), built once. _array is read past __getattr__ (no recursion).
+            if name != "acc_mg":
+                raise AttributeError(f"'AccFrame' object has no attribute {name!r}")
+            flat = iter(object.__getattribute__(self, "_array").ravel().tolist())
+            acc_mg = tuple(zip(flat, flat, flat, strict=True))
+            object.__setattr__(self, "acc_mg", acc_mg)
+            return acc_mg
 
 
 @dataclass(frozen=True, slots=True)

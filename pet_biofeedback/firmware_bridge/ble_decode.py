@@ -12,6 +12,8 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+
 from pet_biofeedback.errors import DecodeError
 from pet_biofeedback.events import (
     AccFrame,
@@ -25,6 +27,7 @@ from pet_biofeedback.events import (
 )
 from pet_biofeedback.firmware_bridge import hrs, pmd
 from pet_biofeedback.firmware_bridge.beat_clock import RrBeatClock
+from pet_biofeedback.recording.frame_arrays import with_caches
 
 __all__ = ["NotificationDecoder", "StreamState"]
 
@@ -129,15 +132,14 @@ class NotificationDecoder:
         if frame.n_samples == 0:
             return
         times = stream.clock.sample_times_s(frame.sensor_timestamp_ns, frame.n_samples, t)
+        # The frames keep the decoded arrays too (`with_caches`), copied: read-only, ours.
         if isinstance(frame, pmd.PmdEcgFrame):
-            self._ready.append(
-                EcgFrame(float(times[-1]), stream.fs_hz, tuple(frame.ecg_uv.tolist()))
-            )
+            uv = frame.ecg_uv.astype(np.float64)
+            uv.flags.writeable = False
+            ecg = EcgFrame(float(times[-1]), stream.fs_hz, tuple(uv.tolist()))
+            self._ready.append(with_caches(ecg, uv))
         elif isinstance(frame, pmd.PmdAccFrame):
-            self._ready.append(
-                AccFrame(
-                    float(times[-1]),
-                    stream.fs_hz,
-                    tuple((x, y, z) for x, y, z in frame.acc_mg.tolist()),
-                )
-            )
+            mg = frame.acc_mg.astype(np.float64).reshape(-1, 3)
+            mg.flags.writeable = False
+            acc_mg = tuple((x, y, z) for x, y, z in mg.tolist())
+            self._ready.append(with_caches(AccFrame(float(times[-1]), stream.fs_hz, acc_mg), mg))

@@ -49,6 +49,7 @@ from pet_biofeedback.firmware_bridge.sim_physiology import (
     NOTIFY_INTERVAL_S,
     PacerFn,
 )
+from pet_biofeedback.recording.frame_arrays import with_caches
 
 __all__ = ["Clock", "SimulatedStrap", "Sleep"]
 
@@ -200,12 +201,18 @@ class SimulatedStrap:
         self._ecg_t, self._ecg_uv, ecg_frames = _frames(
             self._ecg_t, self._ecg_uv, chunk.ecg_t_s, chunk.ecg_uv, ECG_SAMPLES_PER_FRAME
         )
-        events.extend(EcgFrame(float(t[-1]), ECG_FS_HZ, tuple(v.tolist())) for t, v in ecg_frames)
+        # Each frame keeps its samples' array too (`with_caches`): consumers need no conversion.
+        events.extend(
+            with_caches(EcgFrame(float(t[-1]), ECG_FS_HZ, tuple(v.tolist())), v)
+            for t, v in ecg_frames
+        )
         self._acc_t, self._acc_mg, acc_frames = _frames(
             self._acc_t, self._acc_mg, chunk.acc_t_s, chunk.acc_mg, ACC_SAMPLES_PER_FRAME
         )
         events.extend(
-            AccFrame(float(t[-1]), ACC_FS_HZ, tuple((x, y, z) for x, y, z in v.tolist()))
+            with_caches(
+                AccFrame(float(t[-1]), ACC_FS_HZ, tuple((x, y, z) for x, y, z in v.tolist())), v
+            )
             for t, v in acc_frames
         )
         reported = np.isfinite(chunk.rr_ms)
@@ -239,7 +246,8 @@ def _frames(
 ) -> tuple[_FloatArray, _FloatArray, list[tuple[_FloatArray, _FloatArray]]]:
     """Cut buffered + new samples into whole frames; return the leftover and the frames."""
     all_t = np.concatenate((buffer_t, new_t))
-    all_values = np.concatenate((buffer_values, new_values))
+    all_values = np.concatenate((buffer_values, new_values)).astype(np.float64, copy=False)
+    all_values.flags.writeable = False  # the frames keep views of it
     n_frames = all_t.size // n_per_frame
     frames = [
         (

@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Final, TypeGuard, assert_never
 
+import numpy as np
+
 from pet_biofeedback.events import (
     AccFrame,
     Battery,
@@ -31,6 +33,7 @@ from pet_biofeedback.events import (
     RawNotification,
     RRIntervals,
 )
+from pet_biofeedback.recording.frame_arrays import frame_from_array, kept_array, read_line
 
 # Sample rates a file may declare for ECG and ACC frames (the H10 streams 130 Hz ECG and
 # 25–200 Hz ACC; 10 kHz leaves room for any chest sensor while bounding what a crafted
@@ -169,6 +172,9 @@ def _frame_line(event: EcgFrame | AccFrame) -> bytes | None:
     ECG and ACC frames are most bytes of a recording: building their JSON objects number by
     number was the recorder thread's main cost at ``--speed max``.
     """
+    line = read_line(event)
+    if line is not None:  # the line it was read from (`frame_arrays`)
+        return line + b"\n"
     t, fs_hz = event.t, event.fs_hz
     if type(t) is not float or type(fs_hz) is not float:
         return None
@@ -243,11 +249,22 @@ def read_back(event: Event) -> Event:
     -0.0 reads back as 0.0. Whoever gathers what was written (a session's summary) and must
     agree exactly with a reading of the file takes the events through this.
     """
+    if not isinstance(event, EcgFrame | AccFrame) or read_line(event) is not None:
+        return event  # (read from a line: its samples are integers, no -0.0 among them)
+    kept = kept_array(event)
+    if kept is not None:  # the array its producer kept: its tuple need not be built
+        if not np.signbit(kept[kept == 0.0]).any():
+            return event
+        unsigned = kept + 0.0  # -0.0 + 0.0 is 0.0
+        unsigned.flags.writeable = False
+        if isinstance(event, EcgFrame):
+            return frame_from_array(EcgFrame, event.t, event.fs_hz, unsigned)
+        return frame_from_array(AccFrame, event.t, event.fs_hz, unsigned)
     # ``0.0 in ...`` scans in C and is true for -0.0 too: the common case costs no loop here.
     if isinstance(event, EcgFrame):
         if 0.0 in event.ecg_uv and _has_negative_zero(event.ecg_uv):
             return EcgFrame(event.t, event.fs_hz, tuple([v + 0.0 for v in event.ecg_uv]))
-    elif isinstance(event, AccFrame):
+    else:
         flat = itertools.chain.from_iterable
         if 0.0 in flat(event.acc_mg) and _has_negative_zero(flat(event.acc_mg)):
             acc_mg = tuple([(x + 0.0, y + 0.0, z + 0.0) for x, y, z in event.acc_mg])

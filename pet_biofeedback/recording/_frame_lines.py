@@ -20,19 +20,25 @@ The fast path only ever takes lines the general path (`_events_json.parse_object
 
 Anything else (floats among the samples, spaces, escapes, an empty frame, a value out of
 range, a malformed line) is left to the general path, which decides and words the problem.
+
+Each frame keeps its samples as a read-only view of the block's array and, when the writer
+would spell it the same (``T`` and ``FS`` as ``repr`` spells their floats, no ``-0`` sample),
+its line (`frame_arrays.frame_from_array`): a replay's consumers and its new recording use
+them, and its tuple is built only if someone reads it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from pet_biofeedback.events import AccFrame, EcgFrame
 from pet_biofeedback.recording._events_json import FS_MAX_HZ, FS_MIN_HZ, MAX_ABS_VALUE
+from pet_biofeedback.recording.frame_arrays import frame_from_array
 
 __all__ = ["decode_frame_lines"]
 
@@ -53,6 +59,8 @@ _DIGITS_AND_MINUS: Final = b"-0123456789"
 # What is left of an ACC sample list of n triples once its digits and minus signs are gone.
 _ACC_SKELETONS: dict[int, bytes] = {}
 _MAX_CACHED_SKELETONS: Final = 64
+# A line taken: (index, t, fs_hz, number of samples, the line if the writer spells it so).
+_Taken: TypeAlias = tuple[int, float, float, int, bytes | None]
 
 
 def _acc_skeleton(n_triples: int) -> bytes:
@@ -103,10 +111,11 @@ def decode_frame_lines(lines: Sequence[bytes | None]) -> list[AccFrame | EcgFram
     """The event of each line that is an ECG or ACC frame as the writer spells it; None for
     every other line (module docstring: the general path decides those)."""
     found: list[AccFrame | EcgFrame | None] = [None] * len(lines)
-    # Per kind: (index, t, fs_hz, number of samples) of the lines taken, and their samples.
-    acc: list[tuple[int, float, float, int]] = []
+    # Per kind: (index, t, fs_hz, number of samples, the line if the writer spells it so) of
+    # the lines taken, and their samples.
+    acc: list[_Taken] = []
     acc_bodies: list[bytes] = []
-    ecg: list[tuple[int, float, float, int]] = []
+    ecg: list[_Taken] = []
     ecg_bodies: list[bytes] = []
     for i, raw in enumerate(lines):
         if raw is None or not raw.endswith(b"]}"):
@@ -118,6 +127,13 @@ def decode_frame_lines(lines: Sequence[bytes | None]) -> list[AccFrame | EcgFram
         t, fs_hz = float(t_text), float(fs_text)
         if not (abs(t) <= MAX_ABS_VALUE and FS_MIN_HZ <= fs_hz <= FS_MAX_HZ):
             continue
+        # The writer spells t and fs as repr does and a sample -0.0 as 0 (leading zeros are
+        # refused, so "-0" is a sample -0 or no frame line at all).
+        canonical = (
+            raw
+            if repr(t).encode() == t_text and repr(fs_hz).encode() == fs_text and b"-0" not in body
+            else None
+        )
         if kind == b"acc" and key == b"mg":
             n_samples = body.count(b"[")
             # Triples of three slots, and nothing outside the brackets ("[1,2,3]4,[…").
@@ -128,10 +144,10 @@ def decode_frame_lines(lines: Sequence[bytes | None]) -> list[AccFrame | EcgFram
                 or not body.endswith(b"]")
             ):
                 continue
-            acc.append((i, t, fs_hz, n_samples))
+            acc.append((i, t, fs_hz, n_samples, canonical))
             acc_bodies.append(body.translate(None, b"[]"))
         elif kind == b"ecg" and key == b"uv" and b"[" not in body and b"]" not in body:
-            ecg.append((i, t, fs_hz, body.count(b",") + 1))
+            ecg.append((i, t, fs_hz, body.count(b",") + 1, canonical))
             ecg_bodies.append(body)
     for taken, bodies, n_channels in ((acc, acc_bodies, 3), (ecg, ecg_bodies, 1)):
         if taken and not _place(found, taken, bodies, n_channels) and len(taken) > 1:
@@ -143,7 +159,7 @@ def decode_frame_lines(lines: Sequence[bytes | None]) -> list[AccFrame | EcgFram
 
 def _place(
     found: list[AccFrame | EcgFrame | None],
-    taken: list[tuple[int, float, float, int]],
+    taken: list[_Taken],
     bodies: list[bytes],
     n_channels: int,
 ) -> bool:
@@ -154,17 +170,17 @@ def _place(
         return False
     if n_channels != 1 and values.size % n_channels:
         return False
-    samples = values.astype(np.float64).tolist()
+    block = values.astype(np.float64)
+    block.flags.writeable = False  # and so every frame's view of it
+    # Each frame's tuple is built from its array only if someone reads it (a replay does not).
+    at = 0
     if n_channels == 1:
-        at = 0
-        for i, t, fs_hz, n_samples in taken:
-            found[i] = EcgFrame(t, fs_hz, tuple(samples[at : at + n_samples]))
+        for i, t, fs_hz, n_samples, line in taken:
+            found[i] = frame_from_array(EcgFrame, t, fs_hz, block[at : at + n_samples], line)
             at += n_samples
         return True
-    components = iter(samples)
-    triples = list(zip(components, components, components, strict=True))
-    at = 0
-    for i, t, fs_hz, n_samples in taken:
-        found[i] = AccFrame(t, fs_hz, tuple(triples[at : at + n_samples]))
+    rows = block.reshape(-1, n_channels)
+    for i, t, fs_hz, n_samples, line in taken:
+        found[i] = frame_from_array(AccFrame, t, fs_hz, rows[at : at + n_samples], line)
         at += n_samples
     return True

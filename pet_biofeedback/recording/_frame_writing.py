@@ -9,6 +9,10 @@ Only frames `event_line` would spell on its own fast path are taken here: ``t`` 
 floats (``fs_hz`` within `FS_MIN_HZ`–`FS_MAX_HZ`, ``|t|`` ≤ `MAX_ABS_VALUE`), at least one
 sample, every sample a float with an integral value within ±`MAX_ABS_VALUE` (ACC: triples).
 Every other event is left to `event_line`, which also words the refusal of a bad value.
+
+A frame that holds the line it was read from (`frame_arrays.read_line`: a replay writing the
+frames it read) is written as that line; one that holds its samples as an array
+(`frame_arrays.with_caches`) is spelled from the array, its float values taken as given.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy.typing as npt
 
 from pet_biofeedback.events import AccFrame, EcgFrame, Event
 from pet_biofeedback.recording._events_json import FS_MAX_HZ, FS_MIN_HZ, MAX_ABS_VALUE
+from pet_biofeedback.recording.frame_arrays import kept_array, read_line
 
 __all__ = ["frame_lines"]
 
@@ -40,36 +45,46 @@ def frame_lines(events: Sequence[Event]) -> list[bytes | None]:
     found: list[bytes | None] = [None] * len(events)
     # Per kind: (index, t, fs_hz, number of samples) of the frames taken, and their values.
     acc: list[tuple[int, float, float, int]] = []
-    acc_values: list[float] = []
+    acc_values: list[npt.NDArray[np.float64]] = []
     ecg: list[tuple[int, float, float, int]] = []
-    ecg_values: list[float] = []
+    ecg_values: list[npt.NDArray[np.float64]] = []
     for i, event in enumerate(events):
         if not isinstance(event, AccFrame | EcgFrame):
+            continue
+        line = read_line(event)
+        if line is not None:
+            found[i] = line + b"\n"
             continue
         t, fs_hz = event.t, event.fs_hz
         if type(t) is not float or type(fs_hz) is not float:
             continue
         if not (abs(t) <= MAX_ABS_VALUE and FS_MIN_HZ <= fs_hz <= FS_MAX_HZ):
             continue
-        if isinstance(event, AccFrame):
-            n_samples = len(event.acc_mg)
-            if not n_samples or set(map(len, event.acc_mg)) != {3}:
-                continue
-            values = list(itertools.chain.from_iterable(event.acc_mg))
-            taken, into = acc, acc_values
-        else:
-            n_samples = len(event.ecg_uv)
+        taken, into = (acc, acc_values) if isinstance(event, AccFrame) else (ecg, ecg_values)
+        kept = kept_array(event)
+        if kept is not None:  # float64, equal to the tuple's floats (`frame_arrays`)
+            n_samples = len(kept)
             if not n_samples:
                 continue
-            values = list(event.ecg_uv)
-            taken, into = ecg, ecg_values
-        if not _FLOAT_ONLY.issuperset(map(type, values)):  # in C; bools, ints: event_line's
-            continue
+            into.append(kept.reshape(-1))
+        else:
+            if isinstance(event, AccFrame):
+                n_samples = len(event.acc_mg)
+                if not n_samples or set(map(len, event.acc_mg)) != {3}:
+                    continue
+                values = list(itertools.chain.from_iterable(event.acc_mg))
+            else:
+                n_samples = len(event.ecg_uv)
+                if not n_samples:
+                    continue
+                values = list(event.ecg_uv)
+            if not _FLOAT_ONLY.issuperset(map(type, values)):  # in C; bools, ints: event_line's
+                continue
+            into.append(np.array(values, dtype=np.float64))
         taken.append((i, t, fs_hz, n_samples))
-        into.extend(values)
-    for taken, values, kind in ((acc, acc_values, "acc"), (ecg, ecg_values, "ecg")):
+    for taken, arrays, kind in ((acc, acc_values, "acc"), (ecg, ecg_values, "ecg")):
         if taken:
-            _spell_frames(found, taken, np.array(values, dtype=np.float64), kind)
+            _spell_frames(found, taken, np.concatenate(arrays), kind)
     return found
 
 

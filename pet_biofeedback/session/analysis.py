@@ -397,10 +397,14 @@ class RecordingAccumulator:
     """
 
     def __init__(self) -> None:
-        # Imported here: RR text and XDF analysis do not need the decoders.
+        # Imported here: RR text and XDF analysis do not need the decoders or the recording.
         from pet_biofeedback.firmware_bridge import hrs
+        from pet_biofeedback.recording import frame_arrays
 
         self._hrm_uuid = hrs.HEART_RATE_MEASUREMENT_UUID
+        # The samples as the frame's producer kept them (no tuple converted again).
+        self._ecg_uv_array = frame_arrays.ecg_uv_array
+        self._acc_mg_array = frame_arrays.acc_mg_array
         self._header: RecordingHeader | None = None
         self.rr_t: list[float] = []
         self.rr_groups: list[tuple[float, ...]] = []
@@ -430,9 +434,9 @@ class RecordingAccumulator:
             case HeartRate():
                 self.hr_bpm.append(event.hr_bpm)
             case EcgFrame():
-                self.ecg.append(event.t, event.fs_hz, event.ecg_uv)
+                self.ecg.append(event.t, event.fs_hz, self._ecg_uv_array(event))
             case AccFrame():
-                self.acc.append(event.t, event.fs_hz, event.acc_mg)
+                self.acc.append(event.t, event.fs_hz, self._acc_mg_array(event))
             case _:
                 pass
 

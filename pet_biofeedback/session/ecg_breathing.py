@@ -27,6 +27,7 @@ import numpy as np
 
 from pet_biofeedback.errors import SignalInputError
 from pet_biofeedback.events import EcgFrame
+from pet_biofeedback.recording.frame_arrays import ecg_uv_array, frame_n_samples
 from pet_biofeedback.signal._typing import FloatArray
 
 __all__ = ["MIN_BREATHS", "WINDOW_S", "EcgBreathingWindow"]
@@ -52,7 +53,7 @@ class EcgBreathingWindow:
 
     def add(self, frame: EcgFrame) -> None:
         """Keep ``frame``'s samples (its ``t`` is the time of its last sample)."""
-        n = len(frame.ecg_uv)
+        n = frame_n_samples(frame)
         if n == 0 or not (math.isfinite(frame.fs_hz) and frame.fs_hz > 0):
             return
         if frame.fs_hz != self.fs_hz:  # a new rate starts a new window
@@ -62,7 +63,7 @@ class EcgBreathingWindow:
             self._uv = np.empty(self._capacity)
             self._n = 0
         t = frame.t - (n - 1 - np.arange(n)) / frame.fs_hz
-        uv = np.asarray(frame.ecg_uv, dtype=np.float64)
+        uv = ecg_uv_array(frame)
         if n > self._capacity:
             t, uv = t[-self._capacity :], uv[-self._capacity :]
         idx = (self._n + np.arange(t.size)) % self._capacity

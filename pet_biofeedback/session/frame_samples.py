@@ -85,25 +85,32 @@ class FrameSamples:
         """Sampling rate of the first frame kept, Hz (the rate the analysis uses)."""
         return self._fs[0]
 
-    def append(self, t: float, fs_hz: float, values: Sequence[Any]) -> None:
+    def append(self, t: float, fs_hz: float, values: Sequence[Any] | FloatArray) -> None:
         """Add one frame: ``t`` of its last sample (s), its rate (Hz), its samples in order.
 
-        ``values`` are numbers (one channel) or sequences of ``n_channels`` numbers.
+        ``values`` are numbers (one channel) or sequences of ``n_channels`` numbers, or an
+        array of them, shape ``(n,)`` or ``(n, n_channels)`` (`recording.frame_arrays`: what a
+        frame's producer kept, converted in one go).
         """
-        if not values:
+        if len(values) == 0:
             return
         if not (math.isfinite(fs_hz) and fs_hz > 0.0):
             if self.n_skipped_frames == 0:
                 logger.warning("frame at %.3f s skipped: sampling rate %r Hz", t, fs_hz)
             self.n_skipped_frames += 1
             return
-        self._t_last.append(t)
-        self._fs.append(fs_hz)
-        self._n.append(len(values))
-        if self.n_channels == 1:
+        if isinstance(values, np.ndarray):
+            # float32 as `array` rounds a double; C order is x, y, z sample after sample
+            if values.size != len(values) * self.n_channels:
+                raise ValueError(f"expected {self.n_channels} values per sample")
+            self._values.frombytes(values.astype(np.float32).tobytes())
+        elif self.n_channels == 1:
             self._values.extend(values)
         else:
             self._values.extend(itertools.chain.from_iterable(values))
+        self._t_last.append(t)
+        self._fs.append(fs_hz)
+        self._n.append(len(values))
 
     def windows(self, window_s: float = WINDOW_S) -> Iterator[tuple[FloatArray, Float32Array]]:
         """The samples in time order, repeats dropped, as consecutive time windows.

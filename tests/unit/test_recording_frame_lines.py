@@ -8,11 +8,13 @@ spell a frame byte for byte as `event_line` does, or leave it to `event_line`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pet_biofeedback.errors import RecordingError
@@ -27,6 +29,7 @@ from pet_biofeedback.recording._events_json import (
 )
 from pet_biofeedback.recording._frame_lines import decode_frame_lines
 from pet_biofeedback.recording._frame_writing import frame_lines
+from pet_biofeedback.recording.frame_arrays import kept_array, read_line, with_caches
 
 ACC = event_line(
     AccFrame(12.345, 200.0, ((426.0, -449.0, 782.0), (0.0, -0.0, 1000.0), (-7.0, 10.0, 0.0)))
@@ -50,7 +53,28 @@ def check_agrees(lines: list[bytes]) -> list[AccFrame | EcgFrame | None]:
             slow = general(raw)
             assert slow == fast, raw
             assert repr(slow) == repr(fast), raw  # the sign of zero too
+            check_caches(fast, raw)
     return found
+
+
+def check_caches(fast: AccFrame | EcgFrame, raw: bytes) -> None:
+    """The reader's kept array equals the tuple and is read-only; it keeps the line exactly
+    when the writer spells the frame so."""
+    kept = kept_array(fast)
+    assert kept is not None and kept.dtype == np.float64 and not kept.flags.writeable
+    if isinstance(fast, EcgFrame):
+        assert kept.shape == (len(fast.ecg_uv),) and kept.tolist() == list(fast.ecg_uv)
+    else:
+        assert kept.shape == (len(fast.acc_mg), 3)
+        assert [tuple(row) for row in kept.tolist()] == list(fast.acc_mg)
+    assert not np.signbit(kept[kept == 0]).any()  # integers: no -0.0
+    fresh = dataclasses.replace(fast)  # equal, made from its fields: no caches
+    assert kept_array(fresh) is None and read_line(fresh) is None
+    spelled = event_line(fresh)
+    if read_line(fast) is None:
+        assert spelled != raw + b"\n", raw
+    else:
+        assert read_line(fast) == raw and spelled == raw + b"\n", raw
 
 
 def test_the_writers_frame_lines_take_the_fast_path() -> None:
@@ -87,6 +111,8 @@ def test_the_writers_frame_lines_take_the_fast_path() -> None:
         ECG.replace(b'"uv":[-120,0,35,1200]', b'"uv":[]'),
         ECG.replace(b"1200]", b"1200,]"),
         ECG.replace(b"-120", b"-0"),  # valid: -0 is 0
+        ACC.replace(b'"t":12.345', b'"t":12.3450'),  # valid, but the writer spells 12.345
+        ECG.replace(b'"fs":130.0', b'"fs":1.3e2'),
     ],
 )
 def test_lines_the_fast_path_leaves_or_agrees_on(raw: bytes) -> None:
@@ -201,3 +227,20 @@ def test_write_many_writes_what_comes_before_a_bad_event(tmp_path: Path) -> None
             writer.write_many([*events[:4], EcgFrame(1.0, 130.0, (math.nan,)), *events[4:]])
         assert writer.n_events == 4
     assert read_recording(path).events == tuple(events[:4])
+
+
+def test_frames_with_kept_arrays_are_spelled_as_event_line_does() -> None:
+    """Every other frame holding its samples as an array (as the simulator's do), in one batch
+    with frames of tuples only: the same lines, in the same order."""
+    events: list[Event] = []
+    for k, event in enumerate(_frames_to_write()):
+        assert isinstance(event, AccFrame | EcgFrame)
+        if k % 3:
+            samples = np.array(
+                event.ecg_uv if isinstance(event, EcgFrame) else event.acc_mg, dtype=np.float64
+            )
+            samples.flags.writeable = False
+            event = with_caches(dataclasses.replace(event), samples)
+            assert kept_array(event) is not None
+        events.append(event)
+    assert frame_lines(events) == [event_line(dataclasses.replace(e)) for e in events]
