@@ -240,7 +240,10 @@ def test_frames_with_kept_arrays_are_spelled_as_event_line_does() -> None:
                 event.ecg_uv if isinstance(event, EcgFrame) else event.acc_mg, dtype=np.float64
             )
             samples.flags.writeable = False
-            event = with_caches(dataclasses.replace(event), samples)
+            if isinstance(event, EcgFrame):
+                event = with_caches(dataclasses.replace(event), samples)
+            else:
+                event = with_caches(dataclasses.replace(event), samples)
             assert kept_array(event) is not None
         events.append(event)
     assert frame_lines(events) == [event_line(dataclasses.replace(e)) for e in events]
