@@ -77,6 +77,8 @@ it; it never imports session code or `pet_biofeedback.signal` (design.md §2).
 from __future__ import annotations
 
 import asyncio
+import bisect
+import copy
 import heapq
 import itertools
 import logging
@@ -86,6 +88,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Final, Protocol, Self, TypeAlias
 
@@ -106,11 +109,12 @@ from pet_biofeedback.firmware_bridge.replay_decoding import (
     RawDecoder,
     StreamInventory,
 )
-from pet_biofeedback.recording import RecordingHeader, RecordingReader
+from pet_biofeedback.recording import RecordingHeader, RecordingReader, ResumePoint
 
 __all__ = [
     "DEFAULT_ACC_FS_HZ",
     "DEFAULT_ECG_FS_HZ",
+    "INDEX_SPACING_S",
     "MAX_WAIT_S",
     "READ_BATCH_EVENTS",
     "REORDER_WINDOW_S",
@@ -126,23 +130,34 @@ REORDER_WINDOW_S: Final = 5.0  # events up to this much out of time order are re
 MAX_WAIT_S: Final = 0.1  # longest single wait: pause/seek/close take effect within this
 READ_BATCH_EVENTS: Final = 512  # events read per hop to the worker thread
 YIELD_EVERY_EVENTS: Final = 256  # at speed=inf, let other tasks run this often
+# Seek index: a point at most this often (recording time). A seek reads from the last point
+# before its target, so this bounds the events decoded for nothing (30 s of an H10 recording
+# with ECG and ACC: ~300 events, ~5 ms); a point costs a copy of the decoders' state.
+INDEX_SPACING_S: Final = 30.0
+
+Item: TypeAlias = Event | ResumePoint  # what a supplier hands over: events, and where to resume
 
 
 # --- Where the events come from ---------------------------------------------------------------
 
 
 class _Supplier(Protocol):
-    """Events in file order, in batches; restartable for backward seeks."""
+    """Events in file order, in batches; restartable for backward seeks. A file supplier also
+    hands over, between the events, the points it can later `jump` to."""
 
     name: str
 
     async def open(self) -> None: ...
 
-    async def next_batch(self) -> list[Event]:
-        """The next events in file order; empty at the end."""
+    async def next_batch(self) -> list[Item]:
+        """The next events (and resume points) in file order; empty at the end."""
         ...
 
     async def restart(self) -> None: ...
+
+    async def jump(self, point: ResumePoint) -> None:
+        """Go on reading from ``point`` (one that `next_batch` handed over)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -168,7 +183,7 @@ class _FileSupplier:
         self._notes: tuple[str, ...] = ()
         self._lock = threading.Lock()  # one thread at a time touches the reader
         self._reader: RecordingReader | None = None
-        self._iter: Iterator[Event] | None = None
+        self._iter: Iterator[Item] | None = None
         self._header: RecordingHeader | None = None
         self._truncated = False
         self._error: Exception | None = None  # met while reading; raised by the next read
@@ -185,13 +200,14 @@ class _FileSupplier:
     def notes(self) -> tuple[str, ...]:
         return self._notes
 
-    def _open_sync(self) -> None:
+    def _open_sync(self, resume: ResumePoint | None = None) -> None:
         with self._lock:
-            reader = RecordingReader(self._path, strict=self._strict)
-            self._reader, self._iter, self._header = reader, iter(reader), reader.header
+            reader = RecordingReader(self._path, strict=self._strict, resume=resume)
+            self._reader, self._iter = reader, reader.iter_resumable()
+            self._header = reader.header
             self._error = None
 
-    def _read_sync(self, n: int) -> list[Event]:
+    def _read_sync(self, n: int) -> list[Item]:
         """Up to ``n`` events; fewer at the end.
 
         An error met while reading (a malformed line) is raised when it is reached: the
@@ -203,7 +219,7 @@ class _FileSupplier:
                 raise error
             if self._iter is None or self._reader is None:
                 return []
-            batch: list[Event] = []
+            batch: list[Item] = []
             try:
                 for event in itertools.islice(self._iter, n):
                     batch.append(event)
@@ -232,12 +248,16 @@ class _FileSupplier:
     async def open(self) -> None:
         await asyncio.to_thread(self._open_sync)
 
-    async def next_batch(self) -> list[Event]:
+    async def next_batch(self) -> list[Item]:
         return await asyncio.to_thread(self._read_sync, READ_BATCH_EVENTS)
 
     async def restart(self) -> None:
         await asyncio.to_thread(self._close_sync)
         await asyncio.to_thread(self._open_sync)
+
+    async def jump(self, point: ResumePoint) -> None:
+        await asyncio.to_thread(self._close_sync)
+        await asyncio.to_thread(self._open_sync, point)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_sync)
@@ -269,7 +289,7 @@ class _MemorySupplier:
     async def open(self) -> None:
         self._next_idx = 0
 
-    async def next_batch(self) -> list[Event]:
+    async def next_batch(self) -> list[Item]:
         start = self._next_idx
         self._next_idx = min(start + READ_BATCH_EVENTS, len(self._events))
         return list(self._events[start : self._next_idx])
@@ -277,11 +297,26 @@ class _MemorySupplier:
     async def restart(self) -> None:
         self._next_idx = 0
 
+    async def jump(self, point: ResumePoint) -> None:
+        raise AssertionError("events in memory hand over no resume points")
+
     async def close(self) -> None:
         self._next_idx = len(self._events)
 
     async def stream_inventory(self) -> StreamInventory:
         return StreamInventory(self._events)
+
+
+@dataclass(frozen=True, slots=True)
+class _IndexPoint:
+    """A place a seek can read from: a resume point of the file and the source's state there,
+    exactly as a read from the start of the file had it (copies: they are never played on)."""
+
+    point: ResumePoint
+    max_t_before: float  # largest t of every event made before it (the re-ordering window's)
+    decoder: RawDecoder | None
+    rr_chain: RrBeatClock
+    n_lost_beat_gaps: int
 
 
 # --- The source ---------------------------------------------------------------------------------
@@ -402,13 +437,14 @@ class ReplaySource:
         self._decode_raw = decode_raw
         self._state = "new"
         self._heap: list[tuple[float, int, Event]] = []
-        self._unread: deque[Event] = deque()
+        self._unread: deque[Item] = deque()
         self._finished = False
         self._seq = 0
         self._max_t_read = -math.inf
         self._exhausted = False
         self._read_error: Exception | None = None  # raised once the events before it played
         self._decoder: RawDecoder | None = None
+        self._fresh_decoder: RawDecoder | None = None  # a copy as made, for seeks
         self._decoder_checked = False
         self._find_lost_beats = find_lost_beats
         self._rr_chain = RrBeatClock()  # the lost-beat rule over recorded ``rr`` events
@@ -416,7 +452,11 @@ class ReplaySource:
         self._consumed_until = -math.inf  # largest t popped (played or skipped)
         self._last_played_t = -math.inf
         self._skip_before = -math.inf
-        self._restart_pending = False
+        self._restart_pending = False  # read again from an index point (or the start)
+        self._rewind = False  # ... going back before what was consumed
+        self._index: list[_IndexPoint] = []  # in file order
+        self._index_max_t: list[float] = []  # their max_t_before, non-decreasing
+        self._read_offset = -1  # file offset of the last resume point taken (or jumped to)
         self._started = False
         self._anchor_clock_s = 0.0
         self._anchor_t = 0.0
@@ -522,7 +562,9 @@ class ReplaySource:
 
         Events with ``t < t_s`` are skipped; the next event played is the first with
         ``t ≥ t_s`` (at once: the position is ``t_s``). Seeking to or before an event already
-        played re-reads the recording from its start. A paused source stays paused.
+        played reads the recording again, from the last index point before ``t_s`` (or its
+        start); seeking forward reads on from such a point when one lies ahead (module
+        docstring). A paused source stays paused.
 
         Raises
         ------
@@ -533,7 +575,9 @@ class ReplaySource:
             raise ConfigError(f"seek position must be a finite number of seconds, got {t_s!r}")
         t_s = float(t_s)
         if t_s <= self._consumed_until:
-            self._restart_pending = True
+            self._restart_pending = self._rewind = True
+        elif not self._exhausted and self._read_offset < self._index_offset(t_s):
+            self._restart_pending = True  # an index point ahead: read on from there
         self._skip_before = t_s
         if self._paused_at is not None:
             self._paused_at = t_s
@@ -663,21 +707,75 @@ class ReplaySource:
 
     # -- internals --
 
+    def _index_offset(self, t_s: float) -> int:
+        """File offset of the index point a seek to ``t_s`` reads from; -1 for the start."""
+        k = bisect.bisect_left(self._index_max_t, t_s) - 1
+        return self._index[k].point.offset if k >= 0 else -1
+
     async def _restart(self) -> None:
+        """Read on from the last index point before the seek target, or from the start.
+
+        Every event made before an index point has ``t`` below the target, so a read from
+        the start would have skipped them all; with the decoders' state and the re-ordering
+        window's as that read had them there, what follows is the same.
+        """
         self._restart_pending = False
-        await self._supplier.restart()
+        rewind, self._rewind = self._rewind, False
+        k = bisect.bisect_left(self._index_max_t, self._skip_before) - 1
         self._heap.clear()
         self._unread.clear()
-        self._max_t_read = -math.inf
         self._exhausted = False
         self._read_error = None
-        self._consumed_until = -math.inf
-        self._last_played_t = -math.inf
         self._finished = False
-        if self._decoder is not None:
-            self._decoder.reset()
-        self._rr_chain.reset()
-        self._n_lost_beat_gaps = 0
+        if rewind:
+            self._last_played_t = -math.inf
+        if k < 0:
+            await self._supplier.restart()
+            self._max_t_read = -math.inf
+            self._consumed_until = -math.inf
+            if self._decoder is not None:
+                self._decoder.reset()
+            self._rr_chain.reset()
+            self._n_lost_beat_gaps = 0
+            self._read_offset = -1
+            return
+        at = self._index[k]
+        await self._supplier.jump(at.point)
+        self._max_t_read = at.max_t_before
+        self._consumed_until = (
+            at.max_t_before if rewind else max(self._consumed_until, at.max_t_before)
+        )
+        decoder = at.decoder if at.decoder is not None else self._fresh_decoder
+        if decoder is not None:
+            decoder = copy.deepcopy(decoder)
+            if self._decoder is not None:  # the counters go on, as for a read from the start
+                decoder.n_decoded = self._decoder.n_decoded
+                decoder.n_errors = self._decoder.n_errors
+                decoder.last_error = self._decoder.last_error
+            self._decoder = decoder
+        self._rr_chain = copy.deepcopy(at.rr_chain)
+        self._n_lost_beat_gaps = at.n_lost_beat_gaps
+        self._read_offset = at.point.offset
+
+    def _add_index_point(self, point: ResumePoint) -> None:
+        """Remember where a seek could read from (the state is that before ``point``)."""
+        self._read_offset = point.offset
+        if self._index:
+            last = self._index[-1].point
+            if point.offset <= last.offset or point.last_t is None:
+                return  # known already (read again after a seek)
+            if last.last_t is not None and point.last_t < last.last_t + INDEX_SPACING_S:
+                return
+        self._index.append(
+            _IndexPoint(
+                point,
+                self._max_t_read,
+                copy.deepcopy(self._decoder),
+                copy.deepcopy(self._rr_chain),
+                self._n_lost_beat_gaps,
+            )
+        )
+        self._index_max_t.append(self._max_t_read)
 
     def _pop(self) -> None:
         t, _, _ = heapq.heappop(self._heap)
@@ -741,6 +839,9 @@ class ReplaySource:
     def _take_unread(self) -> None:
         """Move the next unread event, and what comes of it, into the re-ordering heap."""
         ev = self._unread.popleft()
+        if isinstance(ev, ResumePoint):
+            self._add_index_point(ev)
+            return
         if isinstance(ev, RRIntervals) and ev.rr_ms and self._find_lost_beats:
             # Recorded beats go through the live strap's lost-beat rule too (issue 6), so an
             # old recording without those gaps gets them; a recorded gap resets the chain.
@@ -787,6 +888,7 @@ class ReplaySource:
             header = self._supplier.header
             settings = header.settings if header is not None else MappingProxyType({})
             self._decoder = RawDecoder(inventory, settings)
+            self._fresh_decoder = copy.deepcopy(self._decoder)
             decoded = [
                 name
                 for name, on in (
