@@ -88,19 +88,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Final, Protocol, Self, TypeAlias
 
 from pet_biofeedback.errors import ConfigError
 from pet_biofeedback.events import (
-    Contact,
     Event,
     Gap,
-    HeartRate,
-    Link,
     RawNotification,
-    RRIntervals,
 )
 from pet_biofeedback.firmware_bridge.beat_clock import RrBeatClock
 from pet_biofeedback.firmware_bridge.replay_decoding import (
@@ -109,12 +104,17 @@ from pet_biofeedback.firmware_bridge.replay_decoding import (
     RawDecoder,
     StreamInventory,
 )
+from pet_biofeedback.firmware_bridge.replay_index import (
+    SeekIndex,
+    expand_event,
+    file_identity,
+    shared_index,
+)
 from pet_biofeedback.recording import RecordingHeader, RecordingReader, ResumePoint
 
 __all__ = [
     "DEFAULT_ACC_FS_HZ",
     "DEFAULT_ECG_FS_HZ",
-    "INDEX_SPACING_S",
     "MAX_WAIT_S",
     "READ_BATCH_EVENTS",
     "REORDER_WINDOW_S",
@@ -130,10 +130,6 @@ REORDER_WINDOW_S: Final = 5.0  # events up to this much out of time order are re
 MAX_WAIT_S: Final = 0.1  # longest single wait: pause/seek/close take effect within this
 READ_BATCH_EVENTS: Final = 512  # events read per hop to the worker thread
 YIELD_EVERY_EVENTS: Final = 256  # at speed=inf, let other tasks run this often
-# Seek index: a point at most this often (recording time). A seek reads from the last point
-# before its target, so this bounds the events decoded for nothing (30 s of an H10 recording
-# with ECG and ACC: ~300 events, ~5 ms); a point costs a copy of the decoders' state.
-INDEX_SPACING_S: Final = 30.0
 
 Item: TypeAlias = Event | ResumePoint  # what a supplier hands over: events, and where to resume
 
@@ -146,6 +142,8 @@ class _Supplier(Protocol):
     hands over, between the events, the points it can later `jump` to."""
 
     name: str
+    # The file's identity once opened (path, inode, size, mtime), or None: index not shared.
+    identity: tuple[object, ...] | None
 
     async def open(self) -> None: ...
 
@@ -187,6 +185,7 @@ class _FileSupplier:
         self._header: RecordingHeader | None = None
         self._truncated = False
         self._error: Exception | None = None  # met while reading; raised by the next read
+        self.identity: tuple[object, ...] | None = None
 
     @property
     def header(self) -> RecordingHeader | None:
@@ -202,6 +201,8 @@ class _FileSupplier:
 
     def _open_sync(self, resume: ResumePoint | None = None) -> None:
         with self._lock:
+            if resume is None:
+                self.identity = file_identity(self._path)
             reader = RecordingReader(self._path, strict=self._strict, resume=resume)
             self._reader, self._iter = reader, reader.iter_resumable()
             self._header = reader.header
@@ -271,6 +272,7 @@ class _MemorySupplier:
 
     def __init__(self, events: Iterable[Event], name: str) -> None:
         self.name = name
+        self.identity: tuple[object, ...] | None = None
         self._events = tuple(events)
         self._next_idx = 0
 
@@ -305,18 +307,6 @@ class _MemorySupplier:
 
     async def stream_inventory(self) -> StreamInventory:
         return StreamInventory(self._events)
-
-
-@dataclass(frozen=True, slots=True)
-class _IndexPoint:
-    """A place a seek can read from: a resume point of the file and the source's state there,
-    exactly as a read from the start of the file had it (copies: they are never played on)."""
-
-    point: ResumePoint
-    max_t_before: float  # largest t of every event made before it (the re-ordering window's)
-    decoder: RawDecoder | None
-    rr_chain: RrBeatClock
-    n_lost_beat_gaps: int
 
 
 # --- The source ---------------------------------------------------------------------------------
@@ -444,7 +434,6 @@ class ReplaySource:
         self._exhausted = False
         self._read_error: Exception | None = None  # raised once the events before it played
         self._decoder: RawDecoder | None = None
-        self._fresh_decoder: RawDecoder | None = None  # a copy as made, for seeks
         self._decoder_checked = False
         self._find_lost_beats = find_lost_beats
         self._rr_chain = RrBeatClock()  # the lost-beat rule over recorded ``rr`` events
@@ -454,8 +443,7 @@ class ReplaySource:
         self._skip_before = -math.inf
         self._restart_pending = False  # read again from an index point (or the start)
         self._rewind = False  # ... going back before what was consumed
-        self._index: list[_IndexPoint] = []  # in file order
-        self._index_max_t: list[float] = []  # their max_t_before, non-decreasing
+        self._seek_index = SeekIndex()  # shared with other sources of the file once open
         self._read_offset = -1  # file offset of the last resume point taken (or jumped to)
         self._started = False
         self._anchor_clock_s = 0.0
@@ -614,6 +602,11 @@ class ReplaySource:
         if self._state != "new":
             raise RuntimeError("a ReplaySource can be opened only once")
         await self._supplier.open()
+        identity = self._supplier.identity
+        if identity is not None:
+            self._seek_index = shared_index((*identity, self._decode_raw, self._find_lost_beats))
+            if self._index_offset(self._skip_before) >= 0:
+                self._restart_pending = True  # sought before opening: read from a known point
         self._state = "open"
         logger.info("replaying %s at speed %s", self.name, self._speed)
         return self
@@ -709,8 +702,9 @@ class ReplaySource:
 
     def _index_offset(self, t_s: float) -> int:
         """File offset of the index point a seek to ``t_s`` reads from; -1 for the start."""
-        k = bisect.bisect_left(self._index_max_t, t_s) - 1
-        return self._index[k].point.offset if k >= 0 else -1
+        index = self._seek_index
+        k = bisect.bisect_left(index.max_t, t_s) - 1
+        return index.points[k].point.offset if k >= 0 else -1
 
     async def _restart(self) -> None:
         """Read on from the last index point before the seek target, or from the start.
@@ -721,7 +715,8 @@ class ReplaySource:
         """
         self._restart_pending = False
         rewind, self._rewind = self._rewind, False
-        k = bisect.bisect_left(self._index_max_t, self._skip_before) - 1
+        index = self._seek_index
+        k = bisect.bisect_left(index.max_t, self._skip_before) - 1
         self._heap.clear()
         self._unread.clear()
         self._exhausted = False
@@ -739,14 +734,15 @@ class ReplaySource:
             self._n_lost_beat_gaps = 0
             self._read_offset = -1
             return
-        at = self._index[k]
+        at = index.points[k]
         await self._supplier.jump(at.point)
         self._max_t_read = at.max_t_before
         self._consumed_until = (
             at.max_t_before if rewind else max(self._consumed_until, at.max_t_before)
         )
-        decoder = at.decoder if at.decoder is not None else self._fresh_decoder
+        decoder = at.decoder if at.decoder is not None else index.fresh_decoder
         if decoder is not None:
+            self._decoder_checked = True
             decoder = copy.deepcopy(decoder)
             if self._decoder is not None:  # the counters go on, as for a read from the start
                 decoder.n_decoded = self._decoder.n_decoded
@@ -760,22 +756,9 @@ class ReplaySource:
     def _add_index_point(self, point: ResumePoint) -> None:
         """Remember where a seek could read from (the state is that before ``point``)."""
         self._read_offset = point.offset
-        if self._index:
-            last = self._index[-1].point
-            if point.offset <= last.offset or point.last_t is None:
-                return  # known already (read again after a seek)
-            if last.last_t is not None and point.last_t < last.last_t + INDEX_SPACING_S:
-                return
-        self._index.append(
-            _IndexPoint(
-                point,
-                self._max_t_read,
-                copy.deepcopy(self._decoder),
-                copy.deepcopy(self._rr_chain),
-                self._n_lost_beat_gaps,
-            )
+        self._seek_index.add(
+            point, self._max_t_read, self._decoder, self._rr_chain, self._n_lost_beat_gaps
         )
-        self._index_max_t.append(self._max_t_read)
 
     def _pop(self) -> None:
         t, _, _ = heapq.heappop(self._heap)
@@ -842,28 +825,13 @@ class ReplaySource:
         if isinstance(ev, ResumePoint):
             self._add_index_point(ev)
             return
-        if isinstance(ev, RRIntervals) and ev.rr_ms and self._find_lost_beats:
-            # Recorded beats go through the live strap's lost-beat rule too (issue 6), so an
-            # old recording without those gaps gets them; a recorded gap resets the chain.
-            gap = self._rr_chain.check(ev.t, ev.rr_ms)
-            if gap is not None:
+        pushed = expand_event(
+            ev, self._decoder, self._rr_chain, self._find_lost_beats, self._decode_raw
+        )
+        for event in pushed:
+            if event is not ev and isinstance(event, Gap):
                 self._n_lost_beat_gaps += 1
-                self._push(gap)
-        self._push(ev)
-        if isinstance(ev, RawNotification) and self._decode_raw:
-            assert self._decoder is not None
-            for decoded in self._decoder.decode(ev):
-                if isinstance(decoded, Gap):
-                    self._n_lost_beat_gaps += 1
-                self._push(decoded)
-        elif isinstance(ev, Gap | Link) or (
-            (isinstance(ev, Contact) and not ev.ok)
-            or (isinstance(ev, HeartRate) and ev.hr_bpm == 0)
-        ):
-            # The chain of beats is broken, as the live strap treats it.
-            self._rr_chain.reset()
-            if self._decoder is not None and isinstance(ev, Gap):
-                self._decoder.gap()
+            self._push(event)
 
     def _push(self, event: Event) -> None:
         if event.t < self._last_played_t:
@@ -884,11 +852,14 @@ class ReplaySource:
     async def _check_decoder(self) -> None:
         if not self._decoder_checked:
             self._decoder_checked = True
+            if self._seek_index.fresh_decoder is not None:  # another source of the file made it
+                self._decoder = copy.deepcopy(self._seek_index.fresh_decoder)
+                return
             inventory = await self._supplier.stream_inventory()
             header = self._supplier.header
             settings = header.settings if header is not None else MappingProxyType({})
             self._decoder = RawDecoder(inventory, settings)
-            self._fresh_decoder = copy.deepcopy(self._decoder)
+            self._seek_index.fresh_decoder = copy.deepcopy(self._decoder)
             decoded = [
                 name
                 for name, on in (

@@ -27,7 +27,7 @@ from pet_biofeedback.events import (
     RawNotification,
     RRIntervals,
 )
-from pet_biofeedback.firmware_bridge import hrs, pmd, replay
+from pet_biofeedback.firmware_bridge import hrs, pmd, replay, replay_index
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
 from pet_biofeedback.recording import RecordingReader, RecordingWriter, ResumePoint
 from tests.unit.firmware_bridge.test_replay import (
@@ -152,7 +152,9 @@ def recording(
 
 @pytest.fixture(autouse=True)
 def _dense_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replay, "INDEX_SPACING_S", SPACING_S)
+    """Index points every `SPACING_S`; no index left from another test."""
+    monkeypatch.setattr(replay_index, "INDEX_SPACING_S", SPACING_S)
+    replay_index._index_cache.clear()
 
 
 def member_offsets(path: Path) -> list[int]:
@@ -165,6 +167,11 @@ def member_offsets(path: Path) -> list[int]:
         (size,) = struct.unpack_from("<I", data, at + 16)
         at += size
     return offsets
+
+
+def rewrite(path: Path, events: Iterable[Event]) -> None:
+    path.unlink()
+    write_timed(path, events)
 
 
 def flip_byte(src: Path, dst: Path, at: int, mask: int) -> Path:
@@ -183,12 +190,29 @@ def recompressed(src: Path, dst: Path, *, compress: bool) -> Path:
 
 
 async def reference(path: Path, t_s: float) -> tuple[list[Event], int]:
-    """What plays from ``t_s`` on when the file is read from its start; the lost-beat gaps."""
-    source = ReplaySource(path, speed=math.inf)
-    source.seek(t_s)
-    async with asyncio.timeout(TIMEOUT_S), source:
-        played = [event async for event in source]
+    """What plays from ``t_s`` on when the file is read from its start; the lost-beat gaps.
+
+    The seek indexes other sources made are out of its sight (and its own is forgotten).
+    """
+    saved = replay_index._index_cache.copy()
+    replay_index._index_cache.clear()
+    try:
+        source = ReplaySource(path, speed=math.inf)
+        source.seek(t_s)
+        async with asyncio.timeout(TIMEOUT_S), source:
+            played = [event async for event in source]
+    finally:
+        replay_index._index_cache.clear()
+        replay_index._index_cache.update(saved)
     return played, source.n_lost_beat_gaps
+
+
+async def play_all(path: Path) -> None:
+    """Play the whole file (its seek index is then complete)."""
+    source = ReplaySource(path, speed=math.inf)
+    async with asyncio.timeout(TIMEOUT_S), source:
+        async for _ in source:
+            pass
 
 
 async def seek_and_take(source: ReplaySource, t_s: float, n: int | None) -> list[Event]:
@@ -237,7 +261,7 @@ class TestSeekEqualsAReadFromTheStart:
             played = await seek_and_take(source, target_s, None)
         assert played == expected
         assert source.n_lost_beat_gaps == expected_gaps
-        assert len(source._index) > duration_s / SPACING_S / 2
+        assert len(source._seek_index.points) > duration_s / SPACING_S / 2
 
     async def test_seek_forward_within_the_index(
         self, recording: tuple[Path, float], monkeypatch: pytest.MonkeyPatch
@@ -299,6 +323,78 @@ class TestSeekEqualsAReadFromTheStart:
         assert first.t >= 100.0
 
 
+class TestIndexSharedBetweenSources:
+    async def test_a_new_source_seeking_before_it_plays_starts_at_an_index_point(
+        self, raw_recording: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """As the replay view does: a fresh source for every jump, sought before it plays."""
+        expected, expected_gaps = await reference(raw_recording, 250.0)
+        await play_all(raw_recording)
+        inventories = []
+        supplier = replay._FileSupplier
+        inventory = supplier._inventory_sync
+
+        def logged_inventory(s: replay._FileSupplier) -> replay.StreamInventory:
+            inventories.append(s)
+            return inventory(s)
+
+        monkeypatch.setattr(supplier, "_inventory_sync", logged_inventory)
+        log = JumpLog(monkeypatch)
+        source = ReplaySource(raw_recording, speed=math.inf)
+        source.seek(250.0)
+        async with asyncio.timeout(TIMEOUT_S), source:
+            played = [event async for event in source]
+        assert played == expected
+        assert source.n_lost_beat_gaps == expected_gaps
+        assert len(log.jumps) == 1 and log.restarts == 0
+        assert log.jumps[0].last_t is not None and 250.0 - 2 * SPACING_S < log.jumps[0].last_t
+        assert inventories == []  # the decoder as the first source made it
+
+    @pytest.mark.parametrize("target_s", [3.0, 97.5, 151.0, 233.3, 290.0])
+    async def test_the_opening_scan_indexes_the_whole_file(
+        self,
+        recording: tuple[Path, float],
+        target_s: float,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """`index_recording` (the replay view's opening scan): seeks anywhere jump at once."""
+        path, duration_s = recording
+        expected, expected_gaps = await reference(path, target_s)
+        scanned = await asyncio.to_thread(lambda: list(replay_index.index_recording(path)))
+        with RecordingReader(path) as reader:
+            assert scanned == list(reader)
+        log = JumpLog(monkeypatch)
+        source = ReplaySource(path, speed=math.inf)
+        source.seek(target_s)
+        async with asyncio.timeout(TIMEOUT_S), source:
+            played = [event async for event in source]
+        assert played == expected
+        assert source.n_lost_beat_gaps == expected_gaps
+        assert log.restarts == 0 and len(log.jumps) == 1
+        assert (log.jumps[0].last_t or 0.0) > min(target_s, duration_s) - 3 * SPACING_S
+        # Other replay settings decode otherwise: they do not share the index.
+        other = ReplaySource(path, speed=math.inf, find_lost_beats=False)
+        async with asyncio.timeout(TIMEOUT_S), other:
+            other.seek(target_s)
+            await anext(aiter(other), None)
+        assert len(log.jumps) == 1
+
+    async def test_a_changed_file_gets_a_new_index(
+        self, raw_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = flip_byte(raw_recording, tmp_path / "copy.jsonl.gz", 0, 0)  # a copy
+        await play_all(path)
+        rewrite(path, raw_events(RAW_SECONDS - 20.0, seed=6))
+        expected, _ = await reference(path, 200.0)
+        log = JumpLog(monkeypatch)
+        source = ReplaySource(path, speed=math.inf)
+        source.seek(200.0)
+        async with asyncio.timeout(TIMEOUT_S), source:
+            played = [event async for event in source]
+        assert played == expected
+        assert log.jumps == []  # the old file's index is not used
+
+
 class TestDamageAndOtherFiles:
     @pytest.mark.parametrize("spacing_s", [SPACING_S, 1e6])
     async def test_a_damaged_member_between_the_index_point_and_the_target(
@@ -308,7 +404,7 @@ class TestDamageAndOtherFiles:
         spacing_s: float,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr(replay, "INDEX_SPACING_S", spacing_s)
+        monkeypatch.setattr(replay_index, "INDEX_SPACING_S", spacing_s)
         offsets = member_offsets(h10_recording)
         damaged_at = offsets[len(offsets) * 3 // 5]
         # A byte of its compressed data: the CRC fails, the member is skipped by its size.
@@ -327,7 +423,7 @@ class TestDamageAndOtherFiles:
         assert played == expected
         assert source.notes == notes and len(notes) == 1
         assert len(events) > len(played)
-        index_offsets = [p.point.offset for p in source._index]
+        index_offsets = [p.point.offset for p in source._seek_index.points]
         if spacing_s > H10_SECONDS:  # the only index point lies before the damage
             assert index_offsets and max(index_offsets) < damaged_at
 
@@ -342,7 +438,7 @@ class TestDamageAndOtherFiles:
             await seek_and_take(source, 0.0, None)
             played = await seek_and_take(source, 120.0, None)
         assert played == expected
-        assert source._index == [] and log.jumps == [] and log.restarts == 1
+        assert source._seek_index.points == [] and log.jumps == [] and log.restarts == 1
 
     async def test_plain_text_reads_through(
         self, h10_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
