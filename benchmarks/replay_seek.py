@@ -3,16 +3,18 @@
 The replay view drags a timeline slider to `ReplaySource.seek`; it makes a fresh source for
 every jump and seeks it before it plays (``session.replay_control``). This script makes a
 simulated H10 recording (RR, HR, ECG 130 Hz, ACC 200 Hz; `long_h10.write_h10_recording`) of
-``--hours`` in a temporary folder (or takes ``--file``), plays it once from the start at full
-speed (timed: the first play is where the seek index is built), then times seeks to random
-targets (fixed seed) two ways:
+``--hours`` in a temporary folder (or takes ``--file``) and times:
 
-* **new source**: as the replay view does: ``ReplaySource(path)``, ``seek(t)``, open, until the
-  first event at or after ``t`` is returned;
-* **same source**: one open source that played the whole file, ``seek(t)`` back and forth,
-  until the first event at or after ``t`` is returned.
+* **scan**: the replay view's opening pass over the file (`replay_index.index_recording`, which
+  builds the seek index; before it existed, a `RecordingReader` pass);
+* **new source**: seeks to random targets (fixed seed) right after that scan, as the replay view
+  makes them: ``ReplaySource(path)``, ``seek(t)``, open, until the first event at or after
+  ``t`` is returned;
+* **play**: a play of the whole file from the start at full speed, in one source;
+* **same source**: that source then sought to the same targets (back and forth), until the
+  first event at or after ``t`` is returned.
 
-It prints the median, 90th percentile and largest of each. It uses only the public API, so
+It prints the median, 90th percentile and largest of the seeks. It uses only the public API, so
 ``PYTHONPATH=<an older tree>`` measures the code before the seek index (``--seeks`` small:
 every seek there reads the file from its start).
 """
@@ -27,11 +29,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
 from benchmarks.long_h10 import write_h10_recording
+from pet_biofeedback.events import Event
 
 DEFAULT_HOURS: Final = 4.0
 DEFAULT_SEEKS: Final = 20
@@ -54,24 +57,40 @@ async def _first_event_s(t_s: float, source: object, *, opened: bool) -> float:
     return elapsed_s
 
 
+def scan(path: Path) -> tuple[float, float]:
+    """The replay view's opening pass: (its wall time s, the last event's t)."""
+    from pet_biofeedback.recording import iter_events
+
+    events: Callable[[Path], Iterator[Event]] = iter_events  # a tree before the seek index
+    try:
+        from pet_biofeedback.firmware_bridge.replay_index import index_recording
+    except ImportError:
+        pass
+    else:
+        events = index_recording
+    start = time.perf_counter()
+    t_last = max(event.t for event in events(path))
+    return time.perf_counter() - start, t_last
+
+
 async def _measure(path: Path, targets: Sequence[float]) -> dict[str, list[float]]:
     from pet_biofeedback.firmware_bridge.replay import ReplaySource
 
-    out: dict[str, list[float]] = {"first play": [], "new source": [], "same source": []}
-    source = ReplaySource(path, speed=math.inf)
-    start = time.perf_counter()
-    async with source:
-        async for _ in source:
-            pass
-        out["first play"].append(time.perf_counter() - start)
-        for t_s in targets:
-            out["same source"].append(await _first_event_s(t_s, source, opened=True))
+    out: dict[str, list[float]] = {"play": [], "new source": [], "same source": []}
     for t_s in targets:
         fresh = ReplaySource(path, speed=math.inf)
         try:
             out["new source"].append(await _first_event_s(t_s, fresh, opened=False))
         finally:
             await fresh.__aexit__(None, None, None)
+    source = ReplaySource(path, speed=math.inf)
+    start = time.perf_counter()
+    async with source:
+        async for _ in source:
+            pass
+        out["play"].append(time.perf_counter() - start)
+        for t_s in targets:
+            out["same source"].append(await _first_event_s(t_s, source, opened=True))
     return out
 
 
@@ -86,17 +105,15 @@ def _row(name: str, times_s: Sequence[float]) -> str:
 
 def run(path: Path, n_seeks: int) -> dict[str, list[float]]:
     """Time the first play and ``n_seeks`` seeks of each kind in ``path``; print a table."""
-    from pet_biofeedback.recording import RecordingReader
-
-    with RecordingReader(path) as reader:
-        t_last = max(event.t for event in reader)
+    scan_s, t_last = scan(path)
+    print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {t_last / 3600:.2f} h", flush=True)
+    print(f"scan         {scan_s:.1f} s (the replay view's opening pass)", flush=True)
     rng = random.Random(SEED)
     targets = [rng.uniform(0.0, t_last) for _ in range(n_seeks)]
     results = asyncio.run(_measure(path, targets))
-    print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {t_last / 3600:.2f} h", flush=True)
-    print(f"first play   {results['first play'][0]:.1f} s (speed=inf, from the start)")
-    for name in ("new source", "same source"):
-        print(_row(name, results[name]), flush=True)
+    print(_row("new source", results["new source"]), flush=True)
+    print(f"play         {results['play'][0]:.1f} s (speed=inf, from the start)")
+    print(_row("same source", results["same source"]), flush=True)
     return results
 
 

@@ -60,9 +60,17 @@ plays when the playback position reaches its ``t``; the position advances by ``s
 seconds per second of ``clock``. `ReplaySource.pause` freezes the position (iteration waits
 until `ReplaySource.resume`); `ReplaySource.seek` jumps the position to ``t_s``: every event
 with ``t < t_s`` is skipped, the next event played is the first with ``t ≥ t_s``. Seeking
-backwards (to or before an event already played) reads the recording again from its start, so
-``t`` goes back: consumers that need monotonic time must reset when they seek. Waits are cut
-into steps of at most `MAX_WAIT_S`, so pause and seek take effect within that time.
+backwards (to or before an event already played) reads the recording again, so ``t`` goes back:
+consumers that need monotonic time must reset when they seek. Waits are cut into steps of at
+most `MAX_WAIT_S`, so pause and seek take effect within that time.
+
+A seek does not read the file from its start: a recording written in gzip members has a seek
+index (`replay_index`; built while the file is read, by this source, by another source of the
+same file, or by `replay_index.index_recording`), and a seek reads on from the last index
+point before its target (at most ~`replay_index.INDEX_SPACING_S` of recording before it), with
+the decoders' state as a read from the start had it there, so the same events play. A seek
+forward beyond what has been read reads on through the file; so does every seek in a file
+without members (an older single-stream file, another tool's gzip, plain text).
 
 A truncated recording (crash: partial last line or a gzip stream without its end) plays what
 is there; the reader warns, and `ReplaySource.truncated` says so afterwards. Damaged parts and
@@ -142,7 +150,7 @@ class _Supplier(Protocol):
     hands over, between the events, the points it can later `jump` to."""
 
     name: str
-    # The file's identity once opened (path, inode, size, mtime), or None: index not shared.
+    # The file's identity once opened (path, inode, size, mtime; strict), or None: not shared.
     identity: tuple[object, ...] | None
 
     async def open(self) -> None: ...
@@ -202,7 +210,8 @@ class _FileSupplier:
     def _open_sync(self, resume: ResumePoint | None = None) -> None:
         with self._lock:
             if resume is None:
-                self.identity = file_identity(self._path)
+                identity = file_identity(self._path)
+                self.identity = None if identity is None else (*identity, self._strict)
             reader = RecordingReader(self._path, strict=self._strict, resume=resume)
             self._reader, self._iter = reader, reader.iter_resumable()
             self._header = reader.header

@@ -75,12 +75,15 @@ class IndexPoint:
 
 @dataclass(slots=True, eq=False)
 class SeekIndex:
-    """The index points of one file (for one ``decode_raw``/``find_lost_beats`` setting), and
-    the raw decoder as made for it (so that a later source needs no pass over the file)."""
+    """The index points of one file (for one ``strict``/``decode_raw``/``find_lost_beats``
+    setting: a strict read must stop at a malformed line, not jump over it), and the raw
+    decoder as made for it (so that a later source needs no pass over the file)."""
 
     points: list[IndexPoint] = field(default_factory=list)  # in file order
     max_t: list[float] = field(default_factory=list)  # their max_t_before, non-decreasing
     fresh_decoder: RawDecoder | None = None
+    # The opening scan (a worker thread) and a playing source may add at the same time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(
         self,
@@ -91,22 +94,23 @@ class SeekIndex:
         n_lost_beat_gaps: int,
     ) -> None:
         """Add a point after the last one (and `INDEX_SPACING_S` on); the state is copied."""
-        if self.points:
-            last = self.points[-1].point
-            if point.offset <= last.offset or point.last_t is None:
-                return  # known already (read again after a seek)
-            if last.last_t is not None and point.last_t < last.last_t + INDEX_SPACING_S:
-                return
-        self.points.append(
-            IndexPoint(
-                point,
-                max_t_before,
-                copy.deepcopy(decoder),
-                copy.deepcopy(rr_chain),
-                n_lost_beat_gaps,
+        with self._lock:
+            if self.points:
+                last = self.points[-1].point
+                if point.offset <= last.offset or point.last_t is None:
+                    return  # known already (read again after a seek)
+                if last.last_t is not None and point.last_t < last.last_t + INDEX_SPACING_S:
+                    return
+            self.points.append(
+                IndexPoint(
+                    point,
+                    max_t_before,
+                    copy.deepcopy(decoder),
+                    copy.deepcopy(rr_chain),
+                    n_lost_beat_gaps,
+                )
             )
-        )
-        self.max_t.append(max_t_before)
+            self.max_t.append(max_t_before)
 
 
 INDEX_CACHE_FILES: Final = 4  # files whose seek index is kept for the next source of the file
@@ -158,6 +162,10 @@ def expand_event(
     return out
 
 
+# What `expand_event` may do more with than pass on (any other event is played as it is).
+_EXPANDED: Final = (RRIntervals, RawNotification, Gap, Link, Contact, HeartRate)
+
+
 def file_identity(path: str) -> tuple[object, ...] | None:
     """What tells a file from another, or from itself changed (None: cannot be seen)."""
     try:
@@ -185,7 +193,7 @@ def index_recording(
         if identity is None:
             yield from reader
             return
-        index = shared_index((*identity, decode_raw, find_lost_beats))
+        index = shared_index((*identity, False, decode_raw, find_lost_beats))  # not strict
         decoder: RawDecoder | None = None
         rr_chain = RrBeatClock()
         n_gaps = 0
@@ -193,6 +201,11 @@ def index_recording(
         for item in reader.iter_resumable():
             if isinstance(item, ResumePoint):
                 index.add(item, max_t, decoder, rr_chain, n_gaps)
+                continue
+            if not isinstance(item, _EXPANDED):  # most of them: ECG and ACC frames
+                if item.t > max_t:
+                    max_t = item.t
+                yield item
                 continue
             if decoder is None and decode_raw and isinstance(item, RawNotification):
                 decoder = _made_decoder(index, name, reader.header)

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pet_biofeedback.errors import RecordingFormatError
 from pet_biofeedback.events import (
     Battery,
     Contact,
@@ -30,6 +31,7 @@ from pet_biofeedback.events import (
 from pet_biofeedback.firmware_bridge import hrs, pmd, replay, replay_index
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
 from pet_biofeedback.recording import RecordingReader, RecordingWriter, ResumePoint
+from pet_biofeedback.recording._gzip_members import END_MEMBER, MemberBuilder
 from tests.unit.firmware_bridge.test_replay import (
     TIMEOUT_S,
     ecg_frame_payload,
@@ -167,6 +169,21 @@ def member_offsets(path: Path) -> list[int]:
         (size,) = struct.unpack_from("<I", data, at + 16)
         at += size
     return offsets
+
+
+def with_malformed_line(src: Path, dst: Path, lines_per_member: int = 40) -> Path:
+    """``src`` written again in members of ``lines_per_member`` lines, with a line that is
+    not JSON in the middle."""
+    lines = gzip.decompress(src.read_bytes()).splitlines(keepends=True)
+    lines.insert(len(lines) // 2, b"not json\n")
+    builder = MemberBuilder()
+    members = []
+    for i, line in enumerate(lines, 1):
+        builder.add(line)
+        if i % lines_per_member == 0:
+            members.append(builder.take())
+    dst.write_bytes(b"".join([*members, builder.take(), END_MEMBER]))
+    return dst
 
 
 def rewrite(path: Path, events: Iterable[Event]) -> None:
@@ -378,6 +395,23 @@ class TestIndexSharedBetweenSources:
             other.seek(target_s)
             await anext(aiter(other), None)
         assert len(log.jumps) == 1
+
+    async def test_a_strict_source_does_not_jump_over_a_malformed_line(
+        self, h10_recording: Path, tmp_path: Path
+    ) -> None:
+        path = with_malformed_line(h10_recording, tmp_path / "malformed.jsonl.gz")
+        await asyncio.to_thread(lambda: list(replay_index.index_recording(path)))
+        lenient = ReplaySource(path, speed=math.inf)
+        lenient.seek(200.0)
+        async with asyncio.timeout(TIMEOUT_S), lenient:
+            played = [event async for event in lenient]
+        assert played == (await reference(path, 200.0))[0]
+        strict = ReplaySource(path, speed=math.inf, strict=True)
+        strict.seek(200.0)
+        with pytest.raises(RecordingFormatError):
+            async with asyncio.timeout(TIMEOUT_S), strict:
+                async for _ in strict:
+                    pass
 
     async def test_a_changed_file_gets_a_new_index(
         self, raw_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
