@@ -113,6 +113,7 @@ from pet_biofeedback.firmware_bridge.replay_decoding import (
     StreamInventory,
 )
 from pet_biofeedback.firmware_bridge.replay_index import (
+    EXPANDED_TYPES,
     SeekIndex,
     expand_event,
     file_identity,
@@ -831,8 +832,11 @@ class ReplaySource:
     def _take_unread(self) -> None:
         """Move the next unread event, and what comes of it, into the re-ordering heap."""
         ev = self._unread.popleft()
-        if isinstance(ev, ResumePoint):
-            self._add_index_point(ev)
+        if not isinstance(ev, EXPANDED_TYPES):  # most of them: ECG and ACC frames
+            if isinstance(ev, ResumePoint):
+                self._add_index_point(ev)
+            else:
+                self._push(ev)
             return
         pushed = expand_event(
             ev, self._decoder, self._rr_chain, self._find_lost_beats, self._decode_raw

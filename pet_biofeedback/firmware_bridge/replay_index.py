@@ -45,6 +45,7 @@ from pet_biofeedback.firmware_bridge.replay_decoding import RawDecoder, StreamIn
 from pet_biofeedback.recording import RecordingHeader, RecordingReader, ResumePoint
 
 __all__ = [
+    "EXPANDED_TYPES",
     "INDEX_CACHE_FILES",
     "INDEX_SPACING_S",
     "IndexPoint",
@@ -163,7 +164,7 @@ def expand_event(
 
 
 # What `expand_event` may do more with than pass on (any other event is played as it is).
-_EXPANDED: Final = (RRIntervals, RawNotification, Gap, Link, Contact, HeartRate)
+EXPANDED_TYPES: Final = (RRIntervals, RawNotification, Gap, Link, Contact, HeartRate)
 
 
 def file_identity(path: str) -> tuple[object, ...] | None:
@@ -202,7 +203,7 @@ def index_recording(
             if isinstance(item, ResumePoint):
                 index.add(item, max_t, decoder, rr_chain, n_gaps)
                 continue
-            if not isinstance(item, _EXPANDED):  # most of them: ECG and ACC frames
+            if not isinstance(item, EXPANDED_TYPES):  # most of them: ECG and ACC frames
                 if item.t > max_t:
                     max_t = item.t
                 yield item
