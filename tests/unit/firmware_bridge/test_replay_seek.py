@@ -30,6 +30,7 @@ from pet_biofeedback.events import (
 )
 from pet_biofeedback.firmware_bridge import hrs, pmd, replay, replay_index
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
+from pet_biofeedback.firmware_bridge.replay_decoding import StreamInventory
 from pet_biofeedback.recording import RecordingReader, RecordingWriter, ResumePoint
 from pet_biofeedback.recording._gzip_members import END_MEMBER, MemberBuilder
 from tests.unit.firmware_bridge.test_replay import (
@@ -347,11 +348,11 @@ class TestIndexSharedBetweenSources:
         """As the replay view does: a fresh source for every jump, sought before it plays."""
         expected, expected_gaps = await reference(raw_recording, 250.0)
         await play_all(raw_recording)
-        inventories = []
+        inventories: list[replay._FileSupplier] = []
         supplier = replay._FileSupplier
         inventory = supplier._inventory_sync
 
-        def logged_inventory(s: replay._FileSupplier) -> replay.StreamInventory:
+        def logged_inventory(s: replay._FileSupplier) -> StreamInventory:
             inventories.append(s)
             return inventory(s)
 
