@@ -12,7 +12,11 @@ simulated H10 recording (RR, HR, ECG 130 Hz, ACC 200 Hz; `long_h10.write_h10_rec
   ``t`` is returned;
 * **play**: a play of the whole file from the start at full speed, in one source;
 * **same source**: that source then sought to the same targets (back and forth), until the
-  first event at or after ``t`` is returned.
+  first event at or after ``t`` is returned;
+* **view jump** (``--view``): the whole jump of the replay view, headless: a
+  `ReplayController` (opened: the scan again) playing at ×16 is sought to each target, timed
+  until the first feedback snapshot at or after it is shown (that includes the engine's
+  analysis of the `WARM_UP_S` before the target).
 
 It prints the median, 90th percentile and largest of the seeks. It uses only the public API, so
 ``PYTHONPATH=<an older tree>`` measures the code before the seek index (``--seeks`` small:
@@ -35,6 +39,7 @@ from typing import Final
 
 from benchmarks.long_h10 import write_h10_recording
 from pet_biofeedback.events import Event
+from pet_biofeedback.session.feedback import FeedbackSnapshot
 
 DEFAULT_HOURS: Final = 4.0
 DEFAULT_SEEKS: Final = 20
@@ -94,6 +99,36 @@ async def _measure(path: Path, targets: Sequence[float]) -> dict[str, list[float
     return out
 
 
+async def _view_jumps(path: Path, targets: Sequence[float]) -> list[float]:
+    from pet_biofeedback.session.replay_control import ReplayController
+
+    controller = ReplayController(path, speed=16.0)
+    info = await controller.open()
+    shown: list[float] = []
+    arrived = asyncio.Event()
+
+    def on_snapshot(snapshot: FeedbackSnapshot) -> None:
+        shown.append(snapshot.t_s)
+        arrived.set()
+
+    controller.subscribe(on_snapshot)
+    task = asyncio.create_task(controller.run())
+    await asyncio.wait_for(arrived.wait(), 300.0)
+    out = []
+    for t_s in targets:
+        arrived.clear()
+        shown.clear()
+        start = time.perf_counter()
+        controller.seek(t_s - info.t_first_s)
+        while not (shown and shown[-1] >= t_s):
+            await asyncio.wait_for(arrived.wait(), 300.0)
+            arrived.clear()
+        out.append(time.perf_counter() - start)
+    controller.close()
+    await asyncio.wait_for(task, 60.0)
+    return out
+
+
 def _row(name: str, times_s: Sequence[float]) -> str:
     ordered = sorted(times_s)
     p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
@@ -103,7 +138,7 @@ def _row(name: str, times_s: Sequence[float]) -> str:
     )
 
 
-def run(path: Path, n_seeks: int) -> dict[str, list[float]]:
+def run(path: Path, n_seeks: int, *, view: bool = False) -> dict[str, list[float]]:
     """Time the first play and ``n_seeks`` seeks of each kind in ``path``; print a table."""
     scan_s, t_last = scan(path)
     print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {t_last / 3600:.2f} h", flush=True)
@@ -114,6 +149,10 @@ def run(path: Path, n_seeks: int) -> dict[str, list[float]]:
     print(_row("new source", results["new source"]), flush=True)
     print(f"play         {results['play'][0]:.1f} s (speed=inf, from the start)")
     print(_row("same source", results["same source"]), flush=True)
+    if view:
+        # Targets the warm-up fits before (a jump near the start shows at once).
+        results["view jump"] = asyncio.run(_view_jumps(path, [max(t, 200.0) for t in targets]))
+        print(_row("view jump", results["view jump"]), flush=True)
     return results
 
 
@@ -122,18 +161,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=DEFAULT_HOURS, help="default 4")
     parser.add_argument("--seeks", type=int, default=DEFAULT_SEEKS, help="default 20")
     parser.add_argument("--file", type=Path, help="a recording to use instead of a new one")
+    parser.add_argument("--view", action="store_true", help="time the replay view's jumps too")
     args = parser.parse_args(argv)
     if not (math.isfinite(args.hours) and args.hours > 0) or args.seeks < 1:
         parser.error("--hours must be positive and --seeks at least 1")
     if args.file is not None:
-        run(args.file, args.seeks)
+        run(args.file, args.seeks, view=args.view)
         return 0
     with tempfile.TemporaryDirectory(prefix="replay_seek_") as tmp:
         path = Path(tmp) / f"h10_{args.hours:g}h.jsonl.gz"
         start = time.perf_counter()
         n_events = write_h10_recording(path, args.hours * 3600.0)
         print(f"generated {n_events} events in {time.perf_counter() - start:.1f} s", flush=True)
-        run(path, args.seeks)
+        run(path, args.seeks, view=args.view)
     return 0
 
 
