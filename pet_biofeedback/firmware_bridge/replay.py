@@ -60,9 +60,17 @@ plays when the playback position reaches its ``t``; the position advances by ``s
 seconds per second of ``clock``. `ReplaySource.pause` freezes the position (iteration waits
 until `ReplaySource.resume`); `ReplaySource.seek` jumps the position to ``t_s``: every event
 with ``t < t_s`` is skipped, the next event played is the first with ``t ≥ t_s``. Seeking
-backwards (to or before an event already played) reads the recording again from its start, so
-``t`` goes back: consumers that need monotonic time must reset when they seek. Waits are cut
-into steps of at most `MAX_WAIT_S`, so pause and seek take effect within that time.
+backwards (to or before an event already played) reads the recording again, so ``t`` goes back:
+consumers that need monotonic time must reset when they seek. Waits are cut into steps of at
+most `MAX_WAIT_S`, so pause and seek take effect within that time.
+
+A seek does not read the file from its start: a recording written in gzip members has a seek
+index (`replay_index`; built while the file is read, by this source, by another source of the
+same file, or by `replay_index.index_recording`), and a seek reads on from the last index
+point before its target (at most ~`replay_index.INDEX_SPACING_S` of recording before it), with
+the decoders' state as a read from the start had it there, so the same events play. A seek
+forward beyond what has been read reads on through the file; so does every seek in a file
+without members (an older single-stream file, another tool's gzip, plain text).
 
 A truncated recording (crash: partial last line or a gzip stream without its end) plays what
 is there; the reader warns, and `ReplaySource.truncated` says so afterwards. Damaged parts and
@@ -77,6 +85,8 @@ it; it never imports session code or `pet_biofeedback.signal` (design.md §2).
 from __future__ import annotations
 
 import asyncio
+import bisect
+import copy
 import heapq
 import itertools
 import logging
@@ -91,13 +101,9 @@ from typing import Final, Protocol, Self, TypeAlias
 
 from pet_biofeedback.errors import ConfigError
 from pet_biofeedback.events import (
-    Contact,
     Event,
     Gap,
-    HeartRate,
-    Link,
     RawNotification,
-    RRIntervals,
 )
 from pet_biofeedback.firmware_bridge.beat_clock import RrBeatClock
 from pet_biofeedback.firmware_bridge.replay_decoding import (
@@ -106,7 +112,14 @@ from pet_biofeedback.firmware_bridge.replay_decoding import (
     RawDecoder,
     StreamInventory,
 )
-from pet_biofeedback.recording import RecordingHeader, RecordingReader
+from pet_biofeedback.firmware_bridge.replay_index import (
+    EXPANDED_TYPES,
+    SeekIndex,
+    expand_event,
+    file_identity,
+    shared_index,
+)
+from pet_biofeedback.recording import RecordingHeader, RecordingReader, ResumePoint
 
 __all__ = [
     "DEFAULT_ACC_FS_HZ",
@@ -127,22 +140,31 @@ MAX_WAIT_S: Final = 0.1  # longest single wait: pause/seek/close take effect wit
 READ_BATCH_EVENTS: Final = 512  # events read per hop to the worker thread
 YIELD_EVERY_EVENTS: Final = 256  # at speed=inf, let other tasks run this often
 
+Item: TypeAlias = Event | ResumePoint  # what a supplier hands over: events, and where to resume
+
 
 # --- Where the events come from ---------------------------------------------------------------
 
 
 class _Supplier(Protocol):
-    """Events in file order, in batches; restartable for backward seeks."""
+    """Events in file order, in batches; restartable for backward seeks. A file supplier also
+    hands over, between the events, the points it can later `jump` to."""
 
     name: str
+    # The file's identity once opened (path, inode, size, mtime; strict), or None: not shared.
+    identity: tuple[object, ...] | None
 
     async def open(self) -> None: ...
 
-    async def next_batch(self) -> list[Event]:
-        """The next events in file order; empty at the end."""
+    async def next_batch(self) -> list[Item]:
+        """The next events (and resume points) in file order; empty at the end."""
         ...
 
     async def restart(self) -> None: ...
+
+    async def jump(self, point: ResumePoint) -> None:
+        """Go on reading from ``point`` (one that `next_batch` handed over)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -168,10 +190,11 @@ class _FileSupplier:
         self._notes: tuple[str, ...] = ()
         self._lock = threading.Lock()  # one thread at a time touches the reader
         self._reader: RecordingReader | None = None
-        self._iter: Iterator[Event] | None = None
+        self._iter: Iterator[Item] | None = None
         self._header: RecordingHeader | None = None
         self._truncated = False
         self._error: Exception | None = None  # met while reading; raised by the next read
+        self.identity: tuple[object, ...] | None = None
 
     @property
     def header(self) -> RecordingHeader | None:
@@ -185,13 +208,17 @@ class _FileSupplier:
     def notes(self) -> tuple[str, ...]:
         return self._notes
 
-    def _open_sync(self) -> None:
+    def _open_sync(self, resume: ResumePoint | None = None) -> None:
         with self._lock:
-            reader = RecordingReader(self._path, strict=self._strict)
-            self._reader, self._iter, self._header = reader, iter(reader), reader.header
+            if resume is None:
+                identity = file_identity(self._path)
+                self.identity = None if identity is None else (*identity, self._strict)
+            reader = RecordingReader(self._path, strict=self._strict, resume=resume)
+            self._reader, self._iter = reader, reader.iter_resumable()
+            self._header = reader.header
             self._error = None
 
-    def _read_sync(self, n: int) -> list[Event]:
+    def _read_sync(self, n: int) -> list[Item]:
         """Up to ``n`` events; fewer at the end.
 
         An error met while reading (a malformed line) is raised when it is reached: the
@@ -203,7 +230,7 @@ class _FileSupplier:
                 raise error
             if self._iter is None or self._reader is None:
                 return []
-            batch: list[Event] = []
+            batch: list[Item] = []
             try:
                 for event in itertools.islice(self._iter, n):
                     batch.append(event)
@@ -232,12 +259,16 @@ class _FileSupplier:
     async def open(self) -> None:
         await asyncio.to_thread(self._open_sync)
 
-    async def next_batch(self) -> list[Event]:
+    async def next_batch(self) -> list[Item]:
         return await asyncio.to_thread(self._read_sync, READ_BATCH_EVENTS)
 
     async def restart(self) -> None:
         await asyncio.to_thread(self._close_sync)
         await asyncio.to_thread(self._open_sync)
+
+    async def jump(self, point: ResumePoint) -> None:
+        await asyncio.to_thread(self._close_sync)
+        await asyncio.to_thread(self._open_sync, point)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_sync)
@@ -251,6 +282,7 @@ class _MemorySupplier:
 
     def __init__(self, events: Iterable[Event], name: str) -> None:
         self.name = name
+        self.identity: tuple[object, ...] | None = None
         self._events = tuple(events)
         self._next_idx = 0
 
@@ -269,13 +301,16 @@ class _MemorySupplier:
     async def open(self) -> None:
         self._next_idx = 0
 
-    async def next_batch(self) -> list[Event]:
+    async def next_batch(self) -> list[Item]:
         start = self._next_idx
         self._next_idx = min(start + READ_BATCH_EVENTS, len(self._events))
         return list(self._events[start : self._next_idx])
 
     async def restart(self) -> None:
         self._next_idx = 0
+
+    async def jump(self, point: ResumePoint) -> None:
+        raise AssertionError("events in memory hand over no resume points")
 
     async def close(self) -> None:
         self._next_idx = len(self._events)
@@ -402,7 +437,7 @@ class ReplaySource:
         self._decode_raw = decode_raw
         self._state = "new"
         self._heap: list[tuple[float, int, Event]] = []
-        self._unread: deque[Event] = deque()
+        self._unread: deque[Item] = deque()
         self._finished = False
         self._seq = 0
         self._max_t_read = -math.inf
@@ -416,7 +451,10 @@ class ReplaySource:
         self._consumed_until = -math.inf  # largest t popped (played or skipped)
         self._last_played_t = -math.inf
         self._skip_before = -math.inf
-        self._restart_pending = False
+        self._restart_pending = False  # read again from an index point (or the start)
+        self._rewind = False  # ... going back before what was consumed
+        self._seek_index = SeekIndex()  # shared with other sources of the file once open
+        self._read_offset = -1  # file offset of the last resume point taken (or jumped to)
         self._started = False
         self._anchor_clock_s = 0.0
         self._anchor_t = 0.0
@@ -522,7 +560,9 @@ class ReplaySource:
 
         Events with ``t < t_s`` are skipped; the next event played is the first with
         ``t ≥ t_s`` (at once: the position is ``t_s``). Seeking to or before an event already
-        played re-reads the recording from its start. A paused source stays paused.
+        played reads the recording again, from the last index point before ``t_s`` (or its
+        start); seeking forward reads on from such a point when one lies ahead (module
+        docstring). A paused source stays paused.
 
         Raises
         ------
@@ -533,7 +573,9 @@ class ReplaySource:
             raise ConfigError(f"seek position must be a finite number of seconds, got {t_s!r}")
         t_s = float(t_s)
         if t_s <= self._consumed_until:
-            self._restart_pending = True
+            self._restart_pending = self._rewind = True
+        elif not self._exhausted and self._read_offset < self._index_offset(t_s):
+            self._restart_pending = True  # an index point ahead: read on from there
         self._skip_before = t_s
         if self._paused_at is not None:
             self._paused_at = t_s
@@ -570,6 +612,11 @@ class ReplaySource:
         if self._state != "new":
             raise RuntimeError("a ReplaySource can be opened only once")
         await self._supplier.open()
+        identity = self._supplier.identity
+        if identity is not None:
+            self._seek_index = shared_index((*identity, self._decode_raw, self._find_lost_beats))
+            if self._index_offset(self._skip_before) >= 0:
+                self._restart_pending = True  # sought before opening: read from a known point
         self._state = "open"
         logger.info("replaying %s at speed %s", self.name, self._speed)
         return self
@@ -663,21 +710,65 @@ class ReplaySource:
 
     # -- internals --
 
+    def _index_offset(self, t_s: float) -> int:
+        """File offset of the index point a seek to ``t_s`` reads from; -1 for the start."""
+        index = self._seek_index
+        k = bisect.bisect_left(index.max_t, t_s) - 1
+        return index.points[k].point.offset if k >= 0 else -1
+
     async def _restart(self) -> None:
+        """Read on from the last index point before the seek target, or from the start.
+
+        Every event made before an index point has ``t`` below the target, so a read from
+        the start would have skipped them all; with the decoders' state and the re-ordering
+        window's as that read had them there, what follows is the same.
+        """
         self._restart_pending = False
-        await self._supplier.restart()
+        rewind, self._rewind = self._rewind, False
+        index = self._seek_index
+        k = bisect.bisect_left(index.max_t, self._skip_before) - 1
         self._heap.clear()
         self._unread.clear()
-        self._max_t_read = -math.inf
         self._exhausted = False
         self._read_error = None
-        self._consumed_until = -math.inf
-        self._last_played_t = -math.inf
         self._finished = False
-        if self._decoder is not None:
-            self._decoder.reset()
-        self._rr_chain.reset()
-        self._n_lost_beat_gaps = 0
+        if rewind:
+            self._last_played_t = -math.inf
+        if k < 0:
+            await self._supplier.restart()
+            self._max_t_read = -math.inf
+            self._consumed_until = -math.inf
+            if self._decoder is not None:
+                self._decoder.reset()
+            self._rr_chain.reset()
+            self._n_lost_beat_gaps = 0
+            self._read_offset = -1
+            return
+        at = index.points[k]
+        await self._supplier.jump(at.point)
+        self._max_t_read = at.max_t_before
+        self._consumed_until = (
+            at.max_t_before if rewind else max(self._consumed_until, at.max_t_before)
+        )
+        decoder = at.decoder if at.decoder is not None else index.fresh_decoder
+        if decoder is not None:
+            self._decoder_checked = True
+            decoder = copy.deepcopy(decoder)
+            if self._decoder is not None:  # the counters go on, as for a read from the start
+                decoder.n_decoded = self._decoder.n_decoded
+                decoder.n_errors = self._decoder.n_errors
+                decoder.last_error = self._decoder.last_error
+            self._decoder = decoder
+        self._rr_chain = copy.deepcopy(at.rr_chain)
+        self._n_lost_beat_gaps = at.n_lost_beat_gaps
+        self._read_offset = at.point.offset
+
+    def _add_index_point(self, point: ResumePoint) -> None:
+        """Remember where a seek could read from (the state is that before ``point``)."""
+        self._read_offset = point.offset
+        self._seek_index.add(
+            point, self._max_t_read, self._decoder, self._rr_chain, self._n_lost_beat_gaps
+        )
 
     def _pop(self) -> None:
         t, _, _ = heapq.heappop(self._heap)
@@ -741,28 +832,19 @@ class ReplaySource:
     def _take_unread(self) -> None:
         """Move the next unread event, and what comes of it, into the re-ordering heap."""
         ev = self._unread.popleft()
-        if isinstance(ev, RRIntervals) and ev.rr_ms and self._find_lost_beats:
-            # Recorded beats go through the live strap's lost-beat rule too (issue 6), so an
-            # old recording without those gaps gets them; a recorded gap resets the chain.
-            gap = self._rr_chain.check(ev.t, ev.rr_ms)
-            if gap is not None:
+        if not isinstance(ev, EXPANDED_TYPES):  # most of them: ECG and ACC frames
+            if isinstance(ev, ResumePoint):
+                self._add_index_point(ev)
+            else:
+                self._push(ev)
+            return
+        pushed = expand_event(
+            ev, self._decoder, self._rr_chain, self._find_lost_beats, self._decode_raw
+        )
+        for event in pushed:
+            if event is not ev and isinstance(event, Gap):
                 self._n_lost_beat_gaps += 1
-                self._push(gap)
-        self._push(ev)
-        if isinstance(ev, RawNotification) and self._decode_raw:
-            assert self._decoder is not None
-            for decoded in self._decoder.decode(ev):
-                if isinstance(decoded, Gap):
-                    self._n_lost_beat_gaps += 1
-                self._push(decoded)
-        elif isinstance(ev, Gap | Link) or (
-            (isinstance(ev, Contact) and not ev.ok)
-            or (isinstance(ev, HeartRate) and ev.hr_bpm == 0)
-        ):
-            # The chain of beats is broken, as the live strap treats it.
-            self._rr_chain.reset()
-            if self._decoder is not None and isinstance(ev, Gap):
-                self._decoder.gap()
+            self._push(event)
 
     def _push(self, event: Event) -> None:
         if event.t < self._last_played_t:
@@ -783,10 +865,14 @@ class ReplaySource:
     async def _check_decoder(self) -> None:
         if not self._decoder_checked:
             self._decoder_checked = True
+            if self._seek_index.fresh_decoder is not None:  # another source of the file made it
+                self._decoder = copy.deepcopy(self._seek_index.fresh_decoder)
+                return
             inventory = await self._supplier.stream_inventory()
             header = self._supplier.header
             settings = header.settings if header is not None else MappingProxyType({})
             self._decoder = RawDecoder(inventory, settings)
+            self._seek_index.fresh_decoder = copy.deepcopy(self._decoder)
             decoded = [
                 name
                 for name, on in (

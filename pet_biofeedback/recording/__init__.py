@@ -63,6 +63,9 @@ What the reader recovers:
 * Files written before members existed (one gzip stream with ``Z_SYNC_FLUSH`` points, such
   as the samples in ``recordings/``) are read as before: everything up to the last sync
   point before damage or a cut, and the rest of a plainly cut stream.
+* `RecordingReader.iter_resumable` also yields a `ResumePoint` at each gzip member; a reader
+  made with ``resume=point`` starts there and reads on exactly as one that read the file from
+  its start (what `replay` seeks with).
 
 Crash safety: the writer hands its data to the operating system at least every
 `FLUSH_INTERVAL_S` and fsyncs at least every `FSYNC_INTERVAL_S` and on close, so a crash or
@@ -90,6 +93,7 @@ from pet_biofeedback.recording.reader import (
     DamagedSpan,
     Recording,
     RecordingReader,
+    ResumePoint,
     iter_events,
     read_recording,
 )
@@ -108,6 +112,7 @@ __all__ = [
     "RecordingHeader",
     "RecordingReader",
     "RecordingWriter",
+    "ResumePoint",
     "iter_events",
     "read_back",
     "read_recording",

@@ -163,10 +163,11 @@ class Damage:
 class _Input:
     """The unread bytes of a file, read in chunks as needed; ``buf[0]`` is at ``offset``."""
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], offset: int) -> None:
         self._file = file
         self.buf = bytearray()
         self.at_eof = False
+        self.offset = offset  # in the file, of buf[0]
 
     def fill(self, n: int) -> bool:
         """Read until ``buf`` holds ``n`` bytes; False when the file ends first."""
@@ -179,6 +180,7 @@ class _Input:
         return len(self.buf) >= n
 
     def drop(self, n: int) -> None:
+        self.offset += min(n, len(self.buf))
         del self.buf[:n]
 
     def exhausted(self) -> bool:
@@ -201,11 +203,18 @@ class GzipChunks:
     marker or inside a member, as after a crash), ``trailing_garbage`` (unreadable data after
     the end), ``in_unverified_tail`` (the output now comes from a member that could not be
     checked), ``members`` (the file is in members with the ``PB`` field).
+
+    While iterating, ``member_offset`` is the file offset of the member whose output was
+    yielded last, when that member checked out (None for any other output): a reader may
+    later start there (``start_offset``, with ``resumed=True``: the file's first member, and
+    so the check whether the file is in members, was read before).
     """
 
-    def __init__(self, file: IO[bytes]) -> None:
-        self._input = _Input(file)
+    def __init__(self, file: IO[bytes], *, start_offset: int = 0, resumed: bool = False) -> None:
+        self._input = _Input(file, start_offset)
         self._file = file
+        self._resumed = resumed
+        self.member_offset: int | None = None
         self.cut = False
         self.trailing_garbage = False
         self.in_unverified_tail = False
@@ -216,7 +225,8 @@ class GzipChunks:
 
     def __iter__(self) -> Iterator[bytes | Damage]:
         self._input.fill(_HEADER_BYTES)
-        self.members = member_size(bytes(self._input.buf[:_HEADER_BYTES])) is not None
+        header = bytes(self._input.buf[:_HEADER_BYTES])
+        self.members = self._resumed or member_size(header) is not None
         if self.members:
             return self._members()
         return self._legacy()
@@ -228,23 +238,27 @@ class GzipChunks:
         damaged_bytes = 0
         ended = False  # an end marker was the last thing read
         ended_before_damage = False  # ... before the damaged bytes now being skipped
-        first = True
+        first = not self._resumed
         while True:
             n_zeros = self._skip_zeros()
             if src.exhausted():
                 break
+            start = src.offset
             outcome, consumed, output = self._try_member()
             if outcome == _Outcome.GOOD:
                 if damaged_bytes:
+                    self.member_offset = None
                     yield Damage(damaged_bytes, to_end=False)
                     damaged_bytes = 0
                 src.drop(consumed)
                 ended = not output
                 first = False
                 if output:
+                    self.member_offset = start
                     yield output
                 continue
             if outcome == _Outcome.CUT:
+                self.member_offset = None
                 if damaged_bytes:
                     yield Damage(damaged_bytes, to_end=False)
                     damaged_bytes = 0
@@ -272,6 +286,7 @@ class GzipChunks:
                 self.trailing_garbage = True
             else:
                 self.cut = True
+                self.member_offset = None
                 yield Damage(damaged_bytes, to_end=True)
         elif not ended:
             self.cut = True

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, Final, NamedTuple, Self
+from typing import IO, Final, NamedTuple, Self, cast
 
 from pet_biofeedback.errors import (
     RecordingFileError,
@@ -24,6 +24,7 @@ __all__ = [
     "DamagedSpan",
     "Recording",
     "RecordingReader",
+    "ResumePoint",
     "iter_events",
     "read_recording",
 ]
@@ -37,6 +38,9 @@ MAX_LINE_BYTES: Final = 1 << 26
 MALFORMED_LINES_LISTED: Final = 20  # line numbers kept for the warning and the notes
 
 Line = tuple[int, bytes | None, bool]  # (line number, bytes or None if too long, complete)
+# A block of lines and the file offset of the gzip member it is, when it is one whole member
+# that checked out and starts a line (None otherwise).
+Block = tuple[int | None, list[Line]]
 
 
 class _BadLine(NamedTuple):
@@ -88,6 +92,41 @@ class DamagedSpan:
                 "or garbage after a crash) and were left out; kept everything before"
             )
         return "all events were damaged and left out"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumePoint:
+    """Where a `RecordingReader` can start reading again: the start of a gzip member of a
+    recording written in members, and the reader's state just before it
+    (`RecordingReader.iter_resumable` yields them, ``RecordingReader(path, resume=point)``
+    starts there). Reading on from a point gives the very events, counters and notes that
+    reading the file from its start does from that point on.
+
+    Attributes
+    ----------
+    path : str
+        The recording.
+    offset : int
+        File offset of the member, bytes.
+    header : RecordingHeader
+        The recording's header (line 1, not read again).
+    line_number : int
+        Lines before the member.
+    last_t : float or None
+        ``t`` (s) of the last event before it; None when none came before.
+    """
+
+    path: str
+    offset: int
+    header: RecordingHeader
+    line_number: int
+    last_t: float | None
+    n_unknown_events: int
+    unknown_types: frozenset[str]
+    n_malformed_lines: int
+    malformed_line_numbers: tuple[int, ...]
+    spans: tuple[DamagedSpan, ...]
+    open_span: tuple[float | None, int] | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,31 +184,44 @@ class _Lines:
     Gzip is recognised by its magic bytes, not the file name, and read by `GzipChunks`; a
     `Damage` it reports goes to ``on_damage`` once every block before it was taken (a line
     cut by the damage comes out incomplete, in a block of its own). ``bytes`` is None for a
-    line longer than `MAX_LINE_BYTES`. `first` takes line 1, `blocks` the rest.
+    line longer than `MAX_LINE_BYTES`. `first` takes line 1, `blocks` the rest. With
+    ``resume``, the lines start at that gzip member (no line 1 to take).
     """
 
-    def __init__(self, file: IO[bytes], path: str, on_damage: Callable[[Damage], None]) -> None:
+    def __init__(
+        self,
+        file: IO[bytes],
+        path: str,
+        on_damage: Callable[[Damage], None],
+        resume: ResumePoint | None = None,
+    ) -> None:
         self._file = file
         self._path = path
         self._on_damage = on_damage
-        self.gzip: GzipChunks | None = GzipChunks(file) if file.read(2) == GZIP_MAGIC else None
-        file.seek(0)
-        self._block_iter = self._split_lines()
+        self.gzip: GzipChunks | None
+        if resume is None:
+            self.gzip = GzipChunks(file) if file.read(2) == GZIP_MAGIC else None
+            file.seek(0)
+            self._block_iter = self._split_lines(0)
+        else:
+            file.seek(resume.offset)
+            self.gzip = GzipChunks(file, start_offset=resume.offset, resumed=True)
+            self._block_iter = self._split_lines(resume.line_number)
         self._rest: list[Line] = []  # of the block that held line 1
 
     def first(self) -> Line | None:
         """Line 1, or None for an empty file."""
-        for block in self._block_iter:
+        for _, block in self._block_iter:
             if block:
                 self._rest = block[1:]
                 return block[0]
         return None
 
-    def blocks(self) -> Iterator[list[Line]]:
+    def blocks(self) -> Iterator[Block]:
         """The lines after line 1, a block at a time."""
         if self._rest:
             rest, self._rest = self._rest, []
-            yield rest
+            yield None, rest
         yield from self._block_iter
 
     @property
@@ -177,20 +229,28 @@ class _Lines:
         """The lines now come from the unchecked end of a compressed recording."""
         return self.gzip is not None and self.gzip.in_unverified_tail
 
-    def _split_lines(self) -> Iterator[list[Line]]:
-        line_number = 0
+    def _split_lines(self, line_number: int) -> Iterator[Block]:
         head: list[bytes] = []  # the pieces of a line not ended yet
         n_head = 0
+        gz = self.gzip
         for data in self._chunks():
             if isinstance(data, Damage):
                 self._on_damage(data)
                 if head:  # cut short by the damage
                     line_number += 1
-                    yield [
-                        (line_number, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False)
-                    ]
+                    yield (
+                        None,
+                        [
+                            (
+                                line_number,
+                                b"".join(head) if n_head <= MAX_LINE_BYTES else None,
+                                False,
+                            )
+                        ],
+                    )
                     head, n_head = [], 0
                 continue
+            offset = gz.member_offset if gz is not None and not head else None
             *ended, rest = data.split(b"\n")
             block: list[Line] = []
             for i, line in enumerate(ended):
@@ -208,7 +268,7 @@ class _Lines:
                 else:
                     block.append((line_number, line if len(line) <= MAX_LINE_BYTES else None, True))
             if block:
-                yield block
+                yield offset, block
             if rest:
                 n_head += len(rest)
                 if n_head <= MAX_LINE_BYTES:
@@ -216,7 +276,10 @@ class _Lines:
                 else:
                     head = [b""]  # only its length matters now
         if head:
-            yield [(line_number + 1, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False)]
+            yield (
+                None,
+                [(line_number + 1, b"".join(head) if n_head <= MAX_LINE_BYTES else None, False)],
+            )
 
     def _chunks(self) -> Iterator[bytes | Damage]:
         try:
@@ -243,6 +306,10 @@ class RecordingReader:
         The recording.
     strict : bool, default False
         Refuse a malformed line (`RecordingFormatError`) instead of skipping it.
+    resume : ResumePoint, optional
+        Start at this point of the recording (one that `iter_resumable` of a reader of the
+        same file yielded) instead of its start: the header is not read again, and the
+        events, counters and notes are those of a reader that read the file from its start.
 
     Raises
     ------
@@ -270,9 +337,17 @@ class RecordingReader:
     `n_unknown_events`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        strict: bool = False,
+        resume: ResumePoint | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self.strict = strict
+        if resume is not None and resume.path != self.path:
+            raise ValueError(f"a resume point of {resume.path} cannot start {self.path}")
         try:
             self._file: IO[bytes] = open(self.path, "rb")  # closed in close()
         except FileNotFoundError as exc:
@@ -292,6 +367,9 @@ class RecordingReader:
         self._open_span: tuple[float | None, int] | None = None  # (t_before, n_bytes)
         self._last_t: float | None = None
         self._iterated = False
+        if resume is not None:
+            self._resume_at(resume)
+            return
         try:
             self._lines = _Lines(self._file, self.path, self._damage)
             first = self._lines.first()
@@ -315,6 +393,36 @@ class RecordingReader:
         except BaseException:
             self._file.close()
             raise
+
+    def _resume_at(self, point: ResumePoint) -> None:
+        self.header = point.header
+        self.n_unknown_events = point.n_unknown_events
+        self._unknown_types = set(point.unknown_types)
+        self.n_malformed_lines = point.n_malformed_lines
+        self._malformed_numbers = list(point.malformed_line_numbers)
+        self._spans = list(point.spans)
+        self._open_span = point.open_span
+        self._last_t = point.last_t
+        try:
+            self._lines = _Lines(self._file, self.path, self._damage, resume=point)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _resume_point(self, offset: int, line_number: int) -> ResumePoint:
+        return ResumePoint(
+            path=self.path,
+            offset=offset,
+            header=self.header,
+            line_number=line_number,
+            last_t=self._last_t,
+            n_unknown_events=self.n_unknown_events,
+            unknown_types=frozenset(self._unknown_types),
+            n_malformed_lines=self.n_malformed_lines,
+            malformed_line_numbers=tuple(self._malformed_numbers),
+            spans=tuple(self._spans),
+            open_span=self._open_span,
+        )
 
     @property
     def unknown_types(self) -> frozenset[str]:
@@ -375,12 +483,29 @@ class RecordingReader:
         if self._iterated:
             raise RuntimeError("a RecordingReader can be iterated only once")
         self._iterated = True
-        return self._events()
+        return cast(Iterator[Event], self._events(resume_points=False))  # no ResumePoint in it
 
-    def _events(self) -> Iterator[Event]:
+    def iter_resumable(self) -> Iterator[Event | ResumePoint]:
+        """The events, as iterating does, and before the first event of each gzip member a
+        `ResumePoint` from which a new reader (``resume=``) can go on (only in a recording
+        written in gzip members; where its lines or damage allow it).
+
+        Raises
+        ------
+        RuntimeError
+            The reader was iterated before.
+        """
+        if self._iterated:
+            raise RuntimeError("a RecordingReader can be iterated only once")
+        self._iterated = True
+        return self._events(resume_points=True)
+
+    def _events(self, *, resume_points: bool) -> Iterator[Event | ResumePoint]:
         lines = self._lines
         pending: list[_BadLine] = []  # lines that are not JSON: in the middle, or a tail?
-        for block in lines.blocks():
+        for offset, block in lines.blocks():
+            if resume_points and offset is not None and not pending:
+                yield self._resume_point(offset, block[0][0] - 1)
             # ECG/ACC frames as the writer spells them, parsed together (None: any other line)
             frames = decode_frame_lines([raw for _, raw, _ in block])
             for (line_number, raw, complete), frame in zip(block, frames, strict=True):

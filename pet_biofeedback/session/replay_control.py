@@ -8,8 +8,10 @@ anywhere on a timeline. `ReplayController` does all of that without Qt:
   pacer, ``pacer_from_source``) and nothing else: no recorder, no history row. Replaying never
   writes anything.
 * **Opening** scans the file once on a worker thread (`scan_replay`): its time span (for the
-  timeline) and its pacer changes (a jump must start with the pacer that was running there).
-  XDF and RR text files are imported then and played from memory.
+  timeline) and its pacer changes (a jump must start with the pacer that was running there);
+  the same pass builds a recording's seek index (`replay_index.index_recording`), so that a
+  jump reads from ≤ 30 s before its target, not from the file's start. XDF and RR text files
+  are imported then and played from memory.
 * **Seeking** starts a new *segment*: a fresh source and engine from `WARM_UP_S` before the
   target, played as fast as possible and not shown, then at the chosen speed from the target
   on. The engine's measures and the heart-rate curve at the target are then exactly what they
@@ -44,7 +46,7 @@ import numpy as np
 from pet_biofeedback.errors import ConfigError, InputFileError, PetBiofeedbackError
 from pet_biofeedback.events import Event, PacerPhase
 from pet_biofeedback.firmware_bridge.replay import ReplaySource
-from pet_biofeedback.recording import RecordingReader
+from pet_biofeedback.firmware_bridge.replay_index import index_recording
 from pet_biofeedback.session.engine import SessionEngine, SessionPlan, settings_from_event
 from pet_biofeedback.session.feedback import FeedbackSnapshot
 from pet_biofeedback.session.importers import check_regular_file, rr_text_events, xdf_events
@@ -123,12 +125,13 @@ def scan_replay(path: Path) -> tuple[ReplayInfo, list[Event] | None]:
     t_first, t_last, n = math.inf, -math.inf, 0
     phases: list[PacerPhase] = []
     if kind == "recording":
-        with RecordingReader(path) as reader:
-            for event in reader:
-                n += 1
-                t_first, t_last = min(t_first, event.t), max(t_last, event.t)
-                if isinstance(event, PacerPhase):
-                    phases.append(event)
+        # The pass builds the file's seek index as well: a jump then reads from ≤ 30 s before
+        # its target, not from the start of the file (firmware_bridge.replay_index).
+        for event in index_recording(path):
+            n += 1
+            t_first, t_last = min(t_first, event.t), max(t_last, event.t)
+            if isinstance(event, PacerPhase):
+                phases.append(event)
     else:
         events = xdf_events(path) if kind == "xdf" else rr_text_events(path)
         n = len(events)
