@@ -36,11 +36,11 @@ The field reads the same either way: ``frame.ecg_uv`` is the tuple, ``==`` compa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeAlias, runtime_checkable
 
 __all__ = [
     "AccFrame",
@@ -107,6 +107,31 @@ class HeartRate:
     hr_bpm: float
 
 
+def _samples_on_first_read(
+    frame: object, name: str, field_name: str, build: Callable[[Any], tuple[Any, ...]]
+) -> object:
+    """``frame.<field_name>`` built from the frame's kept array, set, and returned.
+
+    A frame's ``__getattr__``: only an unset slot gets here, i.e. the sample tuple of a frame
+    made from its array alone (module docstring); it is built once. ``_array`` is read past
+    ``__getattr__``, so a frame without one raises instead of recursing.
+    """
+    if name != field_name:
+        raise AttributeError(f"'{type(frame).__name__}' object has no attribute {name!r}")
+    samples = build(object.__getattribute__(frame, "_array"))
+    object.__setattr__(frame, field_name, samples)
+    return samples
+
+
+def _numbers(array: Any) -> tuple[float, ...]:
+    return tuple(array.tolist())
+
+
+def _triples(array: Any) -> tuple[tuple[float, float, float], ...]:
+    flat = iter(array.ravel().tolist())
+    return tuple(zip(flat, flat, flat, strict=True))
+
+
 @dataclass(frozen=True, slots=True)
 class EcgFrame:
     """A frame of single-lead ECG samples.
@@ -131,13 +156,7 @@ class EcgFrame:
     if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
 
         def __getattr__(self, name: str) -> object:
-            # Only an unset slot gets here: ecg_uv of a frame made from its array alone
-            # (module docstring), built once. _array is read past __getattr__ (no recursion).
-            if name != "ecg_uv":
-                raise AttributeError(f"'EcgFrame' object has no attribute {name!r}")
-            ecg_uv = tuple(object.__getattribute__(self, "_array").tolist())
-            object.__setattr__(self, "ecg_uv", ecg_uv)
-            return ecg_uv
+            return _samples_on_first_read(self, name, "ecg_uv", _numbers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,14 +183,7 @@ class AccFrame:
     if not TYPE_CHECKING:  # (a __getattr__ would hide misspelt attributes from mypy)
 
         def __getattr__(self, name: str) -> object:
-            # Only an unset slot gets here: acc_mg of a frame made from its array alone
-            # (module docstring), built once. _array is read past __getattr__ (no recursion).
-            if name != "acc_mg":
-                raise AttributeError(f"'AccFrame' object has no attribute {name!r}")
-            flat = iter(object.__getattribute__(self, "_array").ravel().tolist())
-            acc_mg = tuple(zip(flat, flat, flat, strict=True))
-            object.__setattr__(self, "acc_mg", acc_mg)
-            return acc_mg
+            return _samples_on_first_read(self, name, "acc_mg", _triples)
 
 
 @dataclass(frozen=True, slots=True)

@@ -462,31 +462,35 @@ class TestDamageAndOtherFiles:
         if spacing_s > H10_SECONDS:  # the only index point lies before the damage
             assert index_offsets and max(index_offsets) < damaged_at
 
-    async def test_a_single_gzip_member_reads_through(
-        self, h10_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize(
+        ("name", "compress", "first_s", "first_n", "target_s"),
+        [
+            # another tool's gzip of one member: a seek back from the end
+            ("one-member.jsonl.gz", True, 0.0, None, 120.0),
+            # plain text: a seek back from a few events past 200 s
+            ("plain.jsonl", False, 200.0, 5, 60.0),
+        ],
+    )
+    async def test_a_file_without_members_reads_through(
+        self,
+        h10_recording: Path,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        name: str,
+        compress: bool,
+        first_s: float,
+        first_n: int | None,
+        target_s: float,
     ) -> None:
-        path = recompressed(h10_recording, tmp_path / "one-member.jsonl.gz", compress=True)
-        expected, _ = await reference(path, 120.0)
+        path = recompressed(h10_recording, tmp_path / name, compress=compress)
+        expected, _ = await reference(path, target_s)
         log = JumpLog(monkeypatch)
         source = ReplaySource(path, speed=math.inf)
         async with asyncio.timeout(TIMEOUT_S), source:
-            await seek_and_take(source, 0.0, None)
-            played = await seek_and_take(source, 120.0, None)
+            await seek_and_take(source, first_s, first_n)
+            played = await seek_and_take(source, target_s, None)
         assert played == expected
         assert source._seek_index.points == [] and log.jumps == [] and log.restarts == 1
-
-    async def test_plain_text_reads_through(
-        self, h10_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        path = recompressed(h10_recording, tmp_path / "plain.jsonl", compress=False)
-        expected, _ = await reference(path, 60.0)
-        log = JumpLog(monkeypatch)
-        source = ReplaySource(path, speed=math.inf)
-        async with asyncio.timeout(TIMEOUT_S), source:
-            await seek_and_take(source, 200.0, 5)
-            played = await seek_and_take(source, 60.0, None)
-        assert played == expected
-        assert log.jumps == [] and log.restarts == 1
 
 
 class TestResumePoints:
