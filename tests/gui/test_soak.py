@@ -57,7 +57,7 @@ WARM_UP_S: Final = 120.0  # session time before the baseline of memory and objec
 # may legitimately grow: the engine's per-beat lists of shown values (a few floats a beat, <
 # 100 kB here), glyph and pen caches, the allocator's arenas (the 2-h replay in
 # benchmarks/gui_session.py grew 3 MiB in 110 min); the summary's ECG and ACC samples are left
-# out of the measure (`mark`). Seen: 3–4 MiB over 20 minutes on a loaded machine. What it
+# out of the measure (`mark`). Seen: 3–8 MiB over 20 minutes on a loaded machine. What it
 # catches: keeping every beat's plot arrays (≈ 15 kB a beat, ≈ 1,000 beats between the
 # medians) or about 1 kB more per strap event (≈ 16,000 events between them).
 MAX_RSS_GROWTH_MIB: Final = 16.0
