@@ -114,6 +114,7 @@ from pet_biofeedback.firmware_bridge.replay_decoding import (
 )
 from pet_biofeedback.firmware_bridge.replay_index import (
     EXPANDED_TYPES,
+    IndexPoint,
     SeekIndex,
     expand_event,
     file_identity,
@@ -710,11 +711,17 @@ class ReplaySource:
 
     # -- internals --
 
-    def _index_offset(self, t_s: float) -> int:
-        """File offset of the index point a seek to ``t_s`` reads from; -1 for the start."""
+    def _index_point(self, t_s: float) -> IndexPoint | None:
+        """The index point a seek to ``t_s`` reads from: the last one before which every
+        event made has ``t`` below ``t_s``; None for the start."""
         index = self._seek_index
         k = bisect.bisect_left(index.max_t, t_s) - 1
-        return index.points[k].point.offset if k >= 0 else -1
+        return index.points[k] if k >= 0 else None
+
+    def _index_offset(self, t_s: float) -> int:
+        """File offset of the index point a seek to ``t_s`` reads from; -1 for the start."""
+        at = self._index_point(t_s)
+        return -1 if at is None else at.point.offset
 
     async def _restart(self) -> None:
         """Read on from the last index point before the seek target, or from the start.
@@ -725,8 +732,7 @@ class ReplaySource:
         """
         self._restart_pending = False
         rewind, self._rewind = self._rewind, False
-        index = self._seek_index
-        k = bisect.bisect_left(index.max_t, self._skip_before) - 1
+        at = self._index_point(self._skip_before)
         self._heap.clear()
         self._unread.clear()
         self._exhausted = False
@@ -734,7 +740,7 @@ class ReplaySource:
         self._finished = False
         if rewind:
             self._last_played_t = -math.inf
-        if k < 0:
+        if at is None:
             await self._supplier.restart()
             self._max_t_read = -math.inf
             self._consumed_until = -math.inf
@@ -744,13 +750,12 @@ class ReplaySource:
             self._n_lost_beat_gaps = 0
             self._read_offset = -1
             return
-        at = index.points[k]
         await self._supplier.jump(at.point)
         self._max_t_read = at.max_t_before
         self._consumed_until = (
             at.max_t_before if rewind else max(self._consumed_until, at.max_t_before)
         )
-        decoder = at.decoder if at.decoder is not None else index.fresh_decoder
+        decoder = at.decoder if at.decoder is not None else self._seek_index.fresh_decoder
         if decoder is not None:
             self._decoder_checked = True
             decoder = copy.deepcopy(decoder)

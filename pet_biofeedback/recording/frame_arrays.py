@@ -33,6 +33,11 @@ FloatArray: TypeAlias = npt.NDArray[np.float64]
 _Frame = TypeVar("_Frame", EcgFrame, AccFrame)
 
 
+def _check_kept(samples: FloatArray) -> None:
+    if samples.flags.writeable or samples.dtype != np.float64:
+        raise ValueError("a frame's sample array must be read-only float64")
+
+
 def with_caches(frame: _Frame, samples: FloatArray, line: bytes | None = None) -> _Frame:
     """``frame`` holding ``samples`` (its samples as an array: ECG shape ``(n,)``, ACC
     ``(n, 3)``) and ``line`` (the recording line it was read from, without the newline, when
@@ -41,8 +46,7 @@ def with_caches(frame: _Frame, samples: FloatArray, line: bytes | None = None) -
     The producer guarantees both: ``samples`` float64, equal to the frame's tuple value for
     value, and not writable (a view of a read-only array is not).
     """
-    if samples.flags.writeable or samples.dtype != np.float64:
-        raise ValueError("a frame's sample array must be read-only float64")
+    _check_kept(samples)
     # The caches are no fields of the frozen frame's value (events module docstring).
     object.__setattr__(frame, "_array", samples)
     object.__setattr__(frame, "_line", line)
@@ -57,8 +61,7 @@ def frame_from_array(
 
     ``samples`` as for `with_caches`, of shape ``(n,)`` for ECG and ``(n, 3)`` for ACC.
     """
-    if samples.flags.writeable or samples.dtype != np.float64:
-        raise ValueError("a frame's sample array must be read-only float64")
+    _check_kept(samples)
     if samples.ndim != (1 if kind is EcgFrame else 2) or samples.shape[1:] not in ((), (3,)):
         raise ValueError(f"samples of shape {samples.shape} do not fit a {kind.__name__}")
     frame = kind.__new__(kind)
